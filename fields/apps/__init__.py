@@ -1,0 +1,1 @@
+"""User-facing applications: the ``fields`` command line and the viewer."""

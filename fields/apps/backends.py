@@ -1,0 +1,35 @@
+"""Which optional native backends are usable here, and why not. Imports happen only when asked."""
+
+from __future__ import annotations
+
+import importlib
+from typing import NamedTuple
+
+
+class BackendStatus(NamedTuple):
+    name: str
+    usable: bool
+    detail: str
+
+
+def _probe(module: str) -> tuple[object | None, str]:
+    try:
+        mod = importlib.import_module(module)
+    except Exception as err:  # ImportError, or a broken build raising anything at import
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return None, f"not importable: {reason}"
+    return mod, getattr(mod, "__version__", "installed")
+
+
+def backend_report() -> list[BackendStatus]:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    rows = [BackendStatus("torch", True, f"{torch.__version__}; the reference backend (CPU{' and CUDA' if cuda else ''})")]
+    for name, module, needs_cuda in (("tcnn", "tinycudann", True), ("nerfacc", "nerfacc", True), ("triton", "triton", True)):
+        mod, detail = _probe(module)
+        usable = mod is not None and (cuda or not needs_cuda)
+        if mod is not None and needs_cuda and not cuda:
+            detail = f"{detail}; no CUDA device, so unused"
+        rows.append(BackendStatus(name, usable, detail))
+    return rows

@@ -1,0 +1,115 @@
+"""The scene file: ``task``, ``data``, ``model``, ``train``, ``output``.
+
+Components (encoder, decoder, task) are picked by name from their registries; each one's parameters are
+validated by its own typed config. ``data`` is validated by the chosen task's ``DataConfig``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import Field, SerializeAsAny, ValidationInfo, field_validator, model_validator
+
+from fields.config.base import ComponentConfig, StrictModel
+from fields.decoders import DECODERS
+from fields.encoders import ENCODERS
+
+Activation = Literal["none", "sigmoid", "relu", "softplus", "exp", "tanh"]
+
+
+class ModelConfig(StrictModel):
+    """A field: encoder -> decoder -> output activation."""
+
+    encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=lambda: ENCODERS.validate("hashgrid"))
+    decoder: SerializeAsAny[ComponentConfig] = Field(default_factory=lambda: DECODERS.validate("mlp"))
+    output_activation: Activation = "sigmoid"
+
+    @field_validator("encoder", mode="before")
+    @classmethod
+    def _encoder(cls, value: Any) -> Any:
+        return ENCODERS.validate(value, default="hashgrid")
+
+    @field_validator("decoder", mode="before")
+    @classmethod
+    def _decoder(cls, value: Any) -> Any:
+        return DECODERS.validate(value, default="mlp")
+
+
+class OptimizerConfig(StrictModel):
+    type: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-2, gt=0)
+    encoder_lr: Optional[float] = Field(None, gt=0, description="learning rate of the encoder; default lr")
+    decoder_lr: Optional[float] = Field(None, gt=0, description="learning rate of the decoder; default lr")
+    betas: tuple[float, float] = (0.9, 0.99)
+    eps: float = Field(1e-15, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class ScheduleConfig(StrictModel):
+    """Learning-rate schedule over ``train.steps``: factor applied to every group's lr."""
+
+    type: Literal["constant", "exponential", "cosine", "step"] = "constant"
+    final_ratio: float = Field(0.01, gt=0, le=1, description="lr factor at the last step (exponential, cosine)")
+    milestones: list[float] = Field(default_factory=lambda: [0.5, 0.75], description="step: fractions of steps")
+    gamma: float = Field(0.1, gt=0, description="step: factor at each milestone")
+    warmup_steps: int = Field(0, ge=0)
+
+
+class TrainConfig(StrictModel):
+    steps: int = Field(2000, ge=1)
+    max_time: Optional[float] = Field(None, gt=0, description="stop after this many seconds of training")
+    batch_size: int = Field(65536, ge=1)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    seed: int = 0
+    precision: Literal["32", "64", "16-mixed", "bf16-mixed"] = "32"
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+    devices: int = Field(1, ge=1)
+    threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch; default: all cores")
+    checkpoint_every: int = Field(500, ge=1)
+    log_every: int = Field(50, ge=1)
+    eval_chunk: int = Field(262144, ge=1, description="points per chunk in full evaluation")
+    loss: Literal["l2", "l1", "huber", "mape"] = "l2"
+    progress: bool = True
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class OutputConfig(StrictModel):
+    dir: str = "runs"
+    name: Optional[str] = Field(None, description="run folder name; default <scene>-<date>-<time>")
+
+
+class SceneConfig(StrictModel):
+    task: str = "image"
+    data: SerializeAsAny[StrictModel]
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _task(cls, value: Any) -> Any:
+        from fields.tasks import TASKS  # the tasks import this module
+
+        return TASKS.canonical(value)
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data(cls, value: Any, info: ValidationInfo) -> Any:
+        from fields.tasks import TASKS
+
+        task = info.data.get("task")
+        if task is None:  # the task itself failed and is reported; skip its data
+            return StrictModel.model_construct()
+        return TASKS.get(task).DataConfig.model_validate(value, context=info.context)
+
+    @model_validator(mode="after")
+    def _model_fits_task(self) -> "SceneConfig":
+        from fields.tasks import TASKS
+
+        TASKS.get(self.task).check_scene(self)
+        return self

@@ -1,0 +1,83 @@
+"""Fully connected decoder (tiny-cuda-nn vocabulary: ``n_neurons``, ``n_hidden_layers``, ``activation``).
+
+Initialisations: ``default`` (PyTorch's), ``siren`` (Sitzmann et al.: sine activations, first layer
+``omega_0 = 30``, uniform(+-sqrt(6/n)/omega_0) after), ``geometric`` (Atzmon & Lipman, SAL: the field starts
+as the SDF of a sphere of radius ``geometric_radius``; use with ``softplus100`` or ``relu``).
+Optional weight normalisation. Supports double backward.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from fields.config.base import ComponentConfig
+from fields.decoders.activations import ACTIVATIONS, Sine, make_activation
+from fields.decoders.base import DECODERS, Decoder
+
+
+@DECODERS.register("mlp", aliases=("FullyFusedMLP", "CutlassMLP", "MLP"))
+class MLP(Decoder):
+    class Config(ComponentConfig):
+        type: Literal["mlp"] = "mlp"
+        n_neurons: int = Field(64, ge=1)
+        n_hidden_layers: int = Field(2, ge=0)
+        activation: str = "relu"
+        output_activation: str = "none"
+        bias: bool = True
+        init: Literal["default", "siren", "geometric"] = "default"
+        siren_omega_0: float = Field(30.0, gt=0)
+        geometric_radius: float = 0.5
+        weight_norm: bool = False
+
+        def model_post_init(self, _ctx) -> None:
+            for name in (self.activation, self.output_activation):
+                if name not in ACTIVATIONS:
+                    raise ValueError(f"unknown activation '{name}'; valid: {', '.join(ACTIVATIONS)}")
+
+    def __init__(self, config: "MLP.Config", in_dim: int, out_dim: int):
+        super().__init__()
+        self.config = config
+        self.in_dim, self.out_dim = in_dim, out_dim
+        widths = [in_dim] + [config.n_neurons] * config.n_hidden_layers + [out_dim]
+        self.linears = nn.ModuleList(nn.Linear(a, b, bias=config.bias) for a, b in zip(widths[:-1], widths[1:]))
+        if config.init == "siren":
+            self.acts = nn.ModuleList(Sine(config.siren_omega_0 if i == 0 else 1.0) for i in range(len(self.linears) - 1))
+        else:
+            self.acts = nn.ModuleList(make_activation(config.activation) for _ in range(len(self.linears) - 1))
+        self.out_act = make_activation(config.output_activation)
+        self._initialise()
+        if config.weight_norm:
+            for layer in self.linears:
+                nn.utils.parametrizations.weight_norm(layer)
+
+    @torch.no_grad()
+    def _initialise(self) -> None:
+        c = self.config
+        n = len(self.linears)
+        for i, layer in enumerate(self.linears):
+            fan_in, fan_out = layer.in_features, layer.out_features
+            if c.init == "siren":
+                # hidden layers use sin(x) with weights U(+-sqrt(6/n)), the same as SIREN's
+                # sin(omega_0 x) with weights U(+-sqrt(6/n)/omega_0)
+                bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in)
+                layer.weight.uniform_(-bound, bound)
+            elif c.init == "geometric":
+                if i == n - 1:
+                    layer.weight.normal_(math.sqrt(math.pi) / math.sqrt(fan_in), 1e-4)
+                    if layer.bias is not None:
+                        layer.bias.fill_(-c.geometric_radius)
+                    continue
+                layer.weight.normal_(0.0, math.sqrt(2.0) / math.sqrt(fan_out))
+            if c.init == "geometric" and layer.bias is not None:
+                layer.bias.zero_()
+
+    def forward(self, features: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
+        h = features
+        for layer, act in zip(self.linears[:-1], self.acts):
+            h = act(layer(h))
+        return self.out_act(self.linears[-1](h))

@@ -1,0 +1,178 @@
+"""Multiresolution hash encoding (Instant-NGP), with tiny-cuda-nn's ``HashGrid`` semantics.
+
+Level ``l`` of ``L``: ``scale_l = base_resolution * per_level_scale**l - 1``, resolution
+``res_l = ceil(scale_l) + 1``, grid position ``x * scale_l + 0.5``. A level stores
+``min(next_multiple(res_l**d, 8), 2**log2_hashmap_size)`` feature vectors; it is indexed densely
+(``sum_i v_i * res_l**i``) where ``res_l**d`` fits, otherwise by the XOR-of-primes hash; either index
+is taken modulo the level size, exactly as tiny-cuda-nn's ``grid_index``. Tables start at
+U(-1e-4, 1e-4). Output: ``(..., n_levels * n_features_per_level)``, level-major.
+
+Deliberate difference from tiny-cuda-nn: inputs are clamped to [0, 1] (tiny-cuda-nn lets negative
+positions wrap through unsigned casts). Backends: ``torch`` (reference, CPU and GPU) and ``tcnn`` when
+``tinycudann`` imports and the input is on CUDA (``auto`` picks it then, and logs the choice).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, Optional
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+
+from fields.config.base import ComponentConfig
+from fields.encoders.base import ENCODERS, Encoder, flatten_batch
+from fields.encoders.gather import weighted_gather
+from fields.encoders.grid_math import corner_weights, inverse_permutation, spatial_order
+
+PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)
+
+
+def next_multiple(value: int, multiple: int) -> int:
+    return (value + multiple - 1) // multiple * multiple
+
+
+@ENCODERS.register("hashgrid", aliases=("HashGrid", "hash", "ngp"))
+class HashGrid(Encoder):
+    class Config(ComponentConfig):
+        type: Literal["hashgrid"] = "hashgrid"
+        n_levels: int = Field(16, ge=1, le=64)
+        n_features_per_level: int = Field(2, ge=1, le=64)
+        log2_hashmap_size: int = Field(19, ge=3, le=30)
+        base_resolution: int = Field(16, ge=1)
+        per_level_scale: Optional[float] = Field(None, gt=0, description="default 2.0, or from max_resolution")
+        max_resolution: Optional[int] = Field(None, ge=1, description="alternative to per_level_scale")
+        interpolation: Literal["linear", "smoothstep"] = "linear"
+        backend: Literal["auto", "torch", "tcnn"] = "auto"
+
+        @model_validator(mode="after")
+        def _one_scale(self) -> "HashGrid.Config":
+            if self.per_level_scale is not None and self.max_resolution is not None:
+                raise ValueError("give per_level_scale or max_resolution, not both")
+            return self
+
+        def level_scale_factor(self) -> float:
+            if self.max_resolution is not None:
+                if self.n_levels == 1:
+                    return 1.0
+                return math.exp((math.log(self.max_resolution) - math.log(self.base_resolution)) / (self.n_levels - 1))
+            return 2.0 if self.per_level_scale is None else self.per_level_scale
+
+    def __init__(self, config: "HashGrid.Config", in_dim: int):
+        super().__init__()
+        if not 1 <= in_dim <= len(PRIMES):
+            raise ValueError(f"hashgrid supports 1 to {len(PRIMES)} input dimensions, got {in_dim}")
+        self.config = config
+        self.in_dim = in_dim
+        self.out_dim = config.n_levels * config.n_features_per_level
+        b = config.level_scale_factor()
+        scales, resolutions, sizes = [], [], []
+        for level in range(config.n_levels):
+            # float32 arithmetic as in tiny-cuda-nn, so resolutions agree at the rounding edges
+            scale = float(torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0)
+            res = math.ceil(scale) + 1
+            size = min(next_multiple(min(res**in_dim, 2**31 - 1), 8), 2**config.log2_hashmap_size)
+            scales.append(scale)
+            resolutions.append(res)
+            sizes.append(size)
+        self.level_sizes = sizes
+        self.level_resolutions = resolutions
+        self.level_scales = scales
+        # dense levels come first because the resolution grows with the level
+        self.n_dense_levels = sum(1 for r, s in zip(resolutions, sizes) if r**in_dim <= s)
+        offsets = [0]
+        for size in sizes:
+            offsets.append(offsets[-1] + size)
+        self.params = nn.Parameter(torch.empty(offsets[-1], config.n_features_per_level).uniform_(-1e-4, 1e-4))
+        self.register_buffer("_scale", torch.tensor(scales, dtype=torch.float32), persistent=False)
+        self.register_buffer("_size", torch.tensor(sizes, dtype=torch.int64), persistent=False)
+        self.register_buffer("_offset", torch.tensor(offsets[:-1], dtype=torch.int64), persistent=False)
+        strides = [[res**i for i in range(in_dim)] for res in resolutions]
+        self.register_buffer("_stride", torch.tensor(strides, dtype=torch.int64), persistent=False)
+        self.register_buffer("_prime", torch.tensor(PRIMES[:in_dim], dtype=torch.int64), persistent=False)
+        bits = torch.tensor([[(c >> i) & 1 for i in range(in_dim)] for c in range(2**in_dim)], dtype=torch.int64)
+        self.register_buffer("_corner_step", self._stride @ bits.T, persistent=False)  # (L, 2**d)
+        self._tcnn = None
+        self.backend_in_use = "torch"
+
+    @staticmethod
+    def expected_params(config: "HashGrid.Config", in_dim: int) -> int:
+        """Closed-form parameter count (same as tiny-cuda-nn's)."""
+        b = config.level_scale_factor()
+        total = 0
+        for level in range(config.n_levels):
+            scale = float(torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0)
+            res = math.ceil(scale) + 1
+            total += min(next_multiple(res**in_dim, 8), 2**config.log2_hashmap_size)
+        return total * config.n_features_per_level
+
+    def level_table(self, level: int) -> torch.Tensor:
+        """The feature table of one level: ``(level_size, n_features_per_level)`` (a view)."""
+        start = int(self._offset[level])
+        return self.params[start : start + self.level_sizes[level]]
+
+    def corner_indices(self, cell: torch.Tensor) -> torch.Tensor:
+        """Table rows of every cell corner.
+
+        cell: ``(N, L, d)`` int64 lower corners. Returns ``(N, L, 2**d)`` int64 rows into ``params``.
+        Corner ``c`` has offset bit ``i`` = ``(c >> i) & 1`` along dimension ``i``.
+        """
+        n_dense = self.n_dense_levels
+        parts = []
+        if n_dense > 0:
+            # dense: sum_i v_i * res**i; corners differ by a fixed offset per level
+            base = (cell[:, :n_dense] * self._stride[:n_dense]).sum(-1, keepdim=True)
+            index = base + self._corner_step[:n_dense]
+            size = self._size[:n_dense, None]
+            # tiny-cuda-nn takes the index modulo the level size; a dense index is below twice the
+            # size, so one conditional subtraction is that modulo, at a fraction of its cost
+            index = torch.where(index >= size, index - size, index)
+            parts.append(index + self._offset[:n_dense, None])
+        if n_dense < self.config.n_levels:
+            # hashed: XOR_i v_i * prime_i. Products stay below 2**63 and XOR is bitwise, so the low
+            # bits equal tiny-cuda-nn's uint32 arithmetic; the level size is a power of two.
+            low = cell[:, n_dense:] * self._prime
+            index = _combine(low, low + self._prime, torch.bitwise_xor)
+            mask = self._size[n_dense:, None] - 1
+            parts.append((index & mask) + self._offset[n_dense:, None])
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat, lead = flatten_batch(x, self.in_dim)
+        if self._use_tcnn(flat):
+            out = self._tcnn(flat.clamp(0, 1)).to(flat.dtype)
+            return out.reshape(*lead, self.out_dim)
+        flat = flat.clamp(0.0, 1.0)
+        order = spatial_order(flat) if flat.shape[0] >= 4096 and not flat.is_cuda else None
+        if order is not None:
+            flat = flat[order]
+        n, levels = flat.shape[0], self.config.n_levels
+        pos = flat[:, None, :] * self._scale.to(flat.dtype)[None, :, None] + 0.5  # (N, L, d)
+        cell = pos.detach().floor()
+        frac = pos - cell
+        index = self.corner_indices(cell.long())  # (N, L, C)
+        weights = corner_weights(frac, self.config.interpolation)  # (N, L, C)
+        out = weighted_gather(self.params, index.reshape(n * levels, -1), weights.reshape(n * levels, -1))
+        out = out.reshape(n, self.out_dim)
+        if order is not None:
+            out = out[inverse_permutation(order)]
+        return out.reshape(*lead, self.out_dim)
+
+    def _use_tcnn(self, x: torch.Tensor) -> bool:
+        if self.config.backend == "torch" or not x.is_cuda:
+            return False
+        from fields.kernels.tcnn import tcnn_hashgrid  # lazy: optional native package
+
+        if self._tcnn is None:
+            self._tcnn = tcnn_hashgrid(self, required=self.config.backend == "tcnn")
+        return self._tcnn is not False
+
+
+def _combine(low: torch.Tensor, high: torch.Tensor, op) -> torch.Tensor:
+    """Per-dimension values ``(N, L, d)`` at offset 0 and 1 -> ``(N, L, 2**d)`` combined with ``op``,
+    corner ``c`` taking ``high`` along dimension ``i`` where bit ``i`` of ``c`` is set."""
+    out = torch.stack((low[..., 0], high[..., 0]), dim=-1)
+    for i in range(1, low.shape[-1]):
+        out = torch.cat((op(out, low[..., i : i + 1]), op(out, high[..., i : i + 1])), dim=-1)
+    return out

@@ -1,0 +1,108 @@
+"""Checkpoints as safetensors: never pickled.
+
+A Lightning checkpoint is a nested dict of tensors, numbers, strings and lists (model state, optimiser
+state, loop progress). All tensors go into the safetensors file; the rest of the structure goes into its
+metadata as JSON, with the resolved scene config and a format version beside it. ``SafetensorsIO`` is a
+Lightning ``CheckpointIO`` plugin, so ``Trainer.save_checkpoint`` and ``fit(ckpt_path=...)`` use it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins.io.checkpoint_io import CheckpointIO
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from fields.engine.atomic import atomic_path
+from fields.errors import UserError
+
+FORMAT = "fields-checkpoint"
+FORMAT_VERSION = 1
+
+
+def _encode(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
+    if isinstance(obj, torch.Tensor):
+        key = f"t{len(tensors)}"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj):
+            return {"__dict__": {k: _encode(v, tensors, f"{path}.{k}") for k, v in obj.items()}}
+        return {"__items__": [[_encode(k, tensors, path), _encode(v, tensors, f"{path}.{k}")] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v, tensors, f"{path}[{i}]") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_encode(v, tensors, f"{path}[{i}]") for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if hasattr(obj, "item") and hasattr(obj, "dtype"):  # numpy scalars
+        return obj.item()
+    raise TypeError(f"checkpoint entry {path} has type {type(obj).__name__}, which is not saved")
+
+
+def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, list):
+        return [_decode(v, tensors) for v in obj]
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__dict__" in obj:
+            return {k: _decode(v, tensors) for k, v in obj["__dict__"].items()}
+        if "__items__" in obj:
+            return {_decode(k, tensors): _decode(v, tensors) for k, v in obj["__items__"]}
+        if "__tuple__" in obj:
+            return tuple(_decode(v, tensors) for v in obj["__tuple__"])
+    return obj
+
+
+def save_checkpoint(checkpoint: dict[str, Any], path: str | Path, config_yaml: str = "") -> None:
+    tensors: dict[str, torch.Tensor] = {}
+    structure = _encode(checkpoint, tensors, "checkpoint")
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "structure": json.dumps(structure),
+        "config": config_yaml,
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata=metadata)
+
+
+def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> tuple[dict[str, Any], str]:
+    """Returns ``(checkpoint dict, resolved config YAML)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found")
+    device = str(map_location) if isinstance(map_location, (str, torch.device)) else "cpu"
+    try:
+        with safe_open(str(path), framework="pt", device=device) as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as err:
+        raise UserError(f"{path}: not a readable checkpoint ({type(err).__name__})") from None
+    if metadata.get("format") != FORMAT:
+        raise UserError(f"{path}: not a fields checkpoint")
+    version = int(metadata.get("format_version", "0"))
+    if version > FORMAT_VERSION:
+        raise UserError(f"{path}: checkpoint format {version} is newer than this fields ({FORMAT_VERSION}); upgrade fields")
+    return _decode(json.loads(metadata["structure"]), tensors), metadata.get("config", "")
+
+
+class SafetensorsIO(CheckpointIO):
+    """Lightning checkpoint plugin writing atomic safetensors files with the resolved config."""
+
+    def __init__(self, config_yaml: str = ""):
+        self.config_yaml = config_yaml
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        save_checkpoint(checkpoint, path, self.config_yaml)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict[str, Any]:
+        return read_checkpoint(path, map_location or "cpu")[0]
+
+    def remove_checkpoint(self, path: Any) -> None:
+        Path(path).unlink(missing_ok=True)

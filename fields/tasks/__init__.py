@@ -1,0 +1,7 @@
+"""Tasks: one LightningModule per kind of data (image, video, sdf, ...). Importing registers them."""
+
+from fields.tasks.base import FieldTask
+from fields.tasks.image import ImageTask
+from fields.tasks.registry import TASKS
+
+__all__ = ["TASKS", "FieldTask", "ImageTask"]

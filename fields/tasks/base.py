@@ -1,0 +1,82 @@
+"""The base of every task: a LightningModule that owns a field, its losses, data sampling and metrics.
+
+Data sampling lives in the task, keyed by the global step (``step_generator``), so that a resumed run
+draws exactly the batches an uninterrupted run would have drawn. The dataloader only ticks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from fields.config.base import StrictModel
+from fields.tasks.schedules import lr_factor
+
+if TYPE_CHECKING:
+    from fields.config.scene import SceneConfig
+
+
+class _Ticks(IterableDataset):
+    """An endless stream of empty batches: the task samples its own data each step."""
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        while True:
+            yield torch.empty(0)
+
+
+class FieldTask(pl.LightningModule):
+    DataConfig: type[StrictModel]
+
+    def __init__(self, scene: "SceneConfig"):
+        super().__init__()
+        self.scene = scene
+        # training wall time, saved in checkpoints so resumed runs report the total
+        self.register_buffer("train_seconds", torch.zeros((), dtype=torch.float64))
+
+    @classmethod
+    def check_scene(cls, scene: "SceneConfig") -> None:
+        """Raise ``ValueError`` if the model does not suit this task (called during validation)."""
+
+    # --- training -----------------------------------------------------------------------------------
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(_Ticks(), batch_size=None)
+
+    def step_generator(self) -> torch.Generator:
+        """A CPU generator seeded by (seed, global step): batches are a pure function of the step."""
+        return torch.Generator().manual_seed(self.scene.train.seed * 1_000_003 + int(self.global_step))
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.field.param_groups(self.scene.train.optimizer)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        cfg = self.scene.train.optimizer
+        groups = self.param_groups()
+        if cfg.type == "sgd":
+            optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.betas[0], weight_decay=cfg.weight_decay)
+        else:
+            cls = torch.optim.Adam if cfg.type == "adam" else torch.optim.AdamW
+            optimizer = cls(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(self.scene.train.schedule, self.scene.train.steps))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # --- evaluation and outputs ---------------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        """Full evaluation: metric name -> value."""
+        raise NotImplementedError
+
+    def write_outputs(self, run_dir: Path) -> list[Path]:
+        """Write the task's artifacts (reconstructions, meshes) into ``run_dir``; returns the paths."""
+        return []
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for metrics.json and the log: parameter count, backends."""
+        field = self.field
+        info: dict[str, Any] = {"params": field.n_params()}
+        backend = getattr(field.encoder, "backend_in_use", None)
+        if backend:
+            info["encoder_backend"] = backend
+        return info

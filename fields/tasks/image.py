@@ -1,0 +1,110 @@
+"""Fitting a field to an image: ``(x, y) in [0, 1]^2 -> colour``.
+
+Each step draws ``batch_size`` random pixels; evaluation renders the full image in chunks and reports
+PSNR and SSIM (torchmetrics). Outputs: ``reconstruction.png``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Optional
+
+import torch
+import pydantic
+from pydantic import ValidationInfo, field_validator
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+from fields.config.base import StrictModel
+from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, save_image, skimage_names
+from fields.datasets.paths import resolve_data_path
+from fields.models import Field
+from fields.tasks.base import FieldTask
+from fields.tasks.losses import regression_loss
+from fields.tasks.registry import TASKS
+
+if TYPE_CHECKING:
+    from fields.config.scene import SceneConfig
+
+
+class ImageData(StrictModel):
+    image: str = "skimage:astronaut"
+    channels: Literal["auto", "rgb", "grey"] = "auto"
+    max_size: Optional[int] = pydantic.Field(None, ge=2, description="downscale so the longer side is at most this")
+
+    @field_validator("image")
+    @classmethod
+    def _exists(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith(SKIMAGE_PREFIX):
+            name = value[len(SKIMAGE_PREFIX) :]
+            if name not in skimage_names():
+                raise ValueError(f"no scikit-image image '{name}'; valid: {', '.join(skimage_names())}")
+            return value
+        return resolve_data_path(value, (info.context or {}).get("base_dir"))
+
+
+@TASKS.register("image")
+class ImageTask(FieldTask):
+    DataConfig = ImageData
+
+    def __init__(self, scene: "SceneConfig"):
+        super().__init__(scene)
+        image = load_image(scene.data.image, scene.data.channels, scene.data.max_size)
+        self.height, self.width, self.channels = image.shape
+        self.register_buffer("pixels", image.reshape(-1, self.channels), persistent=False)
+        self.field = Field.from_config(scene.model, in_dim=2, out_dim=self.channels)
+
+    def pixel_coords(self, index: torch.Tensor) -> torch.Tensor:
+        """Flat pixel indices ``(B,)`` -> pixel-centre coordinates ``(B, 2)`` as ``(x, y)`` in [0, 1]."""
+        x = (index % self.width).to(torch.float32).add_(0.5).div_(self.width)
+        y = torch.div(index, self.width, rounding_mode="floor").to(torch.float32).add_(0.5).div_(self.height)
+        return torch.stack((x, y), dim=-1)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        index = torch.randint(self.pixels.shape[0], (self.scene.train.batch_size,), generator=self.step_generator())
+        index = index.to(self.pixels.device)
+        target = self.pixels[index]
+        pred = self.field(self.pixel_coords(index).to(target.dtype))
+        loss = regression_loss(self.scene.train.loss, pred, target)
+        self.log("train/loss", loss, prog_bar=True)
+        if self.scene.train.loss == "l2":
+            self.log("train/psnr", -10.0 * torch.log10(loss.detach().clamp_min(1e-12)), prog_bar=True)
+        return loss
+
+    @torch.no_grad()
+    def predict_image(self, height: int | None = None, width: int | None = None) -> torch.Tensor:
+        """Render the field at any resolution: ``(H, W, C)`` in [0, 1]."""
+        height, width = height or self.height, width or self.width
+        device = self.pixels.device
+        dtype = next(self.field.parameters()).dtype
+        coords = pixel_grid(height, width).to(device=device, dtype=dtype)
+        was_training = self.field.training
+        self.field.eval()
+        out = self.field.query(coords, chunk=self.scene.train.eval_chunk)
+        self.field.train(was_training)
+        return out.float().clamp(0.0, 1.0)
+
+    def evaluate(self) -> dict[str, float]:
+        pred = self.predict_image()
+        target = self.pixels.reshape(self.height, self.width, self.channels).float()
+        p = pred.permute(2, 0, 1)[None]
+        t = target.permute(2, 0, 1)[None]
+        return {
+            "psnr": float(peak_signal_noise_ratio(p, t, data_range=1.0)),
+            "ssim": float(structural_similarity_index_measure(p, t, data_range=1.0)),
+        }
+
+    def write_outputs(self, run_dir: Path) -> list[Path]:
+        path = Path(run_dir) / "reconstruction.png"
+        save_image(path, self.predict_image())
+        return [path]
+
+    def render(self, run_dir: Path, width: int | None = None, height: int | None = None) -> list[Path]:
+        """Render at ``width x height`` (default: the image's size; one given keeps the aspect)."""
+        if width and not height:
+            height = max(1, round(width * self.height / self.width))
+        if height and not width:
+            width = max(1, round(height * self.width / self.height))
+        width, height = width or self.width, height or self.height
+        path = Path(run_dir) / f"render_{width}x{height}.png"
+        save_image(path, self.predict_image(height, width))
+        return [path]
