@@ -1,4 +1,4 @@
-"""Images: scikit-image's bundled images (``skimage:NAME``) or any file imageio reads.
+"""Images: scikit-image's bundled images (``skimage:NAME``), any file imageio reads, and OpenEXR.
 
 Images become float32 tensors ``(H, W, C)`` in [0, 1]: 8- and 16-bit integers are divided by their
 maximum, floating-point files (TIFF, EXR where a plugin is installed) are kept as they are.
@@ -45,10 +45,27 @@ def read_image_array(source: str) -> np.ndarray:
     if not path.is_file():
         raise UserError(f"{source}: image file not found")
     try:
+        if path.suffix.lower() == ".exr":
+            return read_exr(path)
         return np.asarray(iio.imread(path))
     except Exception as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(f"{source}: cannot read image ({reason})") from None
+
+
+def read_exr(path: Path) -> np.ndarray:
+    """OpenEXR through its official bindings (imported here: an optional package for one format)."""
+    import OpenEXR
+
+    with OpenEXR.File(str(path)) as handle:
+        channels = handle.channels()
+        for name in ("RGBA", "RGB", "Y"):
+            if name in channels:
+                return np.array(channels[name].pixels, dtype=np.float32)
+        names = [n for n in ("R", "G", "B", "A") if n in channels] or sorted(channels)[:4]
+        if not names:
+            raise ValueError("no channels")
+        return np.stack([np.array(channels[n].pixels, dtype=np.float32) for n in names], axis=-1)
 
 
 def to_float_image(array: np.ndarray, source: str = "image") -> torch.Tensor:
