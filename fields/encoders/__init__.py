@@ -3,5 +3,10 @@
 from fields.encoders.base import ENCODERS, Encoder
 from fields.encoders.frequency import FourierFeatures, FrequencyEncoding
 from fields.encoders.hashgrid import HashGrid
+from fields.encoders.densegrid import DenseGrid
+from fields.encoders.triplane import KPlanes, TriPlane
+from fields.encoders.sh import SphericalHarmonics
+from fields.encoders.identity import IdentityEncoding
 
-__all__ = ["ENCODERS", "Encoder", "HashGrid", "FrequencyEncoding", "FourierFeatures"]
+__all__ = ["ENCODERS", "Encoder", "HashGrid", "FrequencyEncoding", "FourierFeatures", "DenseGrid", "TriPlane", "KPlanes",
+           "SphericalHarmonics", "IdentityEncoding"]
