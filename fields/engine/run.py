@@ -13,7 +13,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -64,7 +64,7 @@ def _progress_bar_class():
     return ProgressBar
 
 
-def _trainer(scene: SceneConfig, run_dir: Path, config_yaml: str):
+def _trainer(scene: SceneConfig, run_dir: Path, config_yaml: str, extra_callbacks: Sequence[Any] = ()):
     import pytorch_lightning as pl
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
@@ -73,6 +73,7 @@ def _trainer(scene: SceneConfig, run_dir: Path, config_yaml: str):
     callbacks: list[Any] = [TrainClock(), StepCheckpoint(run_dir / "checkpoints", train.checkpoint_every)]
     if train.progress:
         callbacks.append(_ProgressBar(leave=True))
+    callbacks.extend(extra_callbacks)
     loggers = [CSVLogger(run_dir, name="logs", version="csv")]
     try:
         loggers.append(TensorBoardLogger(run_dir, name="logs", version="tensorboard", default_hp_metric=False))
@@ -98,12 +99,14 @@ def _trainer(scene: SceneConfig, run_dir: Path, config_yaml: str):
     )
 
 
-def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "run", resume: bool = False) -> tuple[Path, dict[str, Any]]:
+def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "run", resume: bool = False,
+        callbacks: Sequence[Any] = ()) -> tuple[Path, dict[str, Any]]:
     """Train ``scene`` into ``run_dir`` (a new folder under ``output.dir`` when None; continuing from
     its last checkpoint when ``resume``), then evaluate and write the outputs.
 
     The data is loaded before any folder is made, so bad input leaves nothing behind. Returns the run
-    folder and the metrics written to its ``metrics.json``.
+    folder and the metrics written to its ``metrics.json``. ``callbacks`` are extra Lightning callbacks
+    (the live viewer's, for example), run after the built-in ones.
     """
     import pytorch_lightning as pl
 
@@ -124,7 +127,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
     atomic_write_text(run_dir / CONFIG_NAME, config_yaml)
     info = task.describe()
     log.info("task %s: %d parameters; encoder backend: %s", scene.task, info["params"], info.get("encoder_backend", "torch"))
-    trainer = _trainer(scene, run_dir, config_yaml)
+    trainer = _trainer(scene, run_dir, config_yaml, callbacks)
     started = time.perf_counter()
     trainer.fit(task, ckpt_path=str(ckpt_path) if ckpt_path else None)
     fit_seconds = time.perf_counter() - started
