@@ -1,0 +1,55 @@
+"""Isotropic MetaFormer (ViT / MLP-Mixer layout): patch embedding, ``depth`` blocks at one width and
+resolution, LayerNorm of the mean token, linear classifier. ``(B, C_in, H, W) -> (B, n_classes)``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+
+from fields.heads.pyramid import StageOptions, make_stage
+from fields.heads.registry import BACKBONES, as_resolution, validate_mixers
+
+
+@BACKBONES.register("isotropic")
+class IsotropicClassifier(nn.Module):
+    class Config(StageOptions):
+        type: Literal["isotropic"] = "isotropic"
+        dim: int = Field(64, ge=1)
+        depth: int = Field(6, ge=1)
+        patch_size: int = Field(4, ge=1, description="non-overlapping patches of patch_size x patch_size pixels")
+
+        @model_validator(mode="after")
+        def _mixer(self) -> "IsotropicClassifier.Config":
+            self.__dict__["mixer"] = validate_mixers(self.mixer, 1)[0]
+            return self
+
+    def __init__(self, config: "IsotropicClassifier.Config", in_channels: int, n_classes: int, image_size: Any):
+        super().__init__()
+        self.config = config
+        h, w = as_resolution(image_size)
+        p = config.patch_size
+        if h % p or w % p:
+            raise ValueError(f"isotropic: image size {h}x{w} is not divisible by patch_size {p}")
+        self.resolution = (h // p, w // p)
+        self.embed = nn.Conv2d(in_channels, config.dim, p, stride=p)
+        rates = [config.drop_path * i / max(config.depth - 1, 1) for i in range(config.depth)]
+        self.blocks = make_stage(config.dim, config.depth, config.mixer, self.resolution, config, rates)
+        self.norm = nn.LayerNorm(config.dim)
+        self.head = nn.Linear(config.dim, n_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, H, W) -> (B, dim)``."""
+        x = self.blocks(self.embed(x).permute(0, 2, 3, 1))
+        return self.norm(x.mean(dim=(1, 2)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward_features(x))
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+__all__ = ["IsotropicClassifier"]

@@ -1,0 +1,39 @@
+"""PoolFormer token mixer ("MetaFormer Is Actually What You Need for Vision", Yu et al. 2022).
+
+``avgpool_k(x) - x`` over a ``k x k`` neighbourhood (stride 1, ``count_include_pad=False``); the ``- x``
+removes the identity the block's residual already carries. No parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, field_validator
+
+from fields.config.base import ComponentConfig
+from fields.heads.registry import TokenMixer, register_mixer
+
+
+@register_mixer("pool", aliases=("poolformer", "pooling"))
+class Pooling(TokenMixer):
+    """``(B, H, W, C) -> (B, H, W, C)``: ``avgpool(x) - x``."""
+
+    class Config(ComponentConfig):
+        type: Literal["pool"] = "pool"
+        pool_size: int = Field(3, ge=1, description="odd pooling window")
+
+        @field_validator("pool_size")
+        @classmethod
+        def _odd(cls, value: int) -> int:
+            if value % 2 == 0:
+                raise ValueError(f"pool_size must be odd to keep the resolution, got {value}")
+            return value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        k = self.config.pool_size
+        y = x.permute(0, 3, 1, 2)
+        y = F.avg_pool2d(y, k, stride=1, padding=k // 2, count_include_pad=False)
+        return y.permute(0, 2, 3, 1) - x
