@@ -2,5 +2,8 @@
 
 from fields.decoders.base import DECODERS, Decoder
 from fields.decoders.mlp import MLP
+from fields.decoders.cam import CAMMLP
+from fields.decoders.gaussian_rbf import GaussianRBF
+from fields.decoders.neurbf_decoder import NeuRBFDecoder
 
-__all__ = ["DECODERS", "Decoder", "MLP"]
+__all__ = ["DECODERS", "Decoder", "MLP", "CAMMLP", "GaussianRBF", "NeuRBFDecoder"]

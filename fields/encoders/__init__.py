@@ -7,6 +7,8 @@ from fields.encoders.densegrid import DenseGrid
 from fields.encoders.triplane import KPlanes, TriPlane
 from fields.encoders.sh import SphericalHarmonics
 from fields.encoders.identity import IdentityEncoding
+from fields.encoders.neurbf import NeuRBF
+from fields.encoders.gnf import GNFGrid
 
 __all__ = ["ENCODERS", "Encoder", "HashGrid", "FrequencyEncoding", "FourierFeatures", "DenseGrid", "TriPlane", "KPlanes",
-           "SphericalHarmonics", "IdentityEncoding"]
+           "SphericalHarmonics", "IdentityEncoding", "NeuRBF", "GNFGrid"]
