@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, SerializeAsAny, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, ValidationInfo, field_validator, model_serializer, model_validator
 
 from fields.config.base import ComponentConfig, StrictModel
 from fields.decoders import DECODERS
@@ -89,6 +89,8 @@ class SceneConfig(StrictModel):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    render: Optional[SerializeAsAny[StrictModel]] = Field(
+        None, description="rendering settings of tasks that render (radiance, surface): the task's RenderConfig")
 
     @field_validator("task", mode="before")
     @classmethod
@@ -107,9 +109,32 @@ class SceneConfig(StrictModel):
             return StrictModel.model_construct()
         return TASKS.get(task).DataConfig.model_validate(value, context=info.context)
 
+    @field_validator("render", mode="before")
+    @classmethod
+    def _render(cls, value: Any, info: ValidationInfo) -> Any:
+        from fields.tasks import TASKS
+
+        task = info.data.get("task")
+        if task is None or value is None:
+            return None
+        config = getattr(TASKS.get(task), "RenderConfig", None)
+        if config is None:
+            raise ValueError(f"task '{task}' takes no render settings")
+        return config.model_validate(value, context=info.context)
+
     @model_validator(mode="after")
     def _model_fits_task(self) -> "SceneConfig":
         from fields.tasks import TASKS
 
+        config = getattr(TASKS.get(self.task), "RenderConfig", None)
+        if self.render is None and config is not None:
+            object.__setattr__(self, "render", config())  # the task's defaults, written to the resolved config
         TASKS.get(self.task).check_scene(self)
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_render(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("render") is None:
+            data.pop("render", None)
+        return data
