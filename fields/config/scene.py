@@ -91,6 +91,8 @@ class SceneConfig(StrictModel):
     output: OutputConfig = Field(default_factory=OutputConfig)
     render: Optional[SerializeAsAny[StrictModel]] = Field(
         None, description="rendering settings of tasks that render (radiance, surface): the task's RenderConfig")
+    head: Optional[SerializeAsAny[ComponentConfig]] = Field(
+        None, description="the network of tasks that train a head (classify, restore): a backbone of fields.heads")
 
     @field_validator("task", mode="before")
     @classmethod
@@ -122,9 +124,26 @@ class SceneConfig(StrictModel):
             raise ValueError(f"task '{task}' takes no render settings")
         return config.model_validate(value, context=info.context)
 
+    @field_validator("head", mode="before")
+    @classmethod
+    def _head(cls, value: Any, info: ValidationInfo) -> Any:
+        from fields.tasks import TASKS
+
+        task = info.data.get("task")
+        if task is None or value is None:
+            return None
+        validate = getattr(TASKS.get(task), "validate_head", None)
+        if validate is None:
+            raise ValueError(f"task '{task}' takes no head")
+        return validate(value)
+
     @model_validator(mode="after")
     def _model_fits_task(self) -> "SceneConfig":
         from fields.tasks import TASKS
+
+        validate_head = getattr(TASKS.get(self.task), "validate_head", None)
+        if self.head is None and validate_head is not None:
+            object.__setattr__(self, "head", validate_head(None))  # the task's default head
 
         config = getattr(TASKS.get(self.task), "RenderConfig", None)
         if self.render is None and config is not None:
@@ -135,6 +154,7 @@ class SceneConfig(StrictModel):
     @model_serializer(mode="wrap")
     def _omit_empty_render(self, handler: Any) -> Any:
         data = handler(self)
-        if isinstance(data, dict) and data.get("render") is None:
-            data.pop("render", None)
+        for key in ("render", "head"):
+            if isinstance(data, dict) and key in data and data[key] is None:
+                data.pop(key)
         return data
