@@ -35,9 +35,9 @@ def test_isotropic_forward():
         build("isotropic", size=30, dim=16, depth=1, patch_size=4)
 
 
-@pytest.mark.parametrize("skip", ["concat", "add"])
+@pytest.mark.parametrize("skip", ["concat", "add", "cross_gating"])
 def test_unet_forward_and_global_residual(skip):
-    model = build("unet", out=3, dims=[16, 24], depths=[1, 1], mixer="pool", skip=skip)
+    model = build("unet", out=3, dims=[16, 24], depths=[1, 1], mixer="maxim", skip=skip)
     x = torch.randn(2, 3, 16, 16)
     y = model(x)
     assert y.shape == x.shape

@@ -1,0 +1,38 @@
+"""Activator's GLU in place of attention ("Activator: GLU Activation Function as the Core Component of a
+Vision Transformer", Abdullah & Kaya 2024).
+
+``W3(LN(GELU(W1 x)) * LN(W2 x))`` per token: the paper replaces attention (and the MLP) by this gated unit,
+so it mixes no tokens at all (``mixes_tokens = False``, ``order_invariant = True``). Use it in the
+channel-MLP slot (``channel_mlp: glu``) or pair it with a spatial mixer (a per-stage ``mixer`` list).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+
+from fields.config.base import ComponentConfig
+from fields.heads.channel_mlp import GLU
+from fields.heads.registry import TokenMixer, register_mixer
+
+
+@register_mixer("activator", aliases=("glu",))
+class ActivatorGLU(TokenMixer):
+    """``(B, H, W, C) -> (B, H, W, C)``, each token on its own."""
+
+    mixes_tokens = False
+    order_invariant = True
+
+    class Config(ComponentConfig):
+        type: Literal["activator"] = "activator"
+        hidden_ratio: float = Field(1.0, gt=0, description="hidden width of the GLU, as a multiple of C")
+
+    def __init__(self, dim: int, resolution=None, **options: Any):
+        super().__init__(dim, resolution, **options)
+        self.glu = GLU(dim, max(1, round(dim * self.config.hidden_ratio)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        return self.glu(x)
