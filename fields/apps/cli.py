@@ -1,4 +1,4 @@
-"""The ``fields`` command line: fit, eval, render, info.
+"""The ``fields`` command line: fit, eval, render, view, info.
 
 User errors (bad scene files, missing data) print one line and exit with code 2; ``--debug`` shows the
 traceback instead.
@@ -72,6 +72,9 @@ def fit(
     scene: Optional[str] = typer.Argument(None, help="Scene YAML file (optional with --resume)."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: train.steps=500 model.encoder.n_levels=8"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last checkpoint."),
+    view: bool = typer.Option(False, "--view", help="Watch the field train in the web viewer (served until Ctrl-C)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Viewer address (with --view)."),
+    port: int = typer.Option(8080, "--port", help="Viewer port (with --view)."),
 ) -> None:
     """Fit a field to the data of a scene file."""
 
@@ -96,10 +99,22 @@ def fit(
                 raise UserError("give a scene file, e.g. fields fit configs/image/astronaut.yaml")
             cfg = load_scene(scene_path, items)
             run_dir, name = None, Path(scene_path).stem
-        run_dir, metrics = fit_scene(cfg, run_dir, scene_name=name, resume=resume is not None)
+        callbacks, viewer = [], None
+        if view:
+            from fields.apps.viewer.callback import ViewerCallback
+            from fields.apps.viewer.server import Viewer
+
+            viewer = Viewer(host, port, print_url=lambda line: out.print(line, highlight=False))
+            callbacks.append(ViewerCallback(viewer))
+        run_dir, metrics = fit_scene(cfg, run_dir, scene_name=name, resume=resume is not None, callbacks=callbacks)
         out.print(_metrics_table(metrics, f"{cfg.task} fit"))
         summary = f"PSNR {metrics['psnr']:.2f} dB, " if "psnr" in metrics else ""
         out.print(f"{summary}outputs in {run_dir}", highlight=False)
+        if viewer is not None:
+            from fields.apps.viewer.run import serve_forever
+
+            out.print(f"training done; the viewer stays at {viewer.url} (Ctrl-C to quit)", highlight=False)
+            serve_forever(viewer)
 
     _guard(run)
 
@@ -132,6 +147,22 @@ def render(
             raise UserError(f"{run_dir}: task '{task.scene.task}' has no renderer")
         for path in task.render(run_dir, width=width, height=height):
             out.print(f"wrote {path}", highlight=False)
+
+    _guard(run)
+
+
+@app.command("view")
+def view_run(
+    run_dir: Path = typer.Argument(..., help="A run folder written by fields fit."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (0.0.0.0: reachable from other machines)."),
+    port: int = typer.Option(8080, "--port", help="Port to serve on (the next free one if taken)."),
+) -> None:
+    """Open a fitted field in the web viewer (served until Ctrl-C)."""
+
+    def run() -> None:
+        from fields.apps.viewer.run import open_run, serve_forever
+
+        serve_forever(open_run(run_dir, host, port, print_url=lambda line: out.print(line, highlight=False)))
 
     _guard(run)
 

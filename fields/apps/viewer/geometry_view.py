@@ -1,0 +1,1 @@
+"""SDF and occupancy fields in the viewer (placeholder until the geometry tasks land)."""

@@ -1,0 +1,1 @@
+"""Radiance fields in the viewer (placeholder until the radiance task lands)."""

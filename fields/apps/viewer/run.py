@@ -1,0 +1,39 @@
+"""Entry points of the CLI: view a finished run, or train with the viewer attached."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from fields.apps.viewer.training_panel import read_history
+
+
+def open_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080, print_url: Optional[Callable[[str], None]] = print):
+    """Load a finished run and serve it; returns the ``Viewer`` (the server runs in its own threads)."""
+    from fields.apps.viewer.server import Viewer
+    from fields.engine.run import load_run
+
+    _, task = load_run(run_dir)
+    metrics_path = Path(run_dir) / "metrics.json"
+    metrics: dict[str, Any] = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    viewer = Viewer(host, port, print_url=print_url)
+    viewer.attach(task, run_dir, live=False, history=read_history(run_dir), metrics=metrics)
+    return viewer
+
+
+def serve_forever(viewer: Any, seconds: Optional[float] = None) -> None:
+    """Keep the process alive while the viewer serves (until Ctrl-C, or ``seconds``)."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        viewer.close()
+
+
+def serve_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080, seconds: Optional[float] = None) -> None:
+    serve_forever(open_run(run_dir, host, port), seconds)
