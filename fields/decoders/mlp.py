@@ -3,13 +3,19 @@
 Initialisations: ``default`` (PyTorch's), ``siren`` (Sitzmann et al.: sine activations, first layer
 ``omega_0 = 30``, uniform(+-sqrt(6/n)/omega_0) after), ``geometric`` (Atzmon & Lipman, SAL: the field starts
 as the SDF of a sphere of radius ``geometric_radius``; use with ``softplus100`` or ``relu``).
+Geometric init reads the first ``geometric_inputs`` features as the coordinates (all features when
+unset) and starts the first layer's weights on the other features at zero, as NeuS does with a
+positional encoding (``frequency`` with ``include_input`` puts the coordinates first); the sphere is
+centred at ``geometric_center`` in every coordinate (0.5: the middle of the unit cube when the features
+are the raw [0, 1] coordinates). With ``softplus100`` each unit adds ``ln 2 / 100`` at zero, so wide
+layers raise the start value (the last hidden layer alone adds about ``0.012 * sqrt(width)``); ``relu`` does not.
 Optional weight normalisation. Supports double backward.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 from pydantic import Field
@@ -32,6 +38,8 @@ class MLP(Decoder):
         init: Literal["default", "siren", "geometric"] = "default"
         siren_omega_0: float = Field(30.0, gt=0)
         geometric_radius: float = 0.5
+        geometric_inputs: Optional[int] = Field(None, ge=1, description="geometric: leading features that are coordinates")
+        geometric_center: float = Field(0.0, description="geometric: sphere centre, in every coordinate")
         weight_norm: bool = False
 
         def model_post_init(self, _ctx) -> None:
@@ -75,6 +83,11 @@ class MLP(Decoder):
                 layer.weight.normal_(0.0, math.sqrt(2.0) / math.sqrt(fan_out))
             if c.init == "geometric" and layer.bias is not None:
                 layer.bias.zero_()
+            if c.init == "geometric" and i == 0:
+                k = min(c.geometric_inputs or fan_in, fan_in)
+                layer.weight[:, k:] = 0.0
+                if layer.bias is not None:  # h = W (x - centre)
+                    layer.bias.copy_(-c.geometric_center * layer.weight[:, :k].sum(1))
 
     def forward(self, features: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
         h = features
