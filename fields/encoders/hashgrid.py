@@ -8,8 +8,10 @@ is taken modulo the level size, exactly as tiny-cuda-nn's ``grid_index``. Tables
 U(-1e-4, 1e-4). Output: ``(..., n_levels * n_features_per_level)``, level-major.
 
 Deliberate difference from tiny-cuda-nn: inputs are clamped to [0, 1] (tiny-cuda-nn lets negative
-positions wrap through unsigned casts). Backends: ``torch`` (reference, CPU and GPU) and ``tcnn`` when
-``tinycudann`` imports and the input is on CUDA (``auto`` picks it then, and logs the choice).
+positions wrap through unsigned casts). Backends: ``torch`` (reference, CPU and GPU), ``cpp`` (a fused
+C++ kernel for CPU inputs, ``fields.kernels.grid_cpu``, compiled on first use) and ``tcnn`` when
+``tinycudann`` imports and the input is on CUDA. ``auto`` picks ``cpp`` on CPU and ``tcnn`` on CUDA
+where they work (logging the choice), ``torch`` otherwise.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class HashGrid(Encoder):
         per_level_scale: Optional[float] = Field(None, gt=0, description="default 2.0, or from max_resolution")
         max_resolution: Optional[int] = Field(None, ge=1, description="alternative to per_level_scale")
         interpolation: Literal["linear", "smoothstep"] = "linear"
-        backend: Literal["auto", "torch", "tcnn"] = "auto"
+        backend: Literal["auto", "torch", "cpp", "tcnn"] = "auto"
 
         @model_validator(mode="after")
         def _one_scale(self) -> "HashGrid.Config":
@@ -94,6 +96,7 @@ class HashGrid(Encoder):
         bits = torch.tensor([[(c >> i) & 1 for i in range(in_dim)] for c in range(2**in_dim)], dtype=torch.int64)
         self.register_buffer("_corner_step", self._stride @ bits.T, persistent=False)  # (L, 2**d)
         self._tcnn = None
+        self._grid_levels = None
         self.backend_in_use = "torch"
 
     @staticmethod
@@ -144,6 +147,17 @@ class HashGrid(Encoder):
             out = self._tcnn(flat.clamp(0, 1)).to(flat.dtype)
             return out.reshape(*lead, self.out_dim)
         flat = flat.clamp(0.0, 1.0)
+        if self._use_cpp(flat):
+            from fields.kernels.grid_cpu import grid_lookup
+
+            out = grid_lookup(self.params, flat, self.grid_levels(), self.torch_lookup)
+        else:
+            out = self.torch_lookup(self.params, flat)
+        return out.reshape(*lead, self.out_dim)
+
+    def torch_lookup(self, table: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+        """The torch backend, also the reference of the others: ``table`` (``params``) and clamped
+        ``flat (N, d)`` -> ``(N, out_dim)``. Differentiable twice in ``table`` and ``flat``."""
         order = spatial_order(flat) if flat.shape[0] >= 4096 and not flat.is_cuda else None
         if order is not None:
             flat = flat[order]
@@ -153,14 +167,42 @@ class HashGrid(Encoder):
         frac = pos - cell
         index = self.corner_indices(cell.long())  # (N, L, C)
         weights = corner_weights(frac, self.config.interpolation)  # (N, L, C)
-        out = weighted_gather(self.params, index.reshape(n * levels, -1), weights.reshape(n * levels, -1))
+        out = weighted_gather(table, index.reshape(n * levels, -1), weights.reshape(n * levels, -1))
         out = out.reshape(n, self.out_dim)
         if order is not None:
             out = out[inverse_permutation(order)]
-        return out.reshape(*lead, self.out_dim)
+        return out
+
+    def grid_levels(self):
+        """The level layout for the compiled kernels (``fields.kernels.grid_cpu.GridLevels``)."""
+        if self._grid_levels is None:
+            from fields.kernels.grid_cpu import GridLevels
+
+            self._grid_levels = GridLevels(
+                scale=self._scale,
+                stride=self._stride,
+                size=self._size,
+                offset=self._offset,
+                hashed=torch.arange(self.config.n_levels) >= self.n_dense_levels,
+                shift=0.5,
+                smoothstep=self.config.interpolation == "smoothstep",
+            )
+        return self._grid_levels
+
+    def _use_cpp(self, x: torch.Tensor) -> bool:
+        if self.config.backend not in ("auto", "cpp"):
+            return False
+        from fields.kernels import grid_cpu  # lazy: compiled on first use
+
+        if not grid_cpu.supports(self.params, x):
+            return False
+        if grid_cpu.load(required=self.config.backend == "cpp") is None:
+            return False
+        self.backend_in_use = "cpp"
+        return True
 
     def _use_tcnn(self, x: torch.Tensor) -> bool:
-        if self.config.backend == "torch" or not x.is_cuda:
+        if self.config.backend not in ("auto", "tcnn") or not x.is_cuda:
             return False
         from fields.kernels.tcnn import tcnn_hashgrid  # lazy: optional native package
 

@@ -1,0 +1,173 @@
+"""Parity of the compiled CPU grid kernel (backend ``cpp``) with the torch reference.
+
+The kernel is compiled once per test session (``TORCH_EXTENSIONS_DIR`` is a fresh temporary folder,
+see conftest): about 10 s of CPU on this machine. Everything here skips when it cannot be built.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from fields.encoders import HashGrid
+from fields.kernels import grid_cpu
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    if grid_cpu.load() is None:
+        pytest.skip(f"cpp grid kernel unavailable: {grid_cpu.unavailable_reason()}")
+    return grid_cpu
+
+
+def make_grids(d: int, features: int = 2, interpolation: str = "linear", dtype=torch.float64, levels: int = 4):
+    """A cpp grid and a torch grid with the same table; both dense and hashed levels."""
+    config = dict(n_levels=levels, n_features_per_level=features, log2_hashmap_size=min(3 * d, 12),
+                  base_resolution=2, per_level_scale=2.0, interpolation=interpolation)
+    fast = HashGrid(HashGrid.Config(backend="cpp", **config), d).to(dtype)
+    ref = HashGrid(HashGrid.Config(backend="torch", **config), d).to(dtype)
+    with torch.no_grad():
+        fast.params.uniform_(-1, 1)
+        ref.params.copy_(fast.params)
+    assert 0 < fast.n_dense_levels < levels, "the test grid must mix dense and hashed levels"
+    return fast, ref
+
+
+def sample_points(grid: HashGrid, n: int, dtype) -> torch.Tensor:
+    """Random points in [-0.2, 1.2]^d plus points exactly on each level's cell boundaries, 0 and 1."""
+    d = grid.in_dim
+    x = torch.rand(n, d, dtype=torch.float64) * 1.4 - 0.2
+    boundary = []
+    for scale in grid.level_scales:
+        m = torch.randint(0, int(scale) + 1, (8, d)).double()
+        boundary.append(((m - 0.5) / scale).clamp(0, 1))  # x * scale + 0.5 = m exactly (up to rounding)
+    corners = torch.tensor([[0.0] * d, [1.0] * d, [0.0] * (d - 1) + [1.0]], dtype=torch.float64)
+    return torch.cat([x, *boundary, corners]).to(dtype)
+
+
+def compare(fast: HashGrid, ref: HashGrid, x: torch.Tensor, tol: float) -> None:
+    xa = x.clone().requires_grad_()
+    xb = x.clone().requires_grad_()
+    out_fast, out_ref = fast(xa), ref(xb)
+    assert fast.backend_in_use == "cpp"
+    grad_out = torch.randn_like(out_ref)
+    table_fast, x_fast = torch.autograd.grad(out_fast, [fast.params, xa], grad_out)
+    table_ref, x_ref = torch.autograd.grad(out_ref, [ref.params, xb], grad_out)
+
+    def close(a, b, what):
+        scale = b.abs().max().clamp_min(1.0)
+        assert (a - b).abs().max() <= tol * scale, f"{what}: max error {(a - b).abs().max():.3g} (scale {scale:.3g})"
+
+    close(out_fast, out_ref, "values")
+    close(table_fast, table_ref, "table gradient")
+    close(x_fast, x_ref, "input gradient")
+    outside = (x < 0) | (x > 1)
+    assert (x_fast[outside] == 0).all(), "clamped coordinates get no gradient"
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("features", [1, 2, 4, 8])
+def test_parity_float64(kernel, d, features):
+    for interpolation in ("linear", "smoothstep"):
+        fast, ref = make_grids(d, features, interpolation)
+        compare(fast, ref, sample_points(fast, 300, torch.float64), 1e-10)
+
+
+@pytest.mark.parametrize("d,features,interpolation", [(2, 2, "linear"), (3, 2, "smoothstep"), (3, 4, "linear"), (4, 1, "linear"), (7, 8, "smoothstep")])
+def test_parity_float32(kernel, d, features, interpolation):
+    fast, ref = make_grids(d, features, interpolation, torch.float32)
+    compare(fast, ref, sample_points(fast, 2000, torch.float32), 2e-5)
+
+
+def test_parity_default_grid_many_points(kernel):
+    """The default 16-level grid (3 dense, 13 hashed levels) on enough points to use several threads."""
+    fast = HashGrid(HashGrid.Config(backend="cpp"), 3)
+    ref = HashGrid(HashGrid.Config(backend="torch"), 3)
+    with torch.no_grad():
+        ref.params.copy_(fast.params.uniform_(-1, 1))
+    compare(fast, ref, torch.rand(8000, 3), 2e-5)
+
+
+def test_gradcheck_first_order(kernel):
+    for interpolation in ("linear", "smoothstep"):
+        fast, _ = make_grids(2, 2, interpolation)
+        x = (torch.rand(6, 2, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
+        table = fast.params.detach().clone().requires_grad_()
+        fn = lambda x, t: grid_cpu.grid_lookup(t, x, fast.grid_levels(), fast.torch_lookup)
+        assert torch.autograd.gradcheck(fn, (x, table), eps=1e-7, atol=1e-6)
+
+
+def test_double_backward_falls_back_to_torch(kernel):
+    """create_graph backward (eikonal loss) differentiates the torch reference; plain backward never does."""
+    fast, ref = make_grids(2, 1, "smoothstep")
+    calls = []
+
+    def counting_reference(table, x):
+        calls.append(1)
+        return fast.torch_lookup(table, x)
+
+    x = (torch.rand(4, 2, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
+    table = fast.params.detach().clone().requires_grad_()
+    fn = lambda x, t: grid_cpu.grid_lookup(t, x, fast.grid_levels(), counting_reference)
+    fn(x, table).sum().backward()
+    assert calls == [], "first-order backward must use the kernel"
+    assert torch.autograd.gradgradcheck(fn, (x, table), eps=1e-7, atol=1e-6)
+    assert calls, "double backward must go through the reference"
+
+    # an eikonal-style loss gives the same table gradient on both backends
+    xs = torch.rand(200, 2, dtype=torch.float64)
+    grads = []
+    for grid in (fast, ref):
+        xg = xs.clone().requires_grad_()
+        (dx,) = torch.autograd.grad(grid(xg).pow(2).sum(), xg, create_graph=True)
+        loss = (dx.norm(dim=-1) - 1).pow(2).mean()
+        grads.append(torch.autograd.grad(loss, grid.params)[0])
+    assert torch.allclose(grads[0], grads[1], rtol=1e-9, atol=1e-12) and grads[0].abs().max() > 0
+
+
+def test_out_of_range_and_nan_inputs_stay_in_bounds(kernel):
+    """Called without clamping, the kernel still reads only the level's own rows (no crash)."""
+    fast, _ = make_grids(3, 2)
+    x = torch.tensor([[float("nan"), 0.5, 0.5], [-3.0, 7.0, 1e6], [-1e9, 0.2, 2.5]], dtype=torch.float64)
+    out = grid_cpu.grid_lookup(fast.params, x, fast.grid_levels(), fast.torch_lookup)
+    assert out.shape == (3, fast.out_dim) and torch.isfinite(out[1:]).all()
+
+
+def test_auto_picks_cpp_on_cpu_and_falls_back(kernel, monkeypatch, caplog):
+    grid = HashGrid(HashGrid.Config(n_levels=4, log2_hashmap_size=10), 2)
+    grid(torch.rand(10, 2))
+    assert grid.backend_in_use == "cpp"
+    # mixed dtypes are not compiled: the torch path serves them
+    grid64 = HashGrid(HashGrid.Config(n_levels=4, log2_hashmap_size=10), 2).double()
+    grid64(torch.rand(10, 2))
+    assert grid64.backend_in_use == "torch"
+
+    monkeypatch.setattr(grid_cpu._Build, "module", None)
+    monkeypatch.setattr(grid_cpu._Build, "error", "RuntimeError: no compiler")
+    fallback = HashGrid(HashGrid.Config(n_levels=4, log2_hashmap_size=10), 2)
+    assert fallback(torch.rand(10, 2)).shape == (10, 8) and fallback.backend_in_use == "torch"
+    with pytest.raises(RuntimeError, match="backend cpp requested"):
+        HashGrid(HashGrid.Config(n_levels=4, log2_hashmap_size=10, backend="cpp"), 2)(torch.rand(10, 2))
+
+
+def test_broken_compiler_logs_one_line_and_uses_torch(tmp_path):
+    """A fresh process whose compiler fails: one warning line, then the torch path works."""
+    code = (
+        "import logging, torch; logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')\n"
+        "from fields.encoders import HashGrid\n"
+        "g = HashGrid(HashGrid.Config(n_levels=2, log2_hashmap_size=8), 2)\n"
+        "g(torch.rand(5, 2)); g(torch.rand(5, 2))\n"
+        "print('backend', g.backend_in_use)\n"
+    )
+    env = {**os.environ, "CXX": "/bin/false", "TORCH_EXTENSIONS_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "backend torch" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "cpp grid kernel unavailable" in line]
+    assert len(warnings) == 1, result.stderr
