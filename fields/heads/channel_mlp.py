@@ -4,7 +4,9 @@
 - ``glu``: the Activator's gated unit ``W3(LN(GELU(W1 x)) * LN(W2 x))``.
 - ``gr_kan``, ``s_kan``, ``hourglass``: the decoders of ``fields/decoders`` (GR-KAN, selectable-activation
   KAN, Hourglass MLP), reused through the ``DECODERS`` registry with ``in_dim = out_dim = C``. Their
-  hidden width is set from ``mlp_ratio`` when the decoder's config has a width field the user left unset.
+  hidden width is set from ``mlp_ratio`` when the decoder's config has a width field the user left unset
+  (``n_neurons`` for the KANs; for the Hourglass MLP ``skip_width = mlp_ratio * C`` and
+  ``bottleneck_width = C``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class DecoderMLP(nn.Module):
                 f"registered decoders: {', '.join(DECODERS.names())}"
             ) from None
         options = dict(options)
+        if name == "hourglass":  # wide residual stream of mlp_ratio * C, blocks narrowed to C
+            options.setdefault("skip_width", hidden)
+            options.setdefault("bottleneck_width", dim)
         for field in _WIDTH_FIELDS:
             if field in cls.Config.model_fields:
                 options.setdefault(field, hidden)
