@@ -19,8 +19,11 @@ def inputs(n: int, dk: int = 4, dv: int = 3, strong_decay: bool = False):
     return q, k, v, log_alpha
 
 
+@pytest.mark.parametrize("pairwise", [False, True], ids=["matmul", "pairwise"])
 @pytest.mark.parametrize("n,chunk", [(16, 4), (21, 8), (5, 16), (33, 1)])
-def test_chunked_matches_recurrent(n, chunk):
+def test_chunked_matches_recurrent(n, chunk, pairwise, monkeypatch):
+    if pairwise:  # force the overflow-safe intra-chunk path
+        monkeypatch.setattr("fields.heads.mixers.gla.SAFE_LOG_DECAY", float("-inf"))
     q, k, v, la = inputs(n)
     torch.testing.assert_close(gla_chunked(q, k, v, la, chunk), gla_recurrent(q, k, v, la), atol=1e-12, rtol=1e-10)
 

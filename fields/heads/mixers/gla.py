@@ -7,14 +7,19 @@ and a data-dependent decay ``alpha_t in (0, 1)^{d_k}`` given as ``log_alpha``. T
 
 The chunked form splits the sequence into chunks of ``L``: inside a chunk, with ``b_t`` the cumulative
 log decay, ``o_t = (q_t * e^{b_t}) S_prev + sum_{s <= t} (sum_d q_td k_sd e^{b_td - b_sd}) v_s``; the
-exponent ``b_t - b_s <= 0`` is formed pairwise, so nothing overflows however strong the decay; the state
-is carried from chunk to chunk. Work is O(N L d_k) in parallel plus N/L sequential state updates.
+state is carried from chunk to chunk (N/L sequential updates). The intra-chunk scores are a matmul
+``(q e^{b}) (k e^{-b})^T`` when the chunk's total decay stays above ``e^{-20}`` (GLA's usual case with
+the ``/16`` normaliser); otherwise (strong decay, where ``e^{-b}`` could overflow) the exponent
+``b_t - b_s <= 0`` is formed pairwise at O(L^2 d_k) per chunk, so nothing overflows however strong the decay.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+
+SAFE_LOG_DECAY = 20.0  # within a chunk, e^{-b} below e^20 keeps the matmul form finite in float32
 
 
 def gla_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_alpha: torch.Tensor) -> torch.Tensor:
@@ -41,8 +46,11 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_alpha: to
     v = v.reshape(b, h, nc, chunk, dv)
     cum = la.cumsum(dim=3)  # b_t, (B, h, nc, L, dk)
     causal = torch.ones(chunk, chunk, dtype=torch.bool, device=q.device).tril()
-    diff = (cum[:, :, :, :, None, :] - cum[:, :, :, None, :, :]).masked_fill(~causal[:, :, None], float("-inf"))
-    scores = torch.einsum("bhctd,bhcsd,bhctsd->bhcts", q, k, diff.exp())
+    if cum.detach().min() > -SAFE_LOG_DECAY:
+        scores = ((q * cum.exp()) @ (k * (-cum).exp()).transpose(-1, -2)).masked_fill(~causal, 0.0)
+    else:
+        diff = (cum[:, :, :, :, None, :] - cum[:, :, :, None, :, :]).masked_fill(~causal[:, :, None], float("-inf"))
+        scores = torch.einsum("bhctd,bhcsd,bhctsd->bhcts", q, k, diff.exp())
     intra = scores @ v  # (B, h, nc, L, dv)
     q_in = q * cum.exp()
     last = cum[:, :, :, -1:, :]  # b_L of each chunk
