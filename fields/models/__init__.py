@@ -1,5 +1,7 @@
 """Field models: an encoder composed with a decoder and an output activation."""
 
 from fields.models.field import Field
+from fields.models.neus import NeuSField
+from fields.models.radiance import RadianceField
 
-__all__ = ["Field"]
+__all__ = ["Field", "NeuSField", "RadianceField"]

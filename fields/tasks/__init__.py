@@ -2,6 +2,8 @@
 
 from fields.tasks.base import FieldTask
 from fields.tasks.image import ImageTask
+from fields.tasks.radiance import RadianceTask
 from fields.tasks.registry import TASKS
+from fields.tasks.surface import SurfaceTask
 
-__all__ = ["TASKS", "FieldTask", "ImageTask"]
+__all__ = ["TASKS", "FieldTask", "ImageTask", "RadianceTask", "SurfaceTask"]

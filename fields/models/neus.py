@@ -1,0 +1,116 @@
+"""NeuS (Wang et al. 2021): a signed distance field rendered with the logistic density of learned sharpness.
+
+SDF network: input ``[p, encoder(x)]`` with ``p = 2 (x - 0.5)`` (unit frame to [-1, 1]), softplus(beta=100)
+hidden layers and the geometric initialisation of SAL (the field starts as a sphere of ``init_radius``;
+the encoder's inputs start at zero weight, as in instant-nsr-pl), output ``(sdf, features)``; the SDF is
+in unit-frame distance units. Colour network (``model.decoder``): ``[x, dir_enc(d), normal, features]``.
+Sharpness ``s = exp(10 * variance)`` is learned.
+
+Alpha of a sample of length ``delta`` (NeuS eq. 13, with the cosine annealing of the official code):
+the SDF at both ends is estimated from the midpoint SDF and ``cos = d . grad``, and
+``alpha = max((Phi_s(sdf_prev) - Phi_s(sdf_next)) / Phi_s(sdf_prev), 0)`` with ``Phi_s = sigmoid(s x)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from fields.decoders import DECODERS
+from fields.decoders.activations import make_activation
+from fields.encoders import ENCODERS
+
+
+class NeuSField(nn.Module):
+    def __init__(self, model: Any, direction_encoder: Any, n_neurons: int = 64, n_hidden_layers: int = 2,
+                 geo_feat_dim: int = 15, init_radius: float = 0.25, init_variance: float = 0.3):
+        super().__init__()
+        self.encoder = ENCODERS.build(model.encoder, 3)
+        widths = [3 + self.encoder.out_dim] + [n_neurons] * n_hidden_layers + [1 + geo_feat_dim]
+        self.sdf_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.softplus = nn.Softplus(beta=100)
+        self._geometric_init(2.0 * init_radius)
+        self.direction_encoder = ENCODERS.build(direction_encoder, 3)
+        self.decoder = DECODERS.build(model.decoder, 3 + self.direction_encoder.out_dim + 3 + geo_feat_dim, 3)
+        self.rgb_activation = make_activation(model.output_activation)
+        self.variance = nn.Parameter(torch.tensor(float(init_variance)))
+
+    @torch.no_grad()
+    def _geometric_init(self, radius: float) -> None:
+        n = len(self.sdf_layers)
+        for i, layer in enumerate(self.sdf_layers):
+            if i == n - 1:
+                nn.init.normal_(layer.weight, mean=math.sqrt(math.pi) / math.sqrt(layer.in_features), std=1e-4)
+                nn.init.constant_(layer.bias, -radius)
+                continue
+            nn.init.normal_(layer.weight, 0.0, math.sqrt(2.0) / math.sqrt(layer.out_features))
+            nn.init.zeros_(layer.bias)
+            if i == 0:
+                layer.weight[:, 3:] = 0.0  # the encoder features start without influence
+
+    def sdf_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """unit-frame points ``(..., 3)`` -> sdf ``(...)`` (unit-frame distance), features ``(..., F)``."""
+        h = torch.cat((2.0 * (x - 0.5), self.encoder(x.clamp(0.0, 1.0))), dim=-1)
+        for layer in self.sdf_layers[:-1]:
+            h = self.softplus(layer(h))
+        h = self.sdf_layers[-1](h)
+        return h[..., 0] / 2.0, h[..., 1:]  # network distances live in p = 2 (x - 0.5)
+
+    def sdf(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sdf_and_features(x)[0]
+
+    def sharpness(self) -> torch.Tensor:
+        """``s = 1 / standard deviation`` of the logistic density."""
+        return torch.exp(self.variance * 10.0).clamp(1e-6, 1e6)
+
+    def forward(self, x: torch.Tensor, d: torch.Tensor, create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """points and unit directions ``(..., 3)`` -> rgb ``(..., 3)``, sdf ``(...)``, gradient ``(..., 3)``."""
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            sdf, features = self.sdf_and_features(x)
+            gradient = torch.autograd.grad(sdf.sum(), x, create_graph=create_graph)[0]
+        if not create_graph:
+            sdf, features, gradient = sdf.detach(), features.detach(), gradient.detach()
+        normal = gradient / gradient.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        h = torch.cat((x.detach(), self.direction_encoder((d + 1.0) / 2.0), normal, features), dim=-1)
+        return self.rgb_activation(self.decoder(h)), sdf, gradient
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
+        enc = [p for p in self.encoder.parameters() if p.requires_grad]
+        ids = {id(p) for p in enc}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        groups = [{"name": "decoder", "params": rest, "lr": optimizer.decoder_lr or optimizer.lr}]
+        if enc:
+            groups.insert(0, {"name": "encoder", "params": enc, "lr": optimizer.encoder_lr or optimizer.lr})
+        return groups
+
+
+def neus_alpha(sdf: torch.Tensor, gradient: torch.Tensor, directions: torch.Tensor, deltas: torch.Tensor,
+               sharpness: torch.Tensor, cos_anneal_ratio: float = 1.0) -> torch.Tensor:
+    """Per-sample alpha (any layout): sdf, deltas ``(...)``; gradient, directions ``(..., 3)``."""
+    true_cos = (directions * gradient).sum(-1)
+    # annealed from "always decreasing at half speed" to the true cosine (official NeuS)
+    iter_cos = -(torch.relu(-true_cos * 0.5 + 0.5) * (1.0 - cos_anneal_ratio) + torch.relu(-true_cos) * cos_anneal_ratio)
+    prev_cdf = torch.sigmoid((sdf - iter_cos * deltas * 0.5) * sharpness)
+    next_cdf = torch.sigmoid((sdf + iter_cos * deltas * 0.5) * sharpness)
+    return ((prev_cdf - next_cdf + 1e-5) / (prev_cdf + 1e-5)).clamp(0.0, 1.0)
+
+
+def up_sample_weights(sdf_edges: torch.Tensor, bins: torch.Tensor, sharpness: float) -> torch.Tensor:
+    """NeuS's hierarchical sampling weights from SDF values at bin edges ``(R, S + 1)`` with a fixed
+    sharpness -> ``(R, S)`` (no gradient; the cosine is estimated from consecutive SDF values)."""
+    prev_sdf, next_sdf = sdf_edges[:, :-1], sdf_edges[:, 1:]
+    delta = (bins[:, 1:] - bins[:, :-1]).clamp_min(1e-6)
+    mid_sdf = (prev_sdf + next_sdf) / 2
+    cos = ((next_sdf - prev_sdf) / delta).clamp(-1e3, 0.0)
+    prev_est, next_est = mid_sdf - cos * delta / 2, mid_sdf + cos * delta / 2
+    prev_cdf, next_cdf = torch.sigmoid(prev_est * sharpness), torch.sigmoid(next_est * sharpness)
+    alpha = ((prev_cdf - next_cdf + 1e-5) / (prev_cdf + 1e-5)).clamp(0.0, 1.0)
+    transmittance = torch.cumprod(torch.cat((torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-7), -1), -1)[:, :-1]
+    return alpha * transmittance

@@ -1,0 +1,62 @@
+"""The Instant-NGP-like radiance field: position encoding -> density MLP -> (trunc-exp density, geometry
+features); view-direction encoding + features -> colour MLP -> sigmoid colour.
+
+Positions are unit-frame points; the field reads them in the box ``[lo, lo + size]^3`` (the occupancy
+grid's outermost level, ``[0, 1]^3`` for one level) mapped to [0, 1]. Directions ``d`` are unit vectors,
+encoded as ``(d + 1) / 2`` (tiny-cuda-nn's convention for spherical harmonics).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from fields.decoders import DECODERS
+from fields.decoders.activations import TruncExp, make_activation
+from fields.decoders.mlp import MLP
+from fields.encoders import ENCODERS
+
+
+class RadianceField(nn.Module):
+    """``encoder`` (positions), ``density_decoder``, ``direction_encoder``, ``decoder`` (colour)."""
+
+    def __init__(self, model: Any, direction_encoder: Any, density_neurons: int = 64, density_hidden_layers: int = 1,
+                 geo_feat_dim: int = 15, box: tuple[float, float] = (0.0, 1.0)):
+        super().__init__()
+        self.encoder = ENCODERS.build(model.encoder, 3)
+        self.density_decoder = MLP(MLP.Config(n_neurons=density_neurons, n_hidden_layers=density_hidden_layers),
+                                   self.encoder.out_dim, 1 + geo_feat_dim)
+        self.direction_encoder = ENCODERS.build(direction_encoder, 3)
+        self.decoder = DECODERS.build(model.decoder, self.direction_encoder.out_dim + geo_feat_dim, 3)
+        self.rgb_activation = make_activation(model.output_activation)
+        self.box_lo, self.box_size = box
+
+    def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u = ((x - self.box_lo) / self.box_size).clamp(0.0, 1.0)
+        h = self.density_decoder(self.encoder(u))
+        return TruncExp.apply(h[..., 0] - 1.0), h[..., 1:]
+
+    def density(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., 3)`` unit-frame points -> ``(...)`` density."""
+        return self._features(x)[0]
+
+    def forward(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """points ``(..., 3)``, unit directions ``(..., 3)`` -> ``rgb (..., 3)``, ``sigma (...)``."""
+        sigma, geo = self._features(x)
+        h = torch.cat((self.direction_encoder((d + 1.0) / 2.0), geo), dim=-1)
+        return self.rgb_activation(self.decoder(h)), sigma
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
+        """The position encoder at ``encoder_lr``, the MLPs at ``decoder_lr`` (both default ``lr``)."""
+        enc = [p for p in self.encoder.parameters() if p.requires_grad]
+        enc_ids = {id(p) for p in enc}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in enc_ids]
+        groups = [{"name": "decoder", "params": rest, "lr": optimizer.decoder_lr or optimizer.lr}]
+        if enc:
+            groups.insert(0, {"name": "encoder", "params": enc, "lr": optimizer.encoder_lr or optimizer.lr})
+        return groups

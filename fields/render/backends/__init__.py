@@ -1,0 +1,1 @@
+"""Optional native backends of the renderer (imported lazily, never at module import)."""

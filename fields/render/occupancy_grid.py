@@ -1,0 +1,175 @@
+"""Occupancy-grid estimator (Instant-NGP; nerfacc's ``OccGridEstimator``) in plain PyTorch.
+
+A multi-level binary grid over the unit frame: level ``l`` covers the cube of side ``2**l`` centred on
+``(0.5, 0.5, 0.5)`` at ``resolution**3`` cells. Each cell keeps an exponential moving average of the
+field's opacity ``sigma * step``; every ``n`` training steps a set of cells (all of them during warm-up,
+then a random quarter plus the occupied ones) is re-evaluated at a jittered point, and cells above
+``min(occ_thre, mean)`` are marked occupied.
+
+Marching: every ray is cut into steps of ``render_step_size`` (growing as ``t * cone_angle`` when that
+is larger) from ``near_plane``; steps inside the ray's part of the grid box whose midpoint lies in an
+occupied cell are kept, and with a ``sigma_fn`` those behind spent transmittance
+(``T < early_stop_eps``) or with ``alpha < alpha_thre`` are dropped. Output: the packed layout.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from fields.render.packing import exclusive_sum
+from fields.render.rays import ray_aabb
+
+
+class OccupancyGrid(nn.Module):
+    def __init__(self, resolution: int = 128, levels: int = 1):
+        super().__init__()
+        self.resolution, self.levels = resolution, levels
+        cells = resolution**3
+        # opacity EMA (-1: never seen) and the binary grid; persistent, so checkpoints keep them
+        self.register_buffer("occs", torch.full((levels, cells), -1.0))
+        self.register_buffer("binaries", torch.ones(levels, resolution, resolution, resolution, dtype=torch.bool))
+        coords = torch.stack(torch.meshgrid(*[torch.arange(resolution)] * 3, indexing="ij"), -1).reshape(-1, 3)
+        self.register_buffer("_grid_coords", coords, persistent=False)
+        half = 0.5 * 2.0 ** torch.arange(levels, dtype=torch.float32)
+        self.register_buffer("aabb", torch.tensor([0.5 - half[-1]] * 3 + [0.5 + half[-1]] * 3))
+
+    # --- updates -------------------------------------------------------------------------------------
+    def level_box(self, level: int) -> tuple[float, float]:
+        half = 0.5 * 2.0**level
+        return 0.5 - half, 2.0 * half
+
+    @torch.no_grad()
+    def update_every_n_steps(self, step: int, occ_eval_fn: Callable[[torch.Tensor], torch.Tensor],
+                             occ_thre: float = 0.01, ema_decay: float = 0.95, warmup_steps: int = 256,
+                             n: int = 16, generator: Optional[torch.Generator] = None, chunk: int = 65536) -> bool:
+        """Update when ``step % n == 0``. occ_eval_fn: unit-frame points ``(P, 3)`` -> opacity ``(P,)``."""
+        if step % n != 0:
+            return False
+        device = self.occs.device
+        cells = self.resolution**3
+        for level in range(self.levels):
+            if step < warmup_steps:
+                index = torch.arange(cells, device=device)
+            else:
+                uniform = torch.randint(cells, (cells // 4,), generator=generator).to(device)
+                occupied = self.binaries[level].reshape(-1).nonzero().flatten()
+                if len(occupied) > cells // 4:
+                    occupied = occupied[torch.randint(len(occupied), (cells // 4,), generator=generator).to(device)]
+                index = torch.cat((uniform, occupied))
+            jitter = torch.rand(len(index), 3, generator=generator).to(device)
+            lo, size = self.level_box(level)
+            x = (self._grid_coords[index] + jitter) / self.resolution * size + lo
+            occ = torch.cat([occ_eval_fn(x[i : i + chunk]).reshape(-1) for i in range(0, len(x), chunk)])
+            current = self.occs[level]
+            current[index] = torch.maximum(current[index] * ema_decay, occ.to(current))
+        seen = self.occs[self.occs >= 0]
+        threshold = min(occ_thre, float(seen.mean())) if len(seen) else occ_thre
+        self.binaries.copy_((self.occs > threshold).reshape(self.binaries.shape))
+        return True
+
+    # --- queries -------------------------------------------------------------------------------------
+    def occupied(self, x: torch.Tensor) -> torch.Tensor:
+        """``(P, 3)`` unit-frame points -> ``(P,)`` bool: inside the box and in an occupied cell of the finest
+        level that contains them."""
+        extent = (x - 0.5).abs().amax(-1) * 2.0  # side of the smallest centred cube holding x
+        level = torch.ceil(torch.log2(extent.clamp_min(1e-12))).clamp_min(0).long()
+        inside = level < self.levels
+        level = level.clamp_max(self.levels - 1)
+        size = 2.0 ** level.to(x.dtype)
+        cell = ((x - 0.5) / size[:, None] + 0.5) * self.resolution
+        cell = cell.floor().long().clamp(0, self.resolution - 1)
+        flat = ((level * self.resolution + cell[:, 0]) * self.resolution + cell[:, 1]) * self.resolution + cell[:, 2]
+        return inside & self.binaries.reshape(-1)[flat]
+
+    def occupancy_fraction(self) -> float:
+        return float(self.binaries.float().mean())
+
+    # --- marching ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sampling(self, origins: torch.Tensor, directions: torch.Tensor,
+                 sigma_fn: Optional[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = None,
+                 render_step_size: float = 1e-3, near_plane: float = 0.0, far_plane: float = 1e10,
+                 early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, cone_angle: float = 0.0,
+                 stratified: bool = False, generator: Optional[torch.Generator] = None,
+                 max_candidates: int = 1 << 22) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """March rays ``(R, 3)`` (unit frame, unit directions) through occupied cells.
+
+        sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``.
+        Returns the packed ``ray_indices (N,)``, ``t_starts (N,)``, ``t_ends (N,)``, sorted by ray and ``t``.
+        """
+        n_rays, device = origins.shape[0], origins.device
+        t_near, t_far, hit = ray_aabb(origins, directions, self.aabb)
+        t_near = t_near.clamp_min(near_plane)
+        t_far = t_far.clamp_max(far_plane)
+        hit &= t_far > t_near
+        edges = step_edges(near_plane, float(t_far[hit].max()) if hit.any() else near_plane, render_step_size, cone_angle).to(origins)
+        first = torch.searchsorted(edges, t_near.contiguous(), right=True) - 1
+        last = torch.searchsorted(edges, t_far.contiguous(), right=False)  # exclusive end of steps
+        first = first.clamp(0, len(edges) - 2)
+        count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
+        shift = torch.rand(n_rays, generator=generator).to(origins) if stratified else torch.full((n_rays,), 0.5).to(origins)
+        parts = []
+        rays = torch.arange(n_rays, device=device)
+        per_chunk = max(1, max_candidates // max(int(count.max()) if n_rays else 1, 1))
+        for start in range(0, n_rays, per_chunk):  # chunks of rays: rays * steps stays bounded
+            chunk = rays[start : start + per_chunk]
+            width = int(count[chunk].max())
+            parts.append(self._march_chunk(origins, directions, edges, first, count, shift, chunk, width))
+        if not parts:
+            parts.append(self._march_chunk(origins, directions, edges, first, count, shift, rays, 0))
+        ray_indices = torch.cat([p[0] for p in parts])
+        t_starts = torch.cat([p[1] for p in parts])
+        t_ends = torch.cat([p[2] for p in parts])
+        if sigma_fn is not None and len(ray_indices):
+            sigmas = sigma_fn(t_starts, t_ends, ray_indices)
+            sigma_delta = sigmas * (t_ends - t_starts)
+            alphas = 1.0 - torch.exp(-sigma_delta)
+            transmittance = torch.exp(-exclusive_sum(sigma_delta, ray_indices))
+            keep = (transmittance >= early_stop_eps) & (alphas >= alpha_thre)
+            ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
+        return ray_indices, t_starts, t_ends
+
+    def _march_chunk(self, origins, directions, edges, first, count, shift, rays, width):
+        if width == 0:
+            empty = origins.new_zeros(0)
+            return rays.new_zeros(0), empty, empty
+        step = torch.arange(width, device=origins.device)
+        index = first[rays, None] + step  # (r, width) step numbers
+        valid = step < count[rays, None]
+        index = index.clamp_max(len(edges) - 2)
+        lo, hi = edges[index], edges[index + 1]
+        # one jitter per ray shifts all its steps; the interval stays [lo, hi) shifted by a fraction
+        offset = (shift[rays, None] - 0.5) * (hi - lo)
+        t0, t1 = lo + offset, hi + offset
+        mid = (t0 + t1) / 2
+        x = origins[rays, None] + directions[rays, None] * mid[..., None]
+        keep = valid.clone()
+        keep[valid] = self.occupied(x[valid])
+        ray_ids = rays[:, None].expand_as(keep)[keep]
+        return ray_ids, t0[keep], t1[keep]
+
+
+_EDGE_CACHE: dict = {}
+
+
+def step_edges(near: float, far: float, step: float, cone_angle: float) -> torch.Tensor:
+    """Step boundaries ``(K + 1,)`` float64 from ``near`` past ``far``: constant ``step`` or, with a cone
+    angle, ``max(step, t * cone_angle)`` (Instant-NGP's exponential stepping for large scenes)."""
+    far = max(far, near + step)
+    if cone_angle <= 0:
+        n = math.ceil((far - near) / step) + 1
+        return near + step * torch.arange(n + 1, dtype=torch.float64)
+    key = (near, round(far, 3), step, cone_angle)
+    if key not in _EDGE_CACHE:
+        edges, t = [near], near
+        while t < far:
+            t += max(step, t * cone_angle)
+            edges.append(t)
+        edges.append(t + max(step, t * cone_angle))
+        _EDGE_CACHE.clear()
+        _EDGE_CACHE[key] = torch.tensor(edges, dtype=torch.float64)
+    return _EDGE_CACHE[key]

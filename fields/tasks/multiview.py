@@ -1,0 +1,205 @@
+"""The shared base of tasks trained on posed images (radiance, surface).
+
+It owns the views (kept on the CPU, pixels moved per batch), the world -> unit-frame transform, random
+ray batches, chunked rendering of whole views (memory bounded at any size), held-out evaluation
+(PSNR and SSIM averaged over test views), camera-path videos and point clouds. Subclasses define the
+field, ``render_rays`` and the loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+from fields.datasets.image import save_image
+from fields.datasets.views import load_views
+from fields.errors import UserError
+from fields.render.camera_paths import orbit_path, path_cameras, spiral_path
+from fields.render.cameras import Cameras, generate_rays, image_rays
+from fields.render.rays import Rays, SceneTransform
+from fields.render.volume_rendering import RenderOutput
+from fields.tasks.base import FieldTask
+
+if TYPE_CHECKING:
+    from fields.config.scene import SceneConfig
+
+log = logging.getLogger("fields")
+PATHS = ("orbit", "spiral", "dataset")
+
+
+class MultiViewTask(FieldTask):
+    def __init__(self, scene: "SceneConfig"):
+        super().__init__(scene)
+        self.views = load_views(scene.data)
+        self.cameras: Cameras = self.views.cameras
+        self.transform = SceneTransform.from_aabb(self.views.aabb)
+        self.images = self.views.images  # uint8, stays on the CPU: not a buffer
+        bg = scene.data.background
+        colour = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "random": (1.0, 1.0, 1.0)}.get(bg, bg) if isinstance(bg, str) else bg
+        self.register_buffer("eval_background", torch.tensor(colour, dtype=torch.float32), persistent=False)
+        log.info("%d training and %d test views of %dx%d from %s", len(self.views.train), len(self.views.test),
+                 self.cameras.width, self.cameras.height, self.views.source)
+
+    # --- data ----------------------------------------------------------------------------------------
+    def unit_rays(self, cameras: Cameras, camera_index: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> Rays:
+        rays = self.transform.rays_to_unit(generate_rays(cameras, camera_index, u, v))
+        return rays.to(self.device)
+
+    def target_rgb(self, pixels: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(B, 3|4)`` -> float ``(B, 3)`` composited over ``background (3,)`` or ``(B, 3)``."""
+        x = pixels.to(self.device, torch.float32) / 255.0
+        if x.shape[-1] == 4:
+            return x[:, :3] * x[:, 3:] + background * (1.0 - x[:, 3:])
+        return x[:, :3]
+
+    def random_batch(self, n_rays: int, generator: torch.Generator) -> tuple[Rays, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``n_rays`` random pixels of random training views -> rays, target rgb ``(B, 3)``, background
+        ``(B, 3)`` and alpha ``(B,)`` (ones without an alpha channel)."""
+        train = torch.tensor(self.views.train)
+        view = train[torch.randint(len(train), (n_rays,), generator=generator)]
+        x = torch.randint(self.cameras.width, (n_rays,), generator=generator)
+        y = torch.randint(self.cameras.height, (n_rays,), generator=generator)
+        pixels = self.images[view, y, x]
+        if self.scene.data.background == "random":
+            background = torch.rand(n_rays, 3, generator=generator).to(self.device)
+        else:
+            background = self.eval_background.expand(n_rays, 3)
+        rays = self.unit_rays(self.cameras, view, x.float() + 0.5, y.float() + 0.5)
+        alpha = pixels[:, 3].to(self.device, torch.float32) / 255.0 if pixels.shape[-1] == 4 else torch.ones(n_rays, device=self.device)
+        return rays, self.target_rgb(pixels, background), background, alpha
+
+    # --- rendering -----------------------------------------------------------------------------------
+    def render_rays(self, rays: Rays, background: torch.Tensor, training: bool = False,
+                    generator: Optional[torch.Generator] = None) -> RenderOutput:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def render_view(self, cameras: Cameras, index: int) -> dict[str, torch.Tensor]:
+        """Render one view in chunks of ``render.chunk`` rays: ``rgb (H, W, 3)``, ``depth (H, W)`` (world
+        units), ``opacity (H, W)``, and the world ``points (H, W, 3)`` at the expected depth."""
+        rays = image_rays(cameras, index)
+        unit = self.transform.rays_to_unit(rays)
+        chunk = self.scene.render.chunk
+        rgb, depth, opacity = [], [], []
+        was_training = self.training
+        self.eval()
+        for i in range(0, len(unit), chunk):
+            part = unit[i : i + chunk].to(self.device)
+            out = self.render_rays(part, self.eval_background.expand(len(part), 3))
+            rgb.append(out.rgb.float().cpu())
+            opacity.append(out.opacity.float().cpu())
+            depth.append(out.depth.float().cpu() / out.opacity.float().cpu().clamp_min(1e-6))
+        self.train(was_training)
+        h, w = cameras.height, cameras.width
+        depth_unit = torch.cat(depth)[:, 0]
+        points = self.transform.points_to_world(unit.origins + unit.directions * depth_unit[:, None])
+        return {"rgb": torch.cat(rgb).clamp(0, 1).reshape(h, w, 3), "depth": (depth_unit * self.transform.scale).reshape(h, w),
+                "opacity": torch.cat(opacity).reshape(h, w), "points": points.reshape(h, w, 3)}
+
+    def test_target(self, index: int) -> torch.Tensor:
+        pixels = self.images[index].reshape(-1, self.images.shape[-1])
+        return self.target_rgb(pixels, self.eval_background.to(self.device)).cpu().reshape(self.cameras.height, self.cameras.width, 3)
+
+    def evaluate(self) -> dict[str, float]:
+        psnrs, ssims = [], []
+        for index in self.views.test:
+            pred = self.render_view(self.cameras, index)["rgb"]
+            target = self.test_target(index)
+            p, t = pred.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None]
+            psnrs.append(float(peak_signal_noise_ratio(p, t, data_range=1.0)))
+            ssims.append(float(structural_similarity_index_measure(p, t, data_range=1.0)))
+        return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "test_views": len(psnrs)}
+
+    # --- outputs -------------------------------------------------------------------------------------
+    def write_outputs(self, run_dir: Path) -> list[Path]:
+        run_dir = Path(run_dir)
+        paths, points, colours = [], [], []
+        for k, index in enumerate(self.views.test[: self.scene.render.save_test_views]):
+            out = self.render_view(self.cameras, index)
+            path = run_dir / "renders" / f"test_{k:03d}.png"
+            save_image(path, torch.cat((out["rgb"], self.test_target(index)), dim=1))
+            paths.append(path)
+            solid = out["opacity"] > 0.95
+            points.append(out["points"][solid])
+            colours.append(out["rgb"][solid])
+        if points and sum(len(p) for p in points):
+            path = run_dir / "pointcloud.ply"
+            write_point_cloud(path, torch.cat(points), torch.cat(colours))
+            paths.append(path)
+        return paths
+
+    def render(self, run_dir: Path, width: int | None = None, height: int | None = None, path: str = "orbit",
+               frames: int | None = None) -> list[Path]:
+        """Render a camera path (``orbit|spiral|dataset``) into ``renders/<path>/`` PNGs and an MP4."""
+        if path not in PATHS:
+            raise UserError(f"unknown camera path '{path}'; valid: {', '.join(PATHS)}")
+        cams = self.cameras
+        if width and not height:
+            height = max(1, round(width * cams.height / cams.width))
+        if height and not width:
+            width = max(1, round(height * cams.width / cams.height))
+        width, height = width or cams.width, height or cams.height
+        n = frames or self.scene.render.n_frames
+        train_cams = cams[self.views.train]
+        if path == "orbit":
+            poses = orbit_path(train_cams, self.transform.center, n)
+        elif path == "spiral":
+            focus = float((self.transform.center - train_cams.origins.mean(0)).norm())
+            poses = spiral_path(train_cams, n, focus)
+        else:
+            poses = cams[self.views.test].to_opencv().c2w
+            poses = poses.clone()
+            poses[:, :, 1:3] *= -1  # OpenCV -> OpenGL
+        path_cams = path_cameras(cams, poses, width, height)
+        folder = Path(run_dir) / "renders" / path
+        written = []
+        frames_rgb = []
+        for k in range(len(path_cams)):
+            rgb = self.render_view(path_cams, k)["rgb"]
+            target = folder / f"frame_{k:04d}.png"
+            save_image(target, rgb)
+            written.append(target)
+            frames_rgb.append((rgb.numpy() * 255 + 0.5).astype(np.uint8))
+        video = write_video(folder.with_suffix(".mp4"), frames_rgb, self.scene.render.fps)
+        return written + ([video] if video else [])
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int) -> Optional[Path]:
+    """Frames ``(H, W, 3)`` uint8 -> MP4 through imageio-ffmpeg; None (logged) when it is missing."""
+    try:
+        import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401 - optional (the video extra)
+    except ImportError:
+        log.info("imageio-ffmpeg not installed (pip install 'fields-toolkit[video]'): PNG frames only")
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]  # H.264 needs even sizes
+    with imageio.get_writer(path, fps=fps, codec="libx264", quality=8, macro_block_size=1, ffmpeg_log_level="error") as writer:
+        for frame in even:
+            writer.append_data(frame)
+    return path
+
+
+def write_point_cloud(path: Path, points: torch.Tensor, colours: torch.Tensor) -> None:
+    """Binary little-endian PLY with float xyz and uchar rgb."""
+    from fields.engine.atomic import atomic_path
+
+    xyz = points.float().numpy()
+    rgb = (colours.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    record = np.empty(len(xyz), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
+    record["x"], record["y"], record["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    record["r"], record["g"], record["b"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    header = ("ply\nformat binary_little_endian 1.0\n"
+              f"element vertex {len(xyz)}\nproperty float x\nproperty float y\nproperty float z\n"
+              "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(header.encode())
+            handle.write(record.tobytes())

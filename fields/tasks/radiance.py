@@ -1,0 +1,198 @@
+"""``task: radiance``: a radiance field (NeRF / Instant-NGP) trained on random rays of posed images.
+
+The field is ``RadianceField`` (``model.encoder`` for positions, default a hash grid; ``model.decoder``
+is the colour MLP). Samplers (``render.sampler``): ``occupancy_grid`` (Instant-NGP's, packed layout),
+``uniform`` (stratified, batched layout) and ``proposal`` (nerfacto's proposal networks, batched).
+Loss: the photometric loss (``train.loss``), plus the distortion loss and the proposal loss when used.
+Outputs: test renders, a point cloud, and a mesh of the density level set.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Optional
+
+import torch
+from pydantic import Field, SerializeAsAny, field_validator
+
+from fields.config.base import ComponentConfig, StrictModel
+from fields.datasets.views import PosedViewsData
+from fields.encoders import ENCODERS
+from fields.models.radiance import RadianceField
+from fields.render.backends.nerfacc import resolve_backend
+from fields.render.occupancy_grid import OccupancyGrid
+from fields.render.proposal import ProposalSampler
+from fields.render.rays import Rays, ray_aabb
+from fields.render.samplers import uniform_bins
+from fields.render.volume_rendering import RenderOutput, distortion_loss, render
+from fields.tasks.losses import regression_loss
+from fields.tasks.multiview import MultiViewTask
+from fields.tasks.registry import TASKS
+
+if TYPE_CHECKING:
+    from fields.config.scene import SceneConfig
+
+
+def default_direction_encoder() -> Any:
+    return ENCODERS.validate({"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4})
+
+
+class ViewRenderConfig(StrictModel):
+    """Rendering settings shared by the multi-view tasks."""
+
+    chunk: int = Field(4096, ge=1, description="rays per chunk when rendering whole views")
+    n_frames: int = Field(60, ge=1, description="frames of a rendered camera path")
+    fps: int = Field(24, ge=1)
+    save_test_views: int = Field(4, ge=0, description="test views written as PNGs (prediction | truth)")
+
+
+class RadianceRender(ViewRenderConfig):
+    sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
+    backend: Literal["auto", "torch", "nerfacc"] = "auto"
+    n_samples: int = Field(64, ge=1, description="uniform: samples per ray; proposal: final samples per ray")
+    max_steps: int = Field(512, ge=8, description="occupancy grid: steps across the unit cube's diagonal")
+    render_step_size: Optional[float] = Field(None, gt=0, description="occupancy grid step (unit frame); default from max_steps")
+    grid_resolution: int = Field(128, ge=8)
+    grid_levels: int = Field(1, ge=1, le=8)
+    grid_update_every: int = Field(16, ge=1)
+    grid_warmup_steps: int = Field(256, ge=0)
+    occ_thre: float = Field(0.01, ge=0)
+    ema_decay: float = Field(0.95, gt=0, lt=1)
+    alpha_thre: float = Field(0.0, ge=0)
+    early_stop_eps: float = Field(1e-4, ge=0)
+    cone_angle: float = Field(0.0, ge=0)
+    near_plane: float = Field(0.0, ge=0, description="unit frame")
+    proposal_samples: tuple[int, ...] = (128, 64)
+    proposal_weight: float = Field(1.0, ge=0)
+    distortion_weight: float = Field(0.0, ge=0)
+    density_neurons: int = Field(64, ge=1)
+    density_hidden_layers: int = Field(1, ge=0)
+    geo_feat_dim: int = Field(15, ge=0)
+    direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
+    mesh_resolution: int = Field(128, ge=8, description="density grid of the exported mesh; 0 skips it")
+    mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
+
+    @field_validator("direction_encoder", mode="before")
+    @classmethod
+    def _direction(cls, value: Any) -> Any:
+        return ENCODERS.validate(value)
+
+
+@TASKS.register("radiance", aliases=("nerf", "ngp"))
+class RadianceTask(MultiViewTask):
+    DataConfig = PosedViewsData
+    RenderConfig = RadianceRender
+
+    def __init__(self, scene: "SceneConfig"):
+        super().__init__(scene)
+        cfg: RadianceRender = scene.render
+        levels = cfg.grid_levels
+        box = (0.5 - 0.5 * 2 ** (levels - 1), float(2 ** (levels - 1)))
+        self.field = RadianceField(scene.model, cfg.direction_encoder, cfg.density_neurons, cfg.density_hidden_layers,
+                                   cfg.geo_feat_dim, box=box)
+        self.grid = OccupancyGrid(cfg.grid_resolution, levels) if cfg.sampler == "occupancy_grid" else None
+        self.proposal = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if cfg.sampler == "proposal" else None
+        self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
+        self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
+        self.backend = "torch"
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        groups = self.field.param_groups(self.scene.train.optimizer)
+        if self.proposal is not None:
+            groups.append({"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr})
+        return groups
+
+    def on_fit_start(self) -> None:
+        self.backend = resolve_backend(self.scene.render.backend, self.device)
+
+    # --- rendering -----------------------------------------------------------------------------------
+    def render_rays(self, rays: Rays, background: torch.Tensor, training: bool = False,
+                    generator: Optional[torch.Generator] = None) -> RenderOutput:
+        cfg: RadianceRender = self.scene.render
+        o, d, n = rays.origins, rays.directions, len(rays)
+        if self.grid is not None:
+            def sigma_fn(t0, t1, ri):
+                return self.field.density(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None])
+
+            ri, t0, t1 = self.grid.sampling(o, d, sigma_fn, self.step_size, cfg.near_plane, early_stop_eps=cfg.early_stop_eps,
+                                            alpha_thre=cfg.alpha_thre, cone_angle=cfg.cone_angle, stratified=training,
+                                            generator=generator)
+
+            def rgb_sigma_fn(t0, t1, ri):
+                return self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri])
+
+            out = render(t0, t1, ri, n, rgb_sigma_fn, background)
+            out.extras.update(t_starts=t0, t_ends=t1, ray_indices=ri, n_samples=len(t0))
+            return out
+        box = self.grid.aabb if self.grid is not None else torch.tensor([0.0, 0, 0, 1, 1, 1])
+        t_near, t_far, hit = ray_aabb(o, d, box.to(o))
+        t_near = t_near.clamp_min(cfg.near_plane)
+        t_far = torch.where(hit, t_far, t_near).clamp_min(t_near)
+        rounds = None
+        if self.proposal is not None:
+            bins, rounds = self.proposal(o, d, t_near, t_far, stratified=training, generator=generator)
+        else:
+            bins = uniform_bins(t_near, t_far, cfg.n_samples, stratified=training, generator=generator)
+        t0, t1 = bins[:, :-1], bins[:, 1:]
+
+        def rgb_sigma_fn(t0, t1, _):
+            mid = (t0 + t1) / 2
+            return self.field(o[:, None] + d[:, None] * mid[..., None], d[:, None].expand(-1, mid.shape[1], -1))
+
+        out = render(t0, t1, None, n, rgb_sigma_fn, background)
+        out.extras.update(t_starts=t0, t_ends=t1, ray_indices=None, n_samples=t0.numel(), bins=bins, rounds=rounds)
+        return out
+
+    # --- training ------------------------------------------------------------------------------------
+    def occ_eval(self, x: torch.Tensor) -> torch.Tensor:
+        return self.field.density(x) * self.step_size
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        cfg: RadianceRender = self.scene.render
+        generator = self.step_generator()
+        if self.grid is not None:
+            self.grid.update_every_n_steps(int(self.global_step), self.occ_eval, cfg.occ_thre, cfg.ema_decay,
+                                           cfg.grid_warmup_steps, cfg.grid_update_every, generator)
+        rays, target, background, _ = self.random_batch(self.scene.train.batch_size, generator)
+        out = self.render_rays(rays, background, training=True, generator=generator)
+        loss = regression_loss(self.scene.train.loss, out.rgb, target)
+        self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
+        e = out.extras
+        if cfg.distortion_weight > 0 and e["n_samples"]:
+            loss = loss + cfg.distortion_weight * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
+        if self.proposal is not None:
+            loss = loss + cfg.proposal_weight * self.proposal.loss(e["bins"], out.weights, e["rounds"])
+        self.samples_seen += e["n_samples"]
+        self.log("train/loss", loss)
+        self.log("train/samples_per_ray", e["n_samples"] / len(rays), prog_bar=True)
+        if self.grid is not None:
+            self.log("train/occupied", self.grid.occupancy_fraction())
+        return loss
+
+    # --- outputs -------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info.update(sampler=self.scene.render.sampler, render_backend=self.backend, samples_seen=float(self.samples_seen))
+        return info
+
+    def evaluate(self) -> dict[str, float]:
+        metrics = super().evaluate()
+        seconds = float(self.train_seconds)
+        metrics["samples_per_second"] = float(self.samples_seen) / seconds if seconds > 0 else 0.0
+        if self.grid is not None:
+            metrics["occupied_fraction"] = self.grid.occupancy_fraction()
+        return metrics
+
+    def write_outputs(self, run_dir: Path) -> list[Path]:
+        paths = super().write_outputs(run_dir)
+        cfg: RadianceRender = self.scene.render
+        if cfg.mesh_resolution:
+            from fields.tasks.meshing import extract_mesh
+
+            box = (self.field.box_lo, self.field.box_size)
+            mesh = extract_mesh(lambda x: self.field.density(x), cfg.mesh_resolution, cfg.mesh_density, box, self.transform,
+                                Path(run_dir) / "mesh.ply", self.device)
+            if mesh is not None:
+                paths.append(mesh)
+        return paths
