@@ -69,7 +69,6 @@ class MetaFormerUNet(nn.Module):
         res = [(h // 2**i, w // 2**i) for i in range(levels)]
         d, mixers = config.dims, config.mixer
         self.stem = nn.Conv2d(in_channels, d[0], 3, padding=1)
-        zero = [0.0] * max(config.depths)
         rates = [config.drop_path] * max(config.depths)
         self.encoders = nn.ModuleList(make_stage(d[i], config.depths[i], mixers[i], res[i], config, rates)
                                       for i in range(levels - 1))
@@ -77,7 +76,7 @@ class MetaFormerUNet(nn.Module):
         self.bottleneck = make_stage(d[-1], config.depths[-1], mixers[-1], res[-1], config, rates)
         self.ups = nn.ModuleList(nn.ConvTranspose2d(d[i + 1], d[i], 2, stride=2) for i in range(levels - 1))
         self.fusions = nn.ModuleList(SkipFusion(config.skip, d[i], res[i]) for i in range(levels - 1))
-        self.decoders = nn.ModuleList(make_stage(d[i], config.depths[i], mixers[i], res[i], config, zero)
+        self.decoders = nn.ModuleList(make_stage(d[i], config.depths[i], mixers[i], res[i], config, rates)
                                       for i in range(levels - 1))
         self.norm = nn.LayerNorm(d[0])
         self.out = nn.Conv2d(d[0], out_channels, 3, padding=1)

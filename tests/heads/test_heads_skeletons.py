@@ -80,3 +80,12 @@ def test_channel_mlp_slot(kind):
     assert all(p.grad is not None for p in mlp.parameters())
     block = MetaFormerBlock(16, "pool", (4, 4), channel_mlp=kind, mlp_ratio=2.0)
     assert block(x).shape == x.shape
+
+
+@pytest.mark.parametrize("kind", ["pyramid", "isotropic", "unet"])
+def test_resolved_config_round_trips(kind):
+    """The resolved YAML written next to a run must rebuild the same skeleton."""
+    config = BACKBONES.validate({"type": kind, "mixer": {"type": "swin", "window_size": 2}, "channel_mlp": "glu"})
+    again = BACKBONES.validate(config.model_dump())
+    assert again == config
+    assert again.model_dump()["channel_mlp"] == "glu"
