@@ -1,10 +1,11 @@
 """Tasks: one LightningModule per kind of data (image, video, sdf, ...). Importing registers them."""
 
 from fields.tasks.base import FieldTask
+from fields.tasks.restore import RestoreTask
 from fields.tasks.classify import ClassifyTask
 from fields.tasks.image import ImageTask
 from fields.tasks.radiance import RadianceTask
 from fields.tasks.registry import TASKS
 from fields.tasks.surface import SurfaceTask
 
-__all__ = ["TASKS", "FieldTask", "ClassifyTask", "ImageTask", "RadianceTask", "SurfaceTask"]
+__all__ = ["TASKS", "FieldTask", "RestoreTask", "ClassifyTask", "ImageTask", "RadianceTask", "SurfaceTask"]

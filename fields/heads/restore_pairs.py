@@ -1,0 +1,125 @@
+"""Pairs of degraded and clean images for restoration heads.
+
+Two sources, both from scikit-image's bundled photographs cut to ``size x size`` RGB squares:
+
+- ``synthetic``: additive Gaussian noise of std ``noise_std`` and/or a Gaussian blur of std
+  ``blur_sigma`` pixels (seeded per image), clamped to [0, 1].
+- ``renders``: renders of image fields (hash grid + MLP, through ``fields.engine.run.fit``) stopped after
+  ``early_steps`` against the same field trained for ``converged_steps``: the restorer learns to finish
+  a fit. The clean image is the converged render (the target a longer fit reaches), not the photograph.
+
+``restore_pairs`` returns ``(degraded, clean)``, each ``(N, 3, size, size)`` in [0, 1]; render pairs are
+cached in ``cache_dir`` under a hash of their settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from safetensors.torch import load_file, save_file
+
+from fields.config.base import StrictModel
+from fields.datasets.image import SKIMAGE_PREFIX, load_image
+from fields.engine.atomic import atomic_path
+
+log = logging.getLogger("fields")
+
+
+class PairsConfig(StrictModel):
+    source: Literal["synthetic", "renders"] = "synthetic"
+    size: int = Field(64, ge=8, description="images are cut to size x size")
+    noise_std: float = Field(0.1, ge=0, description="synthetic: Gaussian noise std")
+    blur_sigma: float = Field(0.0, ge=0, description="synthetic: Gaussian blur std in pixels")
+    early_steps: int = Field(25, ge=1, description="renders: steps of the early-stopped field")
+    converged_steps: int = Field(400, ge=2, description="renders: steps of the converged field")
+    seed: int = 0
+
+
+def square_image(name: str, size: int) -> torch.Tensor:
+    """``skimage:NAME`` or a path -> ``(3, size, size)``: shorter side resized to ``size``, centre crop."""
+    source = name if ":" in name or Path(name).suffix else SKIMAGE_PREFIX + name
+    image = load_image(source, "rgb").permute(2, 0, 1)[None]
+    h, w = image.shape[-2:]
+    scale = size / min(h, w)
+    hh, ww = max(size, round(h * scale)), max(size, round(w * scale))
+    image = F.interpolate(image, size=(hh, ww), mode="area" if scale < 1 else "bilinear", align_corners=None if scale < 1 else False)
+    top, left = (hh - size) // 2, (ww - size) // 2
+    return image[0, :3, top : top + size, left : left + size].clamp(0, 1).contiguous()
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``(N, C, H, W)`` with reflect padding."""
+    if sigma <= 0:
+        return image
+    radius = max(1, int(3 * sigma + 0.5))
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()
+    c = image.shape[1]
+    out = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def synthetic_pairs(clean: torch.Tensor, config: PairsConfig, salt: int = 0) -> torch.Tensor:
+    """``clean (N, 3, H, W)`` -> degraded copies (blur, then noise), seeded by ``(seed, salt)``."""
+    g = torch.Generator().manual_seed(config.seed * 1000 + salt)
+    degraded = gaussian_blur(clean, config.blur_sigma)
+    return (degraded + config.noise_std * torch.randn(clean.shape, generator=g)).clamp(0, 1)
+
+
+def render_pair(name: str, config: PairsConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fit an image field to ``name`` twice (early, converged) and render both: ``(3, S, S)`` each."""
+    from fields.config.load import scene_from_dict
+    from fields.engine.run import fit, load_run
+    from fields.datasets.image import save_image
+
+    renders = []
+    with tempfile.TemporaryDirectory(prefix="fields-restore-") as tmp:
+        image_path = Path(tmp) / "clean.png"
+        save_image(image_path, square_image(name, config.size).permute(1, 2, 0))
+        for steps in (config.early_steps, config.converged_steps):
+            scene = scene_from_dict({
+                "task": "image",
+                "data": {"image": str(image_path), "channels": "rgb"},
+                "model": {"encoder": {"type": "hashgrid", "n_levels": 8, "log2_hashmap_size": 12, "base_resolution": 4,
+                                      "max_resolution": config.size},
+                          "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1}},
+                "train": {"steps": steps, "batch_size": config.size * config.size, "progress": False, "seed": config.seed,
+                          "checkpoint_every": 10**6, "optimizer": {"lr": 0.01}},
+            })
+            run_dir, _ = fit(scene, Path(tmp) / f"run{steps}")
+            _, task = load_run(run_dir)
+            renders.append(task.predict_image().permute(2, 0, 1).contiguous())
+    return renders[0], renders[1]
+
+
+def restore_pairs(images: list[str], config: PairsConfig, cache_dir: str | Path | None = None,
+                  salt: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(degraded, clean)`` pairs ``(N, 3, size, size)`` for the named images."""
+    if config.source == "synthetic":
+        clean = torch.stack([square_image(n, config.size) for n in images])
+        return synthetic_pairs(clean, config, salt), clean
+    key = hashlib.sha1(json.dumps([images, config.model_dump(mode="json")]).encode()).hexdigest()[:16]
+    path = Path(cache_dir or tempfile.gettempdir()).expanduser() / f"render-pairs-{key}.safetensors"
+    if path.is_file():
+        data = load_file(str(path))
+        return data["degraded"], data["clean"]
+    log.info("fitting image fields for %d render pairs (early %d / converged %d steps)", len(images),
+             config.early_steps, config.converged_steps)
+    pairs = [render_pair(n, config) for n in images]
+    degraded, clean = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        save_file({"degraded": degraded, "clean": clean}, tmp)
+    return degraded, clean
+
+
+__all__ = ["PairsConfig", "restore_pairs", "square_image", "gaussian_blur", "synthetic_pairs", "render_pair"]
