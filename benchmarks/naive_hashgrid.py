@@ -1,4 +1,5 @@
-"""The straightforward hash grid, kept as the baseline of the encoder benchmarks.
+"""The straightforward hash grids, kept as the baselines of the encoder benchmarks (``naive_hashgrid_forward``
+per level, ``vectorised_hashgrid_forward`` all levels at once).
 
 It materialises the ``(N, L, 2**d)`` index tensor, gathers ``table[index]`` into an ``(N, L, 2**d, F)``
 tensor and lets autograd differentiate the gather (a scatter through ``index_put_``). Same semantics as
@@ -35,3 +36,14 @@ def naive_hashgrid_forward(grid: HashGrid, x: torch.Tensor) -> torch.Tensor:
         w = corner_weights(frac, grid.config.interpolation)  # (N, C)
         outs.append((grid.params[index] * w[..., None]).sum(1))
     return torch.cat(outs, dim=-1)
+
+
+def vectorised_hashgrid_forward(grid: HashGrid, x: torch.Tensor) -> torch.Tensor:
+    """The issue's baseline: all levels at once through an ``(N, L, 2**d)`` index tensor,
+    ``table[index]`` gathered into ``(N, L, 2**d, F)`` and weighted; autograd scatters in backward."""
+    x = x.clamp(0, 1)
+    pos = x[:, None, :] * grid._scale.to(x.dtype)[None, :, None] + 0.5  # (N, L, d)
+    cell = pos.detach().floor()
+    index = grid.corner_indices(cell.long())  # (N, L, C)
+    w = corner_weights(pos - cell, grid.config.interpolation)  # (N, L, C)
+    return (grid.params[index] * w[..., None]).sum(2).reshape(x.shape[0], grid.out_dim)
