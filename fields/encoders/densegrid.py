@@ -120,7 +120,8 @@ class DenseGrid(Encoder):
         frac = pos - cell
         index = self.corner_indices(cell.long())
         weights = corner_weights(frac, self.config.interpolation)
-        out = weighted_gather(self.params, index.reshape(n * levels, -1), weights.reshape(n * levels, -1))
+        corners = index.shape[-1]
+        out = weighted_gather(self.params, index.reshape(n * levels, corners), weights.reshape(n * levels, corners))
         out = out.reshape(n, self.out_dim)
         if order is not None:
             out = out[inverse_permutation(order)]

@@ -90,7 +90,8 @@ class HashGrid(Encoder):
         self.register_buffer("_scale", torch.tensor(scales, dtype=torch.float32), persistent=False)
         self.register_buffer("_size", torch.tensor(sizes, dtype=torch.int64), persistent=False)
         self.register_buffer("_offset", torch.tensor(offsets[:-1], dtype=torch.int64), persistent=False)
-        strides = [[res**i for i in range(in_dim)] for res in resolutions]
+        # hashed levels never read a stride; res**i would overflow int64 there (7D, fine levels)
+        strides = [[res**i if level < self.n_dense_levels else 0 for i in range(in_dim)] for level, res in enumerate(resolutions)]
         self.register_buffer("_stride", torch.tensor(strides, dtype=torch.int64), persistent=False)
         self.register_buffer("_prime", torch.tensor(PRIMES[:in_dim], dtype=torch.int64), persistent=False)
         bits = torch.tensor([[(c >> i) & 1 for i in range(in_dim)] for c in range(2**in_dim)], dtype=torch.int64)

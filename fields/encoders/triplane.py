@@ -110,7 +110,7 @@ class PlaneEncoder(Encoder):
         for q, (ra, rb) in enumerate(self.plane_shapes):  # a fixed, small number of planes
             start = int(self._offset[q])
             image = self.params[start : start + ra * rb].reshape(rb, ra, self.n_features).permute(2, 0, 1)[None]
-            sampled = F.grid_sample(image, grid[None, :, q : q + 1, :], mode="bilinear", align_corners=True)
+            sampled = F.grid_sample(image, grid[None, :, q : q + 1, :], mode="bilinear", padding_mode="border", align_corners=True)
             outs.append(sampled.reshape(self.n_features, n).T)
         return torch.stack(outs, dim=1).to(coords.dtype)
 
