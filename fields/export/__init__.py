@@ -1,0 +1,1 @@
+"""Exports: meshes from fields (marching cubes), written with trimesh."""
