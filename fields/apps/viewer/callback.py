@@ -48,6 +48,8 @@ class ViewerCallback(pl.Callback):
             viewer.refresh()
         budget = max(self.min_budget_s, step_seconds * self.render_share / (1.0 - self.render_share))
         viewer.scheduler.step(budget)
+        if viewer.training.paused:
+            viewer.training.redraw()  # show the step training stopped at
         while viewer.training.paused and not trainer.should_stop:
             if not viewer.scheduler.step(0.05):
                 time.sleep(0.02)

@@ -25,7 +25,7 @@ class ViewCamera:
         position, target, up = (np.asarray(v, dtype=np.float64) for v in (position, target, up))
         z = target - position
         z /= np.linalg.norm(z)
-        x = np.cross(z, -up)
+        x = np.cross(z, up)
         if np.linalg.norm(x) < 1e-8:  # looking along up: pick any perpendicular
             x = np.cross(z, np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0]))
         x /= np.linalg.norm(x)

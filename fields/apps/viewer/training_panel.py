@@ -100,6 +100,9 @@ class TrainingPanel:
             if not force and now - self._last_update < self.update_every_s:
                 return
             self._last_update = now
+        self.redraw()
+
+    def redraw(self) -> None:
         self.counter.content = self._counter_text()
         if self.history["step"]:
             self.plot.data = self._plot_data()
