@@ -4,12 +4,13 @@
 // thread pool) is included, which keeps the first build to seconds instead of minutes.
 //
 // Level l of L reads rows [offset_l, offset_l + size_l) of table (R, F):
-//   pos_i = x_i * scale_l + shift,  v_i = floor(pos_i),  f_i = pos_i - v_i
+//   pos_i = x_i * scale_l + shift,  v_i = min(floor(pos_i), max_cell_l),  f_i = pos_i - v_i
 //   dense level:  index = (sum_i v_i * stride_li) mod size_l
 //   hashed level: index = (XOR_i v_i * prime_i in uint32 arithmetic) & (size_l - 1)
 //   corner c takes v_i + 1 where bit i of c is set; its weight is prod_i (bit ? s_i : 1 - s_i) with
 //   s = f (linear) or f^2 (3 - 2f) (smoothstep).
-// This is tiny-cuda-nn's HashGrid indexing (grid_index) with the same corner order as the torch path.
+// This is tiny-cuda-nn's HashGrid indexing (grid_index) with the same corner order as the torch path; a
+// vertex-aligned dense grid (shift 0, scale res - 1, max_cell res - 2) fits the same scheme.
 // Levels own disjoint table ranges, so the table gradient is parallel over levels without atomics.
 
 #include <ATen/Parallel.h>
@@ -30,6 +31,7 @@ struct Levels {
   const int64_t* size;     // (L,)
   const int64_t* offset;   // (L,)
   const uint8_t* hashed;   // (L,)
+  const int64_t* max_cell; // (L,) upper bound of the lower cell corner (vertex-aligned grids)
   int64_t n_levels;
   T shift;
   bool smoothstep;
@@ -49,7 +51,8 @@ struct Cell {
     int64_t v[D];
     for (int i = 0; i < D; ++i) {
       const T p = x[i] * lv.scale[l] + lv.shift;
-      const T c = std::floor(p);
+      T c = std::floor(p);
+      if (c > static_cast<T>(lv.max_cell[l])) c = static_cast<T>(lv.max_cell[l]);
       const T f = p - c;
       v[i] = static_cast<int64_t>(c);
       if (lv.smoothstep) {
@@ -254,9 +257,9 @@ void run(const T* grad_out, const T* x, const T* table, T* out, T* grad_table, T
 template <typename T>
 int entry(const T* grad_out, const T* x, const T* table, T* out, T* grad_table, T* grad_x, int64_t N, int64_t D,
           int64_t F, const T* scale, const int64_t* stride, const int64_t* size, const int64_t* offset,
-          const uint8_t* hashed, int64_t L, double shift, int smoothstep) {
+          const uint8_t* hashed, const int64_t* max_cell, int64_t L, double shift, int smoothstep) {
   if (F < 1 || F > kMaxFeatures) return -1;
-  const Levels<T> lv{scale, stride, size, offset, hashed, L, static_cast<T>(shift), smoothstep != 0};
+  const Levels<T> lv{scale, stride, size, offset, hashed, max_cell, L, static_cast<T>(shift), smoothstep != 0};
   try {
     switch (D) {
       case 1: run<T, 1>(grad_out, x, table, out, grad_table, grad_x, N, F, lv); break;
@@ -279,10 +282,10 @@ int entry(const T* grad_out, const T* x, const T* table, T* out, T* grad_table, 
 #define FIELDS_ENTRY(NAME, T)                                                                                   \
   extern "C" int NAME(const T* grad_out, const T* x, const T* table, T* out, T* grad_table, T* grad_x,         \
                       int64_t N, int64_t D, int64_t F, const T* scale, const int64_t* stride,                 \
-                      const int64_t* size, const int64_t* offset, const uint8_t* hashed, int64_t L,           \
-                      double shift, int smoothstep) {                                                         \
+                      const int64_t* size, const int64_t* offset, const uint8_t* hashed,                      \
+                      const int64_t* max_cell, int64_t L, double shift, int smoothstep) {                     \
     return entry<T>(grad_out, x, table, out, grad_table, grad_x, N, D, F, scale, stride, size, offset, hashed, \
-                    L, shift, smoothstep);                                                                    \
+                    max_cell, L, shift, smoothstep);                                                          \
   }
 
 FIELDS_ENTRY(fields_grid_f32, float)

@@ -87,7 +87,7 @@ def _bind(lib: ctypes.CDLL) -> dict[torch.dtype, Any]:
     functions = {}
     for dtype, name in ((torch.float32, "fields_grid_f32"), (torch.float64, "fields_grid_f64")):
         fn = getattr(lib, name)
-        fn.argtypes = [p, p, p, p, p, p, i64, i64, i64, p, p, p, p, p, i64, ctypes.c_double, ctypes.c_int]
+        fn.argtypes = [p, p, p, p, p, p, i64, i64, i64, p, p, p, p, p, p, i64, ctypes.c_double, ctypes.c_int]
         fn.restype = ctypes.c_int
         functions[dtype] = fn
     return functions
@@ -109,7 +109,9 @@ class GridLevels:
     ``[offset[l], offset[l] + size[l])`` (disjoint, increasing). All tensors on CPU.
 
     scale ``(L,)`` float, stride ``(L, D)`` int64 (dense index weights), size ``(L,)`` int64 (a power of
-    two where hashed), offset ``(L,)`` int64, hashed ``(L,)`` bool. Position ``x * scale + shift``.
+    two where hashed), offset ``(L,)`` int64, hashed ``(L,)`` bool. Position ``x * scale + shift``; its
+    lower cell corner is capped at ``max_cell`` ``(L,)`` int64 where given (a vertex-aligned dense grid:
+    ``shift=0``, ``scale=res-1``, ``max_cell=res-2``, so ``x = 1`` lands in the last cell at fraction 1).
     """
 
     scale: torch.Tensor
@@ -119,6 +121,7 @@ class GridLevels:
     hashed: torch.Tensor
     shift: float = 0.5
     smoothstep: bool = False
+    max_cell: Optional[torch.Tensor] = None
 
     def __post_init__(self) -> None:
         tensors = {
@@ -127,11 +130,13 @@ class GridLevels:
             "size": self.size.detach().to("cpu", torch.int64).contiguous(),
             "offset": self.offset.detach().to("cpu", torch.int64).contiguous(),
             "hashed": self.hashed.detach().to("cpu", torch.uint8).contiguous(),
+            "max_cell": (torch.full_like(self.size, 2**62) if self.max_cell is None else self.max_cell)
+            .detach().to("cpu", torch.int64).contiguous(),
         }
         for name, value in tensors.items():
             object.__setattr__(self, name, value)
         n = self.scale.shape[0]
-        if self.stride.dim() != 2 or self.stride.shape[0] != n or any(t.shape != (n,) for t in (self.size, self.offset, self.hashed)):
+        if self.stride.dim() != 2 or self.stride.shape[0] != n or any(t.shape != (n,) for t in (self.size, self.offset, self.hashed, self.max_cell)):
             raise ValueError("grid levels: scale, size, offset, hashed (L,) and stride (L, D) disagree")
         sizes, offsets, hashed = self.size.tolist(), self.offset.tolist(), self.hashed.tolist()
         end = 0
@@ -159,7 +164,8 @@ def _call(levels: GridLevels, x: torch.Tensor, table: torch.Tensor, *, out=None,
     rc = _Build.module[x.dtype](
         _ptr(grad_out), _ptr(x), _ptr(table), _ptr(out), _ptr(grad_table), _ptr(grad_x),
         n, d, table.shape[1], scale.data_ptr(), levels.stride.data_ptr(), levels.size.data_ptr(),
-        levels.offset.data_ptr(), levels.hashed.data_ptr(), scale.shape[0], levels.shift, int(levels.smoothstep),
+        levels.offset.data_ptr(), levels.hashed.data_ptr(), levels.max_cell.data_ptr(), scale.shape[0], levels.shift,
+        int(levels.smoothstep),
     )  # fmt: skip
     if rc != 0:
         raise RuntimeError(f"cpp grid kernel failed (code {rc}) for x {tuple(x.shape)}, table {tuple(table.shape)}")

@@ -171,3 +171,26 @@ def test_broken_compiler_logs_one_line_and_uses_torch(tmp_path):
     assert "backend torch" in result.stdout
     warnings = [line for line in result.stderr.splitlines() if "cpp grid kernel unavailable" in line]
     assert len(warnings) == 1, result.stderr
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+def test_vertex_aligned_dense_grid_layout(kernel, d):
+    """The kernel serves a vertex-aligned dense grid too (shift 0, scale res - 1, cell capped at res - 2)."""
+    from fields.encoders.densegrid import DenseGrid
+
+    for interpolation in ("linear", "smoothstep"):
+        grid = DenseGrid(DenseGrid.Config(n_levels=3, base_resolution=3, n_features_per_level=2, interpolation=interpolation), d).double()
+        with torch.no_grad():
+            grid.params.uniform_(-1, 1)
+        res = torch.tensor(grid.level_resolutions)
+        levels = grid_cpu.GridLevels(scale=(res - 1).float(), stride=grid._stride, size=torch.tensor(grid.level_sizes),
+                                     offset=grid._offset, hashed=torch.zeros(len(res), dtype=torch.bool), shift=0.0,
+                                     smoothstep=interpolation == "smoothstep", max_cell=res - 2)
+        x = torch.cat([torch.rand(200, d, dtype=torch.float64), torch.ones(1, d, dtype=torch.float64), torch.zeros(1, d, dtype=torch.float64)])
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        out = grid_cpu.grid_lookup(grid.params, xa, levels, lambda t, v: grid(v))
+        ref = grid(xb)
+        assert torch.allclose(out, ref, atol=1e-12)
+        g = torch.randn_like(ref)
+        for a, b in zip(torch.autograd.grad(out, [grid.params, xa], g), torch.autograd.grad(ref, [grid.params, xb], g)):
+            assert torch.allclose(a, b, atol=1e-10)
