@@ -168,7 +168,8 @@ class HashGrid(Encoder):
         frac = pos - cell
         index = self.corner_indices(cell.long())  # (N, L, C)
         weights = corner_weights(frac, self.config.interpolation)  # (N, L, C)
-        out = weighted_gather(table, index.reshape(n * levels, -1), weights.reshape(n * levels, -1))
+        corners = index.shape[-1]  # explicit: an empty batch cannot infer it
+        out = weighted_gather(table, index.reshape(n * levels, corners), weights.reshape(n * levels, corners))
         out = out.reshape(n, self.out_dim)
         if order is not None:
             out = out[inverse_permutation(order)]
