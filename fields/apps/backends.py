@@ -26,6 +26,11 @@ def backend_report() -> list[BackendStatus]:
 
     cuda = torch.cuda.is_available()
     rows = [BackendStatus("torch", True, f"{torch.__version__}; the reference backend (CPU{' and CUDA' if cuda else ''})")]
+    from fields.kernels import grid_cpu  # builds the CPU grid kernel on first use (seconds), then loads it
+
+    usable = grid_cpu.load() is not None
+    detail = f"CPU grid kernel, ready in {grid_cpu.build_seconds():.1f} s" if usable else f"unusable: {grid_cpu.unavailable_reason()}"
+    rows.append(BackendStatus("cpp", usable, detail))
     for name, module, needs_cuda in (("tcnn", "tinycudann", True), ("nerfacc", "nerfacc", True), ("triton", "triton", True)):
         mod, detail = _probe(module)
         usable = mod is not None and (cuda or not needs_cuda)
