@@ -11,7 +11,8 @@
 2. Image fits (astronaut and camera from scikit-image, downscaled to ``--image-size``, 256 by default,
    to keep the run to minutes): the image task's field (encoder, MLP 2x64, sigmoid) trained by Adam
    on random pixel batches outside Lightning; PSNR after ``--steps`` steps and after ``--seconds`` of
-   training (whichever comes later ends the run; evaluation time is not counted).
+   training (whichever comes later ends the run, but at most ``--cap`` seconds of training: a slower
+   encoder then reports no PSNR at the step count; evaluation time is not counted).
 
 Encoders another module registers later appear automatically: a name without a ``BUDGETS`` entry runs
 with its default config (noted in the table); one that cannot be built for a dimension is skipped with
@@ -170,8 +171,10 @@ def throughput_rows(points: int, reps: int, dims: tuple[int, ...], target: bool)
     return rows
 
 
-def fit_image(encoder_cfg: Any, image: str, size: int, steps: int, seconds: float, batch: int, lr: float) -> dict[str, Any]:
-    """Train the image task's field outside Lightning; PSNR at ``steps`` steps and at ``seconds``."""
+def fit_image(encoder_cfg: Any, image: str, size: int, steps: int, seconds: float, batch: int, lr: float,
+              cap: float = float("inf")) -> dict[str, Any]:
+    """Train the image task's field outside Lightning; PSNR at ``steps`` steps and at ``seconds``
+    (training stops after both, or after ``cap`` seconds)."""
     from fields.config.load import scene_from_dict
     from fields.tasks.image import ImageTask
 
@@ -191,7 +194,7 @@ def fit_image(encoder_cfg: Any, image: str, size: int, steps: int, seconds: floa
     result: dict[str, Any] = {"image": image, "size": f"{task.width}x{task.height}", "params": task.field.n_params(),
                               "init_seconds": init_seconds}
     trained, step = 0.0, 0
-    while step < steps or trained < seconds:
+    while (step < steps or trained < seconds) and trained < cap:
         start = time.perf_counter()
         index = torch.randint(task.pixels.shape[0], (batch,), generator=generator)
         loss = torch.nn.functional.mse_loss(task.field(task.pixel_coords(index)), task.pixels[index])
@@ -204,10 +207,12 @@ def fit_image(encoder_cfg: Any, image: str, size: int, steps: int, seconds: floa
             result.update(psnr_at_steps=task.evaluate()["psnr"], seconds_for_steps=trained)
         if trained >= seconds and "psnr_at_seconds" not in result:
             result.update(psnr_at_seconds=task.evaluate()["psnr"], steps_in_seconds=step)
+    result.setdefault("psnr_at_steps", None)
+    result["steps_done"], result["seconds_trained"] = step, trained
     return result
 
 
-def quality_rows(size: int, steps: int, seconds: float, batch: int, images: tuple[str, ...]) -> list[dict[str, Any]]:
+def quality_rows(size: int, steps: int, seconds: float, batch: int, images: tuple[str, ...], cap: float) -> list[dict[str, Any]]:
     from fields.encoders import ENCODERS
 
     rows = []
@@ -223,7 +228,7 @@ def quality_rows(size: int, steps: int, seconds: float, batch: int, images: tupl
             config = config.model_copy(update={"backend": backend})
         for image in images:
             try:
-                row = fit_image(config, image, size, steps, seconds, batch, LEARNING_RATES.get(name, 1e-2))
+                row = fit_image(config, image, size, steps, seconds, batch, LEARNING_RATES.get(name, 1e-2), cap)
             except Exception as err:
                 row = {"image": image, "note": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:80]}"}
             rows.append({"encoder": label, "note": note, **row})
@@ -253,11 +258,16 @@ def print_throughput(rows: list[dict[str, Any]]) -> None:
 def print_quality(rows: list[dict[str, Any]], steps: int, seconds: float) -> None:
     print(f"{'encoder':22s} {'image':10s} {'params':>10s} {f'PSNR@{steps}st':>11s} {'s':>6s} {f'PSNR@{seconds:g}s':>10s} {'steps':>6s}  note")
     for row in rows:
-        if "psnr_at_steps" not in row:
+        if "psnr_at_seconds" not in row:
             print(f"{row['encoder']:22s} {row.get('image', ''):10s} {'':>10s} {'':>11s} {'':>6s} {'':>10s} {'':>6s}  {row.get('note', '')}")
             continue
-        print(f"{row['encoder']:22s} {row['image']:10s} {row['params']:>10,d} {row['psnr_at_steps']:11.2f} "
-              f"{row['seconds_for_steps']:6.1f} {row['psnr_at_seconds']:10.2f} {row['steps_in_seconds']:6d}  {row['note']}")
+        at_steps, note = row["psnr_at_steps"], row["note"]
+        if at_steps is None:
+            note = f"{note} {steps} steps not reached in the cap ({row['steps_done']} done)".strip()
+        print(f"{row['encoder']:22s} {row['image']:10s} {row['params']:>10,d} "
+              f"{'-' if at_steps is None else format(at_steps, '.2f'):>11s} "
+              f"{'-' if at_steps is None else format(row['seconds_for_steps'], '.1f'):>6s} "
+              f"{row['psnr_at_seconds']:10.2f} {row['steps_in_seconds']:6d}  {note}")
 
 
 def machine() -> dict[str, Any]:
@@ -289,24 +299,29 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     parser.add_argument("--points", type=int, help="points per throughput call (default 2^16; quick 2^12)")
     parser.add_argument("--reps", type=int, help="timed repetitions (default 5; quick 1)")
     parser.add_argument("--image-size", type=int, help="longer image side (default 256; quick 64)")
-    parser.add_argument("--steps", type=int, help="fixed step count (default 500; quick 20)")
-    parser.add_argument("--seconds", type=float, help="fixed training time (default 20; quick 1)")
+    parser.add_argument("--steps", type=int, help="fixed step count (default 300; quick 20)")
+    parser.add_argument("--seconds", type=float, help="fixed training time (default 15; quick 1)")
+    parser.add_argument("--cap", type=float, help="most training seconds per fit (default 3x --seconds)")
     parser.add_argument("--batch", type=int, help="pixels per step (default 2^14; quick 2^12)")
     parser.add_argument("--no-quality", action="store_true", help="throughput only")
     parser.add_argument("--no-target", action="store_true", help="skip the 2^19-table target section")
     parser.add_argument("--cached-build", action="store_true", help="reuse TORCH_EXTENSIONS_DIR instead of timing a fresh build")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     quick = args.quick
     points = args.points or (2**12 if quick else 2**16)
     reps = args.reps or (1 if quick else 5)
     size = args.image_size or (64 if quick else 256)
-    steps = args.steps or (20 if quick else 500)
+    steps = args.steps or (20 if quick else 300)
     batch = args.batch or (2**12 if quick else 2**14)
-    seconds = args.seconds if args.seconds is not None else (1.0 if quick else 20.0)
+    seconds = args.seconds if args.seconds is not None else (1.0 if quick else 15.0)
+    cap = args.cap or 3 * max(seconds, 1.0)
 
     report: dict[str, Any] = {"machine": machine(), "kernel_build": build_kernel(fresh=not (quick or args.cached_build))}
-    report["settings"] = {"points": points, "reps": reps, "image_size": size, "steps": steps, "seconds": seconds,
+    report["settings"] = {"points": points, "reps": reps, "image_size": size, "steps": steps, "seconds": seconds, "cap": cap,
                           "batch": batch, "quick": quick, "budgets": BUDGETS, "learning_rates": LEARNING_RATES}
     build_info = report["kernel_build"]
     print(f"machine: {report['machine']['cpu']}, {report['machine']['cpus']} CPUs, torch {torch.__version__}, "
@@ -318,7 +333,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     print_throughput(report["throughput"])
     if not args.no_quality:
         print(f"\nImage fits ({size} px, batch {batch}, MLP 2x64):")
-        report["quality"] = quality_rows(size, steps, seconds, batch, ("astronaut", "camera"))
+        report["quality"] = quality_rows(size, steps, seconds, batch, ("astronaut", "camera"), cap)
         print_quality(report["quality"], steps, seconds)
     report["machine"]["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
