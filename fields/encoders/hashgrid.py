@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from fields.config.base import ComponentConfig
-from fields.encoders.base import ENCODERS, Encoder, flatten_batch
+from fields.encoders.base import ENCODERS, Encoder, flatten_batch, log
 from fields.encoders.gather import weighted_gather
 from fields.encoders.grid_math import corner_weights, inverse_permutation, spatial_order
 
@@ -200,7 +200,9 @@ class HashGrid(Encoder):
             return False
         if grid_cpu.load(required=self.config.backend == "cpp") is None:
             return False
-        self.backend_in_use = "cpp"
+        if self.backend_in_use != "cpp":
+            log.info("hashgrid backend: cpp (fused CPU kernel)")
+            self.backend_in_use = "cpp"
         return True
 
     def _use_tcnn(self, x: torch.Tensor) -> bool:
