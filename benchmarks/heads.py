@@ -26,7 +26,7 @@ import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OPTIMIZER = {"type": "adamw", "lr": 1e-3, "weight_decay": 0.05, "eps": 1e-8}
-MIXER_OPTIONS = {"swin": {"window_size": 4}}  # 16x16 -> 4x4 tokens: windows of 4 fit every stage
+MIXER_OPTIONS = {"swin": {"window_size": 4}, "maxim": {"grid_size": 2, "block_size": 2}}  # fit every stage down to 2x2 tokens
 
 
 def collection(args) -> dict:
