@@ -46,8 +46,10 @@ class FieldTask(pl.LightningModule):
         return DataLoader(_Ticks(), batch_size=None)
 
     def step_generator(self) -> torch.Generator:
-        """A CPU generator seeded by (seed, global step): batches are a pure function of the step."""
-        return torch.Generator().manual_seed(self.scene.train.seed * 1_000_003 + int(self.global_step))
+        """A CPU generator seeded by (seed, global step, process rank): batches are a pure function of the
+        step, and under DDP each process draws its own (rank 0 draws what a single process would)."""
+        seed = self.scene.train.seed * 1_000_003 + int(self.global_step) + 7_919_911 * int(self.global_rank)
+        return torch.Generator().manual_seed(seed)
 
     def param_groups(self) -> list[dict[str, Any]]:
         return self.field.param_groups(self.scene.train.optimizer)
