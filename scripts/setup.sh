@@ -19,5 +19,5 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -m pip install -q "$TORCH_PIN" 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q -e ".[dev,viewer,geometry]" 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q -e ".[dev,viewer,geometry,video]" 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c "import fields, torch; print(f'fields {fields.__version__} with torch {torch.__version__} in .venv')"
