@@ -1,0 +1,240 @@
+"""Evidence for NeuRBF, Gaussian RBFNet and CAM against their baselines, side by side in one run.
+
+On four scikit-image images (natural: astronaut, coffee; text and line art: text, page), each cut to a
+``size x size`` crop (natural images downscaled first, text kept at its native resolution so strokes
+stay legible), every method trains with full-batch Adam for the same number of steps:
+
+- NeuRBF (kernels from weighted k-means, 2-level grid branch, sinusoidal decoder) against a hash grid +
+  MLP at the same trainable parameter count (the kernel count is solved for the hash grid's budget);
+- FFN (256 Fourier features, sigma 10, 3 x 256, the CAM paper's baseline) against FFN + CAM (32 x 32);
+- Gaussian RBFNet (multi-level low-resolution grids + 64 Gaussian units) against the hash grid, in PSNR
+  and in training time until the PSNR first reaches ``--target`` (checked every ``--eval-every`` steps;
+  the evaluation time is not counted);
+
+and one real video clip (OpenCV's ``vtest.avi`` from the Debian package ``opencv-doc``; ``--video``
+picks another file) fitted by the FFN over (x, y, t) with and without CAM along t.
+
+    python -m benchmarks.methods                      # 96 px crops, 300 steps: minutes on a CPU
+    python -m benchmarks.methods --size 256 --steps 2000 --device cuda
+
+Prints a table and writes ``benchmarks/results/methods-<date>.json``. Timings on a shared CPU are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+IMAGES = {"astronaut": "natural", "coffee": "natural", "text": "text", "page": "text"}
+VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def crop_image(name: str, kind: str, size: int, folder: Path) -> Path:
+    """Save a ``size x size`` centre crop of ``skimage:name`` as PNG (natural images downscaled so the
+    shorter side is ``size`` first)."""
+    import imageio.v3 as iio
+
+    from fields.datasets.image import read_image_array, to_float_image
+
+    image = to_float_image(read_image_array(f"skimage:{name}"), name)
+    h, w = image.shape[:2]
+    if kind == "natural" and min(h, w) > size:
+        scale = size / min(h, w)
+        image = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=(round(h * scale), round(w * scale)),
+                                                mode="area")[0].permute(1, 2, 0)
+    h, w = image.shape[:2]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    crop = image[top : top + size, left : left + size, :3]
+    path = folder / f"{name}.png"
+    iio.imwrite(path, (crop.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8).squeeze())
+    return path
+
+
+def hash_model(size: int) -> dict:
+    log2_size = max(8, round(math.log2(size * size / 8)))  # about one parameter per pixel value
+    return {"encoder": {"type": "hashgrid", "n_levels": 8, "n_features_per_level": 2, "log2_hashmap_size": log2_size,
+                        "base_resolution": 4, "max_resolution": size},
+            "decoder": {"type": "mlp", "n_neurons": 64, "n_hidden_layers": 2}}
+
+
+def count_params(model: dict, in_dim: int, out_dim: int) -> int:
+    from fields.config.scene import ModelConfig
+    from fields.models import Field
+
+    return Field.from_config(ModelConfig.model_validate(model), in_dim, out_dim).n_params()
+
+
+def neurbf_model(size: int, budget: int, out_dim: int) -> dict:
+    from fields.encoders.neurbf import NeuRBF, kernels_for_budget
+
+    grid = {"type": "hashgrid", "n_levels": 2, "n_features_per_level": 2, "log2_hashmap_size": 12,
+            "base_resolution": 8, "max_resolution": max(8, size // 2)}
+    encoder = {"type": "neurbf", "n_kernels": 4, "n_frequencies": 32, "grid": grid}
+    model = {"encoder": encoder, "decoder": {"type": "neurbf_mlp", "n_neurons": 64, "n_hidden_layers": 2}}
+    other = count_params(model, 2, out_dim) - 4 * 32
+    encoder["n_kernels"] = kernels_for_budget(budget, 2, NeuRBF.Config(**encoder), other)
+    return model
+
+
+def gnf_model(budget: int, out_dim: int) -> dict:
+    """GNF's grids ([4, 4, 4, 2, 2, 2] channels, resolutions r/4 .. r) with r chosen to fit the budget."""
+    best = None
+    for top in range(8, 513, 4):
+        model = {"encoder": {"type": "gnf_grid", "channels": [4, 4, 4, 2, 2, 2], "min_resolution": max(2, top // 4),
+                             "max_resolution": top}, "decoder": {"type": "gaussian_rbf", "n_units": 64}}
+        n = count_params(model, 2, out_dim)
+        if best is None or abs(n - budget) < abs(best[0] - budget):
+            best = (n, model)
+        if n > budget:
+            break
+    return best[1]
+
+
+def ffn_model(cam: bool, cam_coords: list[int], grid: int, per_channel: bool = False) -> dict:
+    decoder = {"type": "cam_mlp", "n_neurons": 256, "n_hidden_layers": 3, "cam_coords": cam_coords,
+               "grid_resolution": [grid], "per_channel": per_channel} if cam else {"type": "mlp", "n_neurons": 256, "n_hidden_layers": 3}
+    return {"encoder": {"type": "fourier", "n_features": 256, "sigma": 10.0}, "decoder": decoder}
+
+
+def train(task_name: str, data: dict, model: dict, lr: float, steps: int, args, encoder_lr: float | None = None,
+          schedule: dict | None = None, batch: int | None = None) -> dict:
+    """Fit with Adam on all samples (or ``batch`` random ones) per step; PSNR every ``eval_every`` steps."""
+    from fields.config.load import scene_from_dict
+    from fields.tasks import TASKS
+    from fields.tasks.schedules import lr_factor
+
+    scene = scene_from_dict({"task": task_name, "data": data, "model": {**model, "output_activation": "sigmoid"},
+                             "train": {"steps": steps, "optimizer": {"lr": lr, "encoder_lr": encoder_lr},
+                                       "schedule": schedule or {"type": "constant"}, "progress": False}})
+    torch.manual_seed(0)
+    task = TASKS.get(task_name)(scene).to(args.device)
+    started = time.perf_counter()
+    task.on_fit_start()  # NeuRBF's k-means: counted in the training time
+    field = task.field
+    optimizer = torch.optim.Adam(field.param_groups(scene.train.optimizer), betas=(0.9, 0.99), eps=1e-15)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(scene.train.schedule, steps))
+    n = task.pixels.shape[0]
+    coords_of = task.pixel_coords if task_name == "image" else task.voxel_coords
+    all_coords = coords_of(torch.arange(n, device=args.device))
+    generator = torch.Generator(device=args.device).manual_seed(0)
+    train_time, curve, reached = time.perf_counter() - started, [], None
+    for step in range(1, steps + 1):
+        t0 = time.perf_counter()
+        if batch and batch < n:
+            index = torch.randint(n, (batch,), generator=generator, device=args.device)
+            coords, target = all_coords[index], task.pixels[index]
+        else:
+            coords, target = all_coords, task.pixels
+        loss = torch.nn.functional.mse_loss(field(coords), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+        train_time += time.perf_counter() - t0
+        if step % args.eval_every == 0 or step == steps:
+            psnr = task.evaluate()["psnr"]
+            curve.append((step, round(train_time, 2), round(psnr, 3)))
+            if reached is None and psnr >= args.target:
+                reached = train_time
+    return {"psnr": curve[-1][2], "params": field.n_params(), "train_seconds": round(train_time, 2),
+            "seconds_to_target": None if reached is None else round(reached, 2), "curve": curve}
+
+
+def image_rows(args, folder: Path) -> list[dict]:
+    rows = []
+    for name in args.images:
+        kind = IMAGES.get(name, "natural")
+        path = crop_image(name, kind, args.size, folder)
+        data = {"image": str(path)}
+        out_dim = 1 if name in ("text", "page", "camera") else 3
+        ref = hash_model(args.size)
+        budget = count_params(ref, 2, out_dim)
+        fits = {
+            "hashgrid": (ref, 1e-2, None, None),
+            "neurbf": (neurbf_model(args.size, budget, out_dim), 1e-2, 5e-3, {"type": "cosine", "final_ratio": 0.01}),
+            "gaussian_rbfnet": (gnf_model(budget, out_dim), 1e-2, None, None),
+            "ffn": (ffn_model(False, [0, 1], 32), 1e-3, None, {"type": "step", "milestones": [0.5, 0.75], "gamma": 0.1}),
+            "ffn_cam": (ffn_model(True, [0, 1], 32), 1e-3, None, {"type": "step", "milestones": [0.5, 0.75], "gamma": 0.1}),
+        }
+        for method in args.methods:
+            model, lr, enc_lr, schedule = fits[method]
+            result = train("image", data, model, lr, args.steps, args, enc_lr, schedule)
+            rows.append({"data": name, "kind": kind, "method": method, **result})
+            print(f"{name:10s} {method:16s} {result['psnr']:7.2f} dB  {result['params']:8d} params  "
+                  f"{result['train_seconds']:7.1f} s  to {args.target:g} dB: {result['seconds_to_target']}", flush=True)
+    return rows
+
+
+def video_rows(args) -> list[dict]:
+    if not args.video or not Path(args.video).is_file():
+        print(f"video skipped: {args.video} not found (apt-get install opencv-doc)")
+        return []
+    data = {"video": args.video, "start": 0, "stop": 2 * args.video_frames, "stride": 2, "max_size": args.video_size}
+    rows = []
+    schedule = {"type": "step", "milestones": [0.5, 0.75], "gamma": 0.1}
+    for method, cam in (("ffn", False), ("ffn_cam_t", True)):
+        model = ffn_model(cam, [2], args.video_frames, per_channel=True)
+        result = train("video", data, model, 1e-3, args.steps, args, None, schedule, batch=args.video_batch)
+        rows.append({"data": Path(args.video).name, "kind": "video", "method": method, **result})
+        print(f"{Path(args.video).name:10s} {method:16s} {result['psnr']:7.2f} dB  {result['params']:8d} params  "
+              f"{result['train_seconds']:7.1f} s", flush=True)
+    return rows
+
+
+def print_table(rows: list[dict], target: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="methods, side by side (same steps, full batch)")
+    for column in ("data", "method", "PSNR dB", "trainable params", "train s", f"s to {target:g} dB"):
+        table.add_column(column, justify="left" if column in ("data", "method") else "right")
+    for r in rows:
+        to_target = "-" if r["seconds_to_target"] is None else f"{r['seconds_to_target']:.1f}"
+        table.add_row(r["data"], r["method"], f"{r['psnr']:.2f}", str(r["params"]), f"{r['train_seconds']:.1f}", to_target)
+    Console().print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=96, help="image crop size")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--images", nargs="+", default=list(IMAGES))
+    parser.add_argument("--methods", nargs="+", default=["hashgrid", "neurbf", "gaussian_rbfnet", "ffn", "ffn_cam"])
+    parser.add_argument("--target", type=float, default=30.0, help="PSNR for the time-to-target column")
+    parser.add_argument("--eval-every", type=int, default=25)
+    parser.add_argument("--video", default=VIDEO)
+    parser.add_argument("--video-frames", type=int, default=16)
+    parser.add_argument("--video-size", type=int, default=64)
+    parser.add_argument("--video-batch", type=int, default=16384)
+    parser.add_argument("--no-video", action="store_true")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as folder:
+        rows = image_rows(args, Path(folder))
+    if not args.no_video:
+        rows += video_rows(args)
+    print_table(rows, args.target)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"methods-{_dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    meta = {k: v for k, v in vars(args).items()}
+    meta.update(torch=torch.__version__, threads=torch.get_num_threads(), note="CPU shared with other jobs: timings are noisy")
+    out.write_text(json.dumps({"config": meta, "rows": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
