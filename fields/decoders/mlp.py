@@ -20,10 +20,24 @@ from typing import Literal, Optional
 import torch
 from pydantic import Field
 from torch import nn
+from torch.nn.utils import parametrize
 
 from fields.config.base import ComponentConfig
 from fields.decoders.activations import ACTIVATIONS, Sine, make_activation
 from fields.decoders.base import DECODERS, Decoder
+
+
+class WeightNorm(nn.Module):
+    """Weight normalisation ``w = g * v / |v|`` per output row (Salimans & Kingma), from plain ops:
+    PyTorch's fused ``_weight_norm`` (behind ``nn.utils.parametrizations.weight_norm``) gets the second
+    derivative in ``v`` wrong (gradgradcheck fails, torch 2.13 CPU). Same parameter names and layout
+    (``original0 = g (out, 1)``, ``original1 = v``)."""
+
+    def forward(self, g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return g * v / v.norm(dim=1, keepdim=True)
+
+    def right_inverse(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return weight.norm(dim=1, keepdim=True), weight
 
 
 @DECODERS.register("mlp", aliases=("FullyFusedMLP", "CutlassMLP", "MLP"))
@@ -61,7 +75,7 @@ class MLP(Decoder):
         self._initialise()
         if config.weight_norm:
             for layer in self.linears:
-                nn.utils.parametrizations.weight_norm(layer)
+                parametrize.register_parametrization(layer, "weight", WeightNorm(), unsafe=True)
 
     @torch.no_grad()
     def _initialise(self) -> None:
