@@ -110,6 +110,7 @@ def fit(
         run_dir, metrics = fit_scene(cfg, run_dir, scene_name=name, resume=resume is not None, callbacks=callbacks)
         out.print(_metrics_table(metrics, f"{cfg.task} fit"))
         summary = f"PSNR {metrics['psnr']:.2f} dB, " if "psnr" in metrics else ""
+        summary += f"IoU {metrics['iou']:.4f}, " if "iou" in metrics else ""
         out.print(f"{summary}outputs in {run_dir}", highlight=False)
         if viewer is not None:
             from fields.apps.viewer.run import serve_forever
@@ -169,6 +170,32 @@ def view_run(
         from fields.apps.viewer.run import open_run, serve_forever
 
         serve_forever(open_run(run_dir, host, port, print_url=lambda line: out.print(line, highlight=False)))
+
+    _guard(run)
+
+
+export_app = typer.Typer(no_args_is_help=True, help="Export fitted fields (meshes of SDF and occupancy runs).")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("mesh")
+def export_mesh(
+    run_dir: Path = typer.Argument(..., help="A run folder written by fields fit (task sdf or occupancy)."),
+    resolution: int = typer.Option(512, "--resolution", min=8, help="Marching cubes cells per axis."),
+    fmt: str = typer.Option("ply", "--format", help="ply, obj, glb, stl or off."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (its suffix is the format); default RUN_DIR/mesh_RES.FORMAT."),
+    coarse_to_fine: bool = typer.Option(True, "--coarse-to-fine/--full-grid", help="Refine only near the surface."),
+) -> None:
+    """Extract the surface of a fitted field (marching cubes, in the input's coordinates)."""
+
+    def run() -> None:
+        from fields.engine.run import load_run
+
+        _, task = load_run(run_dir)
+        if not hasattr(task, "export_mesh"):
+            raise UserError(f"{run_dir}: task '{task.scene.task}' has no surface to export")
+        path = output or Path(run_dir) / f"mesh_{resolution}.{fmt.lower()}"  # an --output's suffix names its format
+        out.print(f"wrote {task.export_mesh(path, resolution, coarse_to_fine)}", highlight=False)
 
     _guard(run)
 
