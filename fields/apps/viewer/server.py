@@ -53,6 +53,8 @@ class Viewer:
         self.last_frames: dict[int, Frame] = {}
         self._lock = threading.Lock()
         self._cameras: dict[int, Any] = {}
+        self._frustums: list[Any] = []
+        self._overlays: list[Any] = []
         self._status = self.server.gui.add_markdown("waiting for a field…")
         self.server.on_client_connect(self._connect)
         self.server.on_client_disconnect(self._disconnect)
@@ -81,11 +83,15 @@ class Viewer:
             self.screenshot_button = gui.add_button("Save screenshot")
             self.export_button = gui.add_button("Export mesh")
             self.home_button = gui.add_button("Reset camera")
+            self.cameras_box = gui.add_checkbox("Show dataset cameras", True)
+            self.overlays_box = gui.add_checkbox("Show overlays", False)
         self.mode.on_update(lambda _: self.refresh())
         self.resolution_slider.on_update(lambda _: self.refresh())
         self.screenshot_button.on_click(lambda event: self._screenshot(event.client))
         self.export_button.on_click(lambda event: self._export_mesh(event.client))
         self.home_button.on_click(lambda event: self._go_home(event.client))
+        self.cameras_box.on_update(lambda _: self._show_frustums(self.cameras_box.value))
+        self.overlays_box.on_update(lambda _: self._show_overlays(self.overlays_box.value))
         self._add_scene_objects(view)
         self.training = TrainingPanel(self, live=live, total_steps=total_steps, history=history, metrics=metrics)
         self.scheduler.start()
@@ -96,21 +102,37 @@ class Viewer:
     def _add_scene_objects(self, view: View) -> None:
         scene = self.server.scene
         for i, frustum in enumerate(view.frustums()):
-            scene.add_camera_frustum(f"/dataset/camera_{i:04d}", fov=frustum.fov, aspect=frustum.aspect,
-                                     scale=0.08, thickness=0.003, color=(240, 160, 40), image=frustum.image,
-                                     wxyz=_wxyz(frustum.c2w[:3, :3]), position=frustum.c2w[:3, 3])
+            self._frustums.append(scene.add_camera_frustum(f"/dataset/camera_{i:04d}", fov=frustum.fov, aspect=frustum.aspect,
+                                     scale=frustum.scale, thickness=0.04 * frustum.scale, color=(240, 160, 40), image=frustum.image,
+                                     wxyz=_wxyz(frustum.c2w[:3, :3]), position=frustum.c2w[:3, 3]))
         for overlay in view.overlays():
             self.add_overlay(overlay)
 
-    def add_overlay(self, overlay: Any) -> None:
+    def _show_frustums(self, visible: bool) -> None:
+        for handle in self._frustums:
+            handle.visible = visible
+
+    def add_overlay(self, overlay: Any, visible: Optional[bool] = None) -> None:
+        """Draw a mesh or point cloud over the render (hidden until "Show overlays" is ticked)."""
         scene = self.server.scene
+        visible = self.overlays_box.value if visible is None else visible
+        if visible:
+            self.overlays_box.value = True
         if overlay.faces is not None:
-            scene.add_mesh_simple(f"/overlays/{overlay.name}", np.asarray(overlay.vertices, np.float32),
-                                  np.asarray(overlay.faces, np.int32), color=(200, 200, 210), opacity=0.5)
+            handle = scene.add_mesh_simple(f"/overlays/{overlay.name}", np.asarray(overlay.vertices, np.float32),
+                                           np.asarray(overlay.faces, np.int32), color=(200, 200, 210), opacity=0.6,
+                                           visible=visible)
         elif overlay.points is not None:
             colors = overlay.colors if overlay.colors is not None else (90, 200, 255)
-            scene.add_point_cloud(f"/overlays/{overlay.name}", np.asarray(overlay.points, np.float32), colors,
-                                  point_size=0.005)
+            handle = scene.add_point_cloud(f"/overlays/{overlay.name}", np.asarray(overlay.points, np.float32), colors,
+                                           point_size=0.004, visible=visible)
+        else:
+            return
+        self._overlays.append(handle)
+
+    def _show_overlays(self, visible: bool) -> None:
+        for handle in self._overlays:
+            handle.visible = visible
 
     # --- clients and frames -------------------------------------------------------------------------
     def _connect(self, client: Any) -> None:
@@ -191,16 +213,9 @@ class Viewer:
         if self.view is None or self.scheduler is None:
             raise UserError("no field to export yet")
         with self.scheduler.hold():
-            path = self.view.export_mesh(self._output_dir("exports") / "mesh.ply")
-        try:
-            import trimesh
-
-            mesh = trimesh.load(path, force="mesh")
-            from fields.apps.viewer.views import Overlay
-
-            self.add_overlay(Overlay("exported_mesh", vertices=mesh.vertices, faces=mesh.faces))
-        except Exception as err:  # the file is written; showing it is a bonus
-            log.info("viewer: could not show the exported mesh (%s)", err)
+            path, overlay = self.view.export_mesh(self._output_dir("exports") / "mesh.ply")
+        if overlay is not None:
+            self.add_overlay(overlay, visible=True)
         return path
 
     def _export_mesh(self, client: Any) -> None:

@@ -42,6 +42,7 @@ class Frustum:
     fov: float
     aspect: float
     image: Optional[np.ndarray] = None  # (h, w, 3) uint8 thumbnail
+    scale: float = 0.1  # drawn size in world units
 
 
 @dataclass
@@ -79,7 +80,9 @@ class View:
     def overlays(self) -> list[Overlay]:
         return []
 
-    def export_mesh(self, path: Path) -> Path:
+    def export_mesh(self, path: Path) -> tuple[Path, Optional[Overlay]]:
+        """Write the field's surface to ``path``; returns the path written and the mesh in viewer
+        coordinates to overlay (or None)."""
         raise UserError(f"task '{self.task.scene.task}' has no mesh export")
 
     def check_mode(self, mode: str) -> None:
@@ -158,3 +161,18 @@ def field_device_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dty
 
 def all_modes(views: Iterable[type[View]]) -> list[str]:
     return sorted({mode for view in views for mode in view.modes})
+
+
+class eval_mode:
+    """Evaluate a module in eval mode (restored after): renders read the field as evaluation does."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
+
+    def __enter__(self):
+        self.was_training = self.module.training
+        self.module.eval()
+
+    def __exit__(self, *exc):
+        self.module.train(self.was_training)
+        return False
