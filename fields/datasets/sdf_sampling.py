@@ -156,13 +156,19 @@ def mesh_sample_pool(mesh: "trimesh.Trimesh", distance: Optional[MeshDistance], 
 
 def cloud_sample_pool(points: np.ndarray, normals: np.ndarray, config: SampleConfig, seed: int = 0) -> SamplePool:
     """A pool for an oriented point cloud (unit-cube coordinates): surface samples are the cloud's
-    points with their normals; near and uniform samples have unknown distance (NaN)."""
+    points with their normals; near and uniform samples get Hoppe et al.'s (1992) signed distance
+    estimate ``(q - p) . n_p`` to their nearest cloud point ``p``: exact near a smooth, densely sampled
+    surface, a guess far from it (its sign follows the nearest normal)."""
+    from scipy.spatial import cKDTree
+
     rng = np.random.default_rng(seed)
     n_surface, n_near, n_uniform = _counts(config.pool_size, config.fractions())
     pick = rng.integers(0, len(points), n_surface + n_near)
     near = _near(points[pick[n_surface:]], config.near_sigmas, rng)
     uniform = rng.random((n_uniform, 3))
-    sdf_off = np.full(len(near) + len(uniform), np.nan, dtype=np.float32)
+    off = np.concatenate([near, uniform])
+    _, nearest = cKDTree(points).query(off, k=1, workers=-1)
+    sdf_off = ((off - points[nearest]) * normals[nearest]).sum(-1).astype(np.float32)
     return _pool(points[pick[:n_surface]], normals[pick[:n_surface]], near, uniform, sdf_off, config.fractions())
 
 

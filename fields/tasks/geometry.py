@@ -39,13 +39,14 @@ MESH_FORMATS = ("ply", "obj", "glb", "stl", "off")
 class GeometryLosses(StrictModel):
     """Loss weights. ``eikonal`` and ``normal`` need ``d field / dx`` (and its derivative): they are
     computed on ``gradient_fraction`` of each batch. Point-cloud SDFs also use ``surface`` (|f| on the
-    points) and ``off_surface`` (SIREN's ``exp(-alpha |f|)`` on uniform samples)."""
+    points), ``off_surface`` (SIREN's ``exp(-alpha |f|)`` on uniform samples) and ``pseudo_distance``."""
 
     eikonal: float = pydantic.Field(0.1, ge=0)
     normal: float = pydantic.Field(0.0, ge=0)
     surface: float = pydantic.Field(1.0, ge=0)
     off_surface: float = pydantic.Field(0.1, ge=0)
     off_surface_alpha: float = pydantic.Field(100.0, gt=0)
+    pseudo_distance: float = pydantic.Field(1.0, ge=0, description="point clouds: L1 to Hoppe's distance estimate")
     gradient_fraction: float = pydantic.Field(0.125, gt=0, le=1)
 
 

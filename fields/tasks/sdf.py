@@ -7,7 +7,9 @@ and optionally ``losses.normal * (1 - cos(grad f, n))`` on the surface samples, 
 
 From an oriented point cloud with no mesh (IGR, Gropp et al. 2020; SIREN's off-surface term):
 ``surface * |f(p)| + normal * |grad f(p) - n| + eikonal * (|grad f| - 1)^2 + off_surface * exp(-alpha |f(u)|)``
-with ``p`` cloud points, ``u`` uniform samples; eikonal on all samples.
+with ``p`` cloud points, ``u`` uniform samples; eikonal on all samples. Grid encoders have no global
+smoothness to carry the sign away from the points (IGR relies on an MLP's), so off-surface samples also
+get ``pseudo_distance * |f - (q - p) . n_p|``, Hoppe's signed distance to the nearest oriented point.
 """
 
 from __future__ import annotations
@@ -87,6 +89,11 @@ class SDFTask(GeometryTask):
         eikonal = ((g.norm(dim=-1) - 1.0) ** 2).mean()
         loss = w.surface * surface + w.normal * normal + w.eikonal * eikonal
         logs = {"surface": surface.detach(), "normal": normal.detach(), "eikonal": eikonal.detach()}
+        if w.pseudo_distance > 0 and (~on).any():
+            # Hoppe's estimate ties down the sign far from the points, where IGR's terms leave it free
+            pseudo = (f[~on] - batch["sdf"][~on]).abs().mean()
+            loss = loss + w.pseudo_distance * pseudo
+            logs["pseudo_distance"] = pseudo.detach()
         uniform = kind == UNIFORM
         if w.off_surface > 0 and uniform.any():
             off = torch.exp(-w.off_surface_alpha * f[uniform].abs()).mean()

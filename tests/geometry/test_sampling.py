@@ -9,7 +9,9 @@ import torch
 pytest.importorskip("open3d")
 
 from fields.datasets.analytic import Sphere, shape_mesh  # noqa: E402
-from fields.datasets.sdf_sampling import NEAR, SURFACE, UNIFORM, MeshDistance, SampleConfig, mesh_sample_pool  # noqa: E402
+from fields.datasets.sdf_sampling import (  # noqa: E402
+    NEAR, SURFACE, UNIFORM, MeshDistance, SampleConfig, cloud_sample_pool, mesh_sample_pool,
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +66,17 @@ def test_sample_config_validation():
     with pytest.raises(ValueError, match="positive"):
         SampleConfig(surface=0, near=0, uniform=0)
     assert SampleConfig(surface=1, near=1, uniform=2).fractions() == (0.25, 0.25, 0.5)
+
+
+def test_point_cloud_pool_estimates_signed_distances(sphere_pool):
+    from fields.datasets.mesh import sample_surface
+
+    sphere, mesh, config, _ = sphere_pool
+    points, normals = sample_surface(mesh, 20000, np.random.default_rng(0))
+    pool = cloud_sample_pool(points, normals, config, seed=0)
+    near = pool.kind == NEAR
+    exact = sphere.sdf(pool.points[near].double()).float()
+    assert (torch.sign(pool.sdf[near]) == torch.sign(exact))[exact.abs() > 0.01].all()
+    assert (pool.sdf[near] - exact).abs().median() < 2e-3
+    uniform = pool.kind == UNIFORM
+    assert (torch.sign(pool.sdf[uniform]) == torch.sign(sphere.sdf(pool.points[uniform].double()).float())).float().mean() > 0.99
