@@ -103,7 +103,11 @@ class SelectableKANLayer(nn.Module):
         """``(out_features, n_families)`` mixing weights ``p`` used by the forward pass."""
         if self.hardened:
             return F.one_hot(self.selected, len(self.families)).to(self.logits.dtype)
-        p = torch.softmax(self.logits / self.temperature, dim=-1)
+        z = self.logits / self.temperature
+        # written out: torch.softmax opens an OpenMP region even for this tiny (out, K) matrix, which
+        # costs tens of milliseconds per call on a busy CPU
+        e = (z - z.detach().amax(-1, keepdim=True)).exp()
+        p = e / e.sum(-1, keepdim=True)
         if self.selection == "hard":
             hard = F.one_hot(p.argmax(-1), len(self.families)).to(p.dtype)
             p = hard + p - p.detach()  # straight-through
