@@ -17,7 +17,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -f scripts/apt-
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q "$TORCH_PIN" 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q -e ".[dev,viewer,geometry,video]" 2>&1 | grep -v '^WARNING: Location' || true
+pip_install() {  # quiet pip that still fails the script when pip fails
+  .venv/bin/python -m pip install -q "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }
+  return "${PIPESTATUS[0]}"
+}
+pip_install --upgrade pip
+pip_install "$TORCH_PIN"
+pip_install -e ".[dev,viewer,geometry,video]"
 .venv/bin/python -c "import fields, torch; print(f'fields {fields.__version__} with torch {torch.__version__} in .venv')"
