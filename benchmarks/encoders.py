@@ -8,11 +8,12 @@
    forward+backward (table gradient) in points/s, and the speed-up over the vectorised baseline
    (``table[index]`` over an ``(N, L, 2**d)`` index tensor). A last section is the issue's target
    configuration: 16 levels x 2 features, 2^19 table, 3D.
-2. Image fits (astronaut and camera from scikit-image, downscaled to ``--image-size``, 256 by default,
-   to keep the run to minutes): the image task's field (encoder, MLP 2x64, sigmoid) trained by Adam
-   on random pixel batches outside Lightning; PSNR after ``--steps`` steps and after ``--seconds`` of
-   training (whichever comes later ends the run, but at most ``--cap`` seconds of training: a slower
-   encoder then reports no PSNR at the step count; evaluation time is not counted).
+2. Image fits (``encoder_fits.py``; astronaut and camera from scikit-image, downscaled to
+   ``--image-size``, 256 by default, to keep the run to minutes): the image task's field (encoder,
+   MLP 2x64, sigmoid) trained by Adam on random pixel batches outside Lightning; PSNR after
+   ``--steps`` steps and after ``--seconds`` of training (whichever comes later ends the run, but at
+   most ``--cap`` seconds of training: a slower encoder then reports no PSNR at the step count;
+   evaluation time is not counted).
 
 Encoders another module registers later appear automatically: a name without a ``BUDGETS`` entry runs
 with its default config (noted in the table); one that cannot be built for a dimension is skipped with
@@ -39,7 +40,10 @@ RESULTS = Path(__file__).resolve().parent / "results" / "encoders.json"
 # about 1M parameters each, per input dimension where it differs (encoders without parameters have no
 # budget to match; neurbf and gnf_grid run their own defaults, which their papers size for images)
 BUDGETS: dict[str, dict[Any, Any]] = {
-    "hashgrid": {"n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 15, "base_resolution": 16, "per_level_scale": 1.5},
+    "hashgrid": {
+        "n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 15, "base_resolution": 16,
+        "per_level_scale": 1.5,
+    },  # fmt: skip
     "densegrid": {
         2: {"n_levels": 4, "n_features_per_level": 2, "base_resolution": 80, "per_level_scale": 2.0},
         3: {"n_levels": 4, "n_features_per_level": 2, "base_resolution": 10, "per_level_scale": 2.0},
@@ -56,8 +60,7 @@ BUDGETS: dict[str, dict[Any, Any]] = {
     "sh": {},
     "identity": {},
 }
-LEARNING_RATES = {"frequency": 2e-3, "fourier": 2e-3}  # Adam; grids take the Instant-NGP 1e-2
-TARGET = {"n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 19, "base_resolution": 16, "per_level_scale": 2.0}
+TARGET = {"n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 19, "base_resolution": 16}  # b = 2
 
 
 def encoder_config(name: str, in_dim: int) -> tuple[Any, str]:
@@ -71,7 +74,8 @@ def encoder_config(name: str, in_dim: int) -> tuple[Any, str]:
         try:
             return ENCODERS.validate({"type": name, **budget}), ""
         except Exception as err:  # the encoder's config changed: say so and use its defaults
-            return ENCODERS.validate({"type": name}), f"default config (budget rejected: {str(err).splitlines()[0][:60]})"
+            reason = str(err).splitlines()[0][:60]
+            return ENCODERS.validate({"type": name}), f"default config (budget rejected: {reason})"
     return ENCODERS.validate({"type": name}), "default config (no budget entry)"
 
 
@@ -98,7 +102,9 @@ def median_seconds(fn: Callable[[], Any], reps: int) -> float:
     return statistics.median(times)
 
 
-def measure(forward: Callable[[torch.Tensor], torch.Tensor], params: list[torch.Tensor], x: torch.Tensor, reps: int) -> dict[str, Any]:
+def measure(
+    forward: Callable[[torch.Tensor], torch.Tensor], params: list[torch.Tensor], x: torch.Tensor, reps: int
+) -> dict[str, Any]:
     """Forward (no grad) and forward+backward seconds; backward goes to the parameters, or to ``x``
     for encoders without parameters."""
     with torch.no_grad():
@@ -114,8 +120,11 @@ def measure(forward: Callable[[torch.Tensor], torch.Tensor], params: list[torch.
             p.grad = None
         forward(x).backward(grad)
 
-    return {"forward_s": median_seconds(forward_only, reps), "forward_backward_s": median_seconds(forward_backward, reps),
-            "backward_to": "parameters" if params else "input"}
+    return {
+        "forward_s": median_seconds(forward_only, reps),
+        "forward_backward_s": median_seconds(forward_backward, reps),
+        "backward_to": "parameters" if params else "input",
+    }
 
 
 def throughput_rows(points: int, reps: int, dims: tuple[int, ...], target: bool) -> list[dict[str, Any]]:
@@ -127,7 +136,8 @@ def throughput_rows(points: int, reps: int, dims: tuple[int, ...], target: bool)
     def add(section, name, d, encoder, forward, note=""):
         params = [p for p in encoder.parameters() if p.requires_grad]
         x = torch.rand(points, d)
-        row = {"section": section, "encoder": name, "dim": d, "points": points, "params": sum(p.numel() for p in params), "note": note}
+        n_params = sum(p.numel() for p in params)
+        row = {"section": section, "encoder": name, "dim": d, "points": points, "params": n_params, "note": note}
         row.update(measure(forward, params, x, reps))
         row["forward_pts_per_s"] = points / row["forward_s"]
         row["forward_backward_pts_per_s"] = points / row["forward_backward_s"]
@@ -143,8 +153,10 @@ def throughput_rows(points: int, reps: int, dims: tuple[int, ...], target: bool)
             add(section, f"hashgrid[{grid.backend_in_use}]", d, grid, grid,
                 "" if grid.backend_in_use == backend else f"{backend} unavailable")
         base = grids["torch"]
-        naive = add(section, "naive: vectorised", d, base, lambda x: vectorised_hashgrid_forward(base, x), "baseline: table[(N, L, 2^d) index]")
-        add(section, "naive: per level", d, base, lambda x: naive_hashgrid_forward(base, x), "baseline: one gather per level")
+        naive = add(section, "naive: vectorised", d, base, lambda x: vectorised_hashgrid_forward(base, x),
+                    "baseline: table[(N, L, 2^d) index]")  # fmt: skip
+        add(section, "naive: per level", d, base, lambda x: naive_hashgrid_forward(base, x),
+            "baseline: one gather per level")  # fmt: skip
         return naive
 
     for d in dims:
@@ -171,70 +183,6 @@ def throughput_rows(points: int, reps: int, dims: tuple[int, ...], target: bool)
     return rows
 
 
-def fit_image(encoder_cfg: Any, image: str, size: int, steps: int, seconds: float, batch: int, lr: float,
-              cap: float = float("inf")) -> dict[str, Any]:
-    """Train the image task's field outside Lightning; PSNR at ``steps`` steps and at ``seconds``
-    (training stops after both, or after ``cap`` seconds)."""
-    from fields.config.load import scene_from_dict
-    from fields.tasks.image import ImageTask
-
-    torch.manual_seed(0)
-    scene = scene_from_dict({
-        "task": "image",
-        "data": {"image": f"skimage:{image}", "max_size": size},
-        "model": {"encoder": encoder_cfg.model_dump(), "decoder": {"type": "mlp", "n_neurons": 64, "n_hidden_layers": 2}},
-        "train": {"optimizer": {"lr": lr}, "batch_size": batch, "progress": False},
-    })
-    task = ImageTask(scene)
-    start = time.perf_counter()
-    task.on_fit_start()  # signal-placed encoders (NeuRBF) initialise here, as under Lightning
-    init_seconds = time.perf_counter() - start
-    optimizer = torch.optim.Adam(task.param_groups(), lr=lr, betas=(0.9, 0.99), eps=1e-15)
-    generator = torch.Generator().manual_seed(0)
-    result: dict[str, Any] = {"image": image, "size": f"{task.width}x{task.height}", "params": task.field.n_params(),
-                              "init_seconds": init_seconds}
-    trained, step = 0.0, 0
-    while (step < steps or trained < seconds) and trained < cap:
-        start = time.perf_counter()
-        index = torch.randint(task.pixels.shape[0], (batch,), generator=generator)
-        loss = torch.nn.functional.mse_loss(task.field(task.pixel_coords(index)), task.pixels[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        trained += time.perf_counter() - start
-        step += 1
-        if step == steps:
-            result.update(psnr_at_steps=task.evaluate()["psnr"], seconds_for_steps=trained)
-        if trained >= seconds and "psnr_at_seconds" not in result:
-            result.update(psnr_at_seconds=task.evaluate()["psnr"], steps_in_seconds=step)
-    result.setdefault("psnr_at_steps", None)
-    result["steps_done"], result["seconds_trained"] = step, trained
-    return result
-
-
-def quality_rows(size: int, steps: int, seconds: float, batch: int, images: tuple[str, ...], cap: float) -> list[dict[str, Any]]:
-    from fields.encoders import ENCODERS
-
-    rows = []
-    candidates = [("hashgrid", "cpp"), ("hashgrid", "torch")] + [(n, None) for n in ENCODERS.names() if n != "hashgrid"]
-    for name, backend in candidates:
-        encoder, note = build(name, 2, backend)
-        label = f"{name}[{backend}]" if backend else name
-        if encoder is None:
-            rows.append({"encoder": label, "note": note})
-            continue
-        config, _ = encoder_config(name, 2)
-        if backend:
-            config = config.model_copy(update={"backend": backend})
-        for image in images:
-            try:
-                row = fit_image(config, image, size, steps, seconds, batch, LEARNING_RATES.get(name, 1e-2), cap)
-            except Exception as err:
-                row = {"image": image, "note": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:80]}"}
-            rows.append({"encoder": label, "note": note, **row})
-    return rows
-
-
 def _fmt_rate(value: Optional[float]) -> str:
     return "-" if value is None else f"{value / 1e6:8.2f}M"
 
@@ -253,21 +201,6 @@ def print_throughput(rows: list[dict[str, Any]]) -> None:
         print(f"{row['encoder']:22s} {row['params']:>10,d} {_fmt_rate(row['forward_pts_per_s']):>10s} "
               f"{_fmt_rate(row['forward_backward_pts_per_s']):>10s} {row['forward_backward_s'] * 1e3:8.1f} "
               f"{row.get('speedup_vs_naive', float('nan')):7.1f}x  {note}")
-
-
-def print_quality(rows: list[dict[str, Any]], steps: int, seconds: float) -> None:
-    print(f"{'encoder':22s} {'image':10s} {'params':>10s} {f'PSNR@{steps}st':>11s} {'s':>6s} {f'PSNR@{seconds:g}s':>10s} {'steps':>6s}  note")
-    for row in rows:
-        if "psnr_at_seconds" not in row:
-            print(f"{row['encoder']:22s} {row.get('image', ''):10s} {'':>10s} {'':>11s} {'':>6s} {'':>10s} {'':>6s}  {row.get('note', '')}")
-            continue
-        at_steps, note = row["psnr_at_steps"], row["note"]
-        if at_steps is None:
-            note = f"{note} {steps} steps not reached in the cap ({row['steps_done']} done)".strip()
-        print(f"{row['encoder']:22s} {row['image']:10s} {row['params']:>10,d} "
-              f"{'-' if at_steps is None else format(at_steps, '.2f'):>11s} "
-              f"{'-' if at_steps is None else format(row['seconds_for_steps'], '.1f'):>6s} "
-              f"{row['psnr_at_seconds']:10.2f} {row['steps_in_seconds']:6d}  {note}")
 
 
 def machine() -> dict[str, Any]:
@@ -299,13 +232,14 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     parser.add_argument("--points", type=int, help="points per throughput call (default 2^16; quick 2^12)")
     parser.add_argument("--reps", type=int, help="timed repetitions (default 5; quick 1)")
     parser.add_argument("--image-size", type=int, help="longer image side (default 256; quick 64)")
-    parser.add_argument("--steps", type=int, help="fixed step count (default 300; quick 20)")
+    parser.add_argument("--steps", type=int, help="fixed step count (default 100; quick 20)")
     parser.add_argument("--seconds", type=float, help="fixed training time (default 15; quick 1)")
     parser.add_argument("--cap", type=float, help="most training seconds per fit (default 3x --seconds)")
     parser.add_argument("--batch", type=int, help="pixels per step (default 2^14; quick 2^12)")
     parser.add_argument("--no-quality", action="store_true", help="throughput only")
     parser.add_argument("--no-target", action="store_true", help="skip the 2^19-table target section")
-    parser.add_argument("--cached-build", action="store_true", help="reuse TORCH_EXTENSIONS_DIR instead of timing a fresh build")
+    parser.add_argument("--cached-build", action="store_true",
+                        help="reuse TORCH_EXTENSIONS_DIR instead of timing a fresh build")  # fmt: skip
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -315,14 +249,17 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     points = args.points or (2**12 if quick else 2**16)
     reps = args.reps or (1 if quick else 5)
     size = args.image_size or (64 if quick else 256)
-    steps = args.steps or (20 if quick else 300)
+    steps = args.steps or (20 if quick else 100)
     batch = args.batch or (2**12 if quick else 2**14)
     seconds = args.seconds if args.seconds is not None else (1.0 if quick else 15.0)
     cap = args.cap or 3 * max(seconds, 1.0)
 
-    report: dict[str, Any] = {"machine": machine(), "kernel_build": build_kernel(fresh=not (quick or args.cached_build))}
-    report["settings"] = {"points": points, "reps": reps, "image_size": size, "steps": steps, "seconds": seconds, "cap": cap,
-                          "batch": batch, "quick": quick, "budgets": BUDGETS, "learning_rates": LEARNING_RATES}
+    fresh = not (quick or args.cached_build)
+    report: dict[str, Any] = {"machine": machine(), "kernel_build": build_kernel(fresh)}
+    report["settings"] = {
+        "points": points, "reps": reps, "image_size": size, "steps": steps, "seconds": seconds, "cap": cap,
+        "batch": batch, "quick": quick, "budgets": BUDGETS,
+    }  # fmt: skip
     build_info = report["kernel_build"]
     print(f"machine: {report['machine']['cpu']}, {report['machine']['cpus']} CPUs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, load average {report['machine']['load_average']}")
@@ -332,6 +269,9 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     report["throughput"] = throughput_rows(points, reps, (2, 3), target=not (quick or args.no_target))
     print_throughput(report["throughput"])
     if not args.no_quality:
+        from benchmarks.encoder_fits import LEARNING_RATES, print_quality, quality_rows
+
+        report["settings"]["learning_rates"] = LEARNING_RATES
         print(f"\nImage fits ({size} px, batch {batch}, MLP 2x64):")
         report["quality"] = quality_rows(size, steps, seconds, batch, ("astronaut", "camera"), cap)
         print_quality(report["quality"], steps, seconds)

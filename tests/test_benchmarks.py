@@ -6,7 +6,8 @@ import json
 import math
 from pathlib import Path
 
-from benchmarks.encoders import encoder_config, fit_image, main
+from benchmarks.encoder_fits import fit_image
+from benchmarks.encoders import encoder_config, main
 
 
 def test_encoder_throughput_quick(tmp_path: Path, capsys):

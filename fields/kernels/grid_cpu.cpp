@@ -191,7 +191,8 @@ void backward_table_kernel(const T* x, const T* grad_out, T* grad_table, int64_t
 
 // grad_x[n, i] = sum_l scale_l * sum_c (d w_c / d f_i) * <table[row_c], grad_out[n, l]>
 template <typename T, int D, int FF>
-void backward_x_kernel(const T* x, const T* table, const T* grad_out, T* grad_x, int64_t N, int64_t F_rt, const Levels<T>& lv) {
+void backward_x_kernel(const T* x, const T* table, const T* grad_out, T* grad_x, int64_t N, int64_t F_rt,
+                       const Levels<T>& lv) {
   const int64_t F = FF > 0 ? FF : F_rt;
   const int64_t L = lv.n_levels;
   constexpr int B = block_size<D>();

@@ -136,7 +136,8 @@ class GridLevels:
         for name, value in tensors.items():
             object.__setattr__(self, name, value)
         n = self.scale.shape[0]
-        if self.stride.dim() != 2 or self.stride.shape[0] != n or any(t.shape != (n,) for t in (self.size, self.offset, self.hashed, self.max_cell)):
+        per_level = (self.size, self.offset, self.hashed, self.max_cell)
+        if self.stride.dim() != 2 or self.stride.shape[0] != n or any(t.shape != (n,) for t in per_level):
             raise ValueError("grid levels: scale, size, offset, hashed (L,) and stride (L, D) disagree")
         sizes, offsets, hashed = self.size.tolist(), self.offset.tolist(), self.hashed.tolist()
         end = 0
@@ -158,7 +159,9 @@ def _ptr(t: Optional[torch.Tensor]) -> Optional[int]:
     return None if t is None else t.data_ptr()
 
 
-def _call(levels: GridLevels, x: torch.Tensor, table: torch.Tensor, *, out=None, grad_out=None, grad_table=None, grad_x=None) -> None:
+def _call(levels: GridLevels, x: torch.Tensor, table: torch.Tensor, *, out=None, grad_out=None, grad_table=None,
+          grad_x=None) -> None:
+    """Forward (``out``) or backward (``grad_out`` into ``grad_table`` and/or ``grad_x``) in place."""
     scale = levels.scale.to(x.dtype)
     n, d = x.shape
     rc = _Build.module[x.dtype](
@@ -225,5 +228,5 @@ def grid_lookup(table: torch.Tensor, x: torch.Tensor, levels: GridLevels, refere
     if _Build.module is None:
         raise RuntimeError("grid_lookup called before a successful load()")
     if not supports(table, x) or x.shape[1] != levels.stride.shape[1] or table.shape[0] < levels.rows:
-        raise ValueError(f"grid_lookup: unsupported x {tuple(x.shape)} {x.dtype} / table {tuple(table.shape)} {table.dtype}")
+        raise ValueError(f"grid_lookup: unsupported x {tuple(x.shape)} {x.dtype}, table {tuple(table.shape)}")
     return _GridLookup.apply(table.contiguous(), x.contiguous(), levels, reference)

@@ -6,7 +6,6 @@ see conftest): about 10 s of CPU on this machine. Everything here skips when it 
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -79,7 +78,10 @@ def test_parity_float64(kernel, d, features):
         compare(fast, ref, sample_points(fast, 300, torch.float64), 1e-10)
 
 
-@pytest.mark.parametrize("d,features,interpolation", [(2, 2, "linear"), (3, 2, "smoothstep"), (3, 4, "linear"), (4, 1, "linear"), (7, 8, "smoothstep")])
+@pytest.mark.parametrize(
+    "d,features,interpolation",
+    [(2, 2, "linear"), (3, 2, "smoothstep"), (3, 4, "linear"), (4, 1, "linear"), (7, 8, "smoothstep")],
+)
 def test_parity_float32(kernel, d, features, interpolation):
     fast, ref = make_grids(d, features, interpolation, torch.float32)
     compare(fast, ref, sample_points(fast, 2000, torch.float32), 2e-5)
@@ -166,7 +168,8 @@ def test_broken_compiler_logs_one_line_and_uses_torch(tmp_path):
         "print('backend', g.backend_in_use)\n"
     )
     env = {**os.environ, "CXX": "/bin/false", "TORCH_EXTENSIONS_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env,
+                            timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "backend torch" in result.stdout
     warnings = [line for line in result.stderr.splitlines() if "cpp grid kernel unavailable" in line]
@@ -179,14 +182,15 @@ def test_vertex_aligned_dense_grid_layout(kernel, d):
     from fields.encoders.densegrid import DenseGrid
 
     for interpolation in ("linear", "smoothstep"):
-        grid = DenseGrid(DenseGrid.Config(n_levels=3, base_resolution=3, n_features_per_level=2, interpolation=interpolation), d).double()
+        config = DenseGrid.Config(n_levels=3, base_resolution=3, n_features_per_level=2, interpolation=interpolation)
+        grid = DenseGrid(config, d).double()
         with torch.no_grad():
             grid.params.uniform_(-1, 1)
         res = torch.tensor(grid.level_resolutions)
         levels = grid_cpu.GridLevels(scale=(res - 1).float(), stride=grid._stride, size=torch.tensor(grid.level_sizes),
                                      offset=grid._offset, hashed=torch.zeros(len(res), dtype=torch.bool), shift=0.0,
                                      smoothstep=interpolation == "smoothstep", max_cell=res - 2)
-        x = torch.cat([torch.rand(200, d, dtype=torch.float64), torch.ones(1, d, dtype=torch.float64), torch.zeros(1, d, dtype=torch.float64)])
+        x = torch.cat([torch.rand(200, d), torch.ones(1, d), torch.zeros(1, d)]).double()
         xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
         out = grid_cpu.grid_lookup(grid.params, xa, levels, lambda t, v: grid(v))
         ref = grid(xb)
