@@ -125,8 +125,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
             raise UserError(f"{run_dir}: no checkpoint to resume from ({ckpt_path} missing)")
     config_yaml = dump_scene(scene)
     atomic_write_text(run_dir / CONFIG_NAME, config_yaml)
-    info = task.describe()
-    log.info("task %s: %d parameters; encoder backend: %s", scene.task, info["params"], info.get("encoder_backend", "torch"))
+    log.info("task %s: %d parameters", scene.task, task.describe()["params"])
     trainer = _trainer(scene, run_dir, config_yaml, callbacks)
     started = time.perf_counter()
     trainer.fit(task, ckpt_path=str(ckpt_path) if ckpt_path else None)
@@ -137,7 +136,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
         "train_seconds": float(task.train_seconds),
         "fit_seconds_this_session": fit_seconds,
         "steps_per_second": int(trainer.global_step) / max(float(task.train_seconds), 1e-9),
-        **info,
+        **task.describe(),  # after training: backends are chosen on the first forward pass
         "device": str(task.device),
     }
     task.write_outputs(run_dir)
