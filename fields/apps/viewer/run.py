@@ -19,8 +19,10 @@ def open_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080,
     _, task = load_run(run_dir)
     metrics_path = Path(run_dir) / "metrics.json"
     metrics: dict[str, Any] = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    viewer = Viewer(host, port, print_url=print_url, resolution=resolution)
+    viewer = Viewer(host, port, print_url=None, resolution=resolution)
     viewer.attach(task, run_dir, live=False, history=read_history(run_dir), metrics=metrics)
+    if print_url is not None:  # once the page shows the field
+        print_url(f"viewer at {viewer.url}")
     return viewer
 
 
