@@ -223,6 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as fields.engine.run.fit: denormal Adam states slow CPUs down many times
     with tempfile.TemporaryDirectory() as folder:
         rows = image_rows(args, Path(folder))
     if not args.no_video:

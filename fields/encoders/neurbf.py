@@ -23,7 +23,7 @@ import math
 from typing import Any, Literal, Optional
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 from torch import nn
 
 from fields.config.base import ComponentConfig
@@ -46,7 +46,7 @@ class NeuRBF(Encoder):
         learn_centres: bool = False
         learn_shapes: bool = False
         feature_init: float = Field(1e-4, ge=0)
-        grid: Optional[ComponentConfig] = Field(None, description="grid branch, e.g. {type: hashgrid, ...}")
+        grid: Optional[SerializeAsAny[ComponentConfig]] = Field(None, description="grid branch, e.g. {type: hashgrid, ...}")
         neighbour_resolution: Optional[int] = Field(None, ge=1, description="cells per side; default from n_kernels")
         max_candidates: int = Field(32, ge=1)
         kmeans_iterations: int = Field(10, ge=0)

@@ -113,6 +113,9 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
     quiet_lightning()
     if scene.train.threads:
         torch.set_num_threads(scene.train.threads)
+    # Adam's second moments of rarely touched table rows (hash entries, RBF kernel features) decay into
+    # float denormals, which make CPU arithmetic 10-20x slower (measured: a NeuRBF fit 125 s -> 6 s)
+    torch.set_flush_denormal(True)
     pl.seed_everything(scene.train.seed, workers=True, verbose=False)
     task = build_task(scene)
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(scene, scene_name)
