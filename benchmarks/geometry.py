@@ -17,7 +17,6 @@ import argparse
 import json
 import shutil
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -25,8 +24,6 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-CGAL_TARBALL = Path("/usr/share/doc/libcgal-dev/data.tar.gz")
-CACHE = Path.home() / ".cache" / "fields" / "cgal"
 MESHES = {"bunny": "data/meshes/bunny00.off", "armadillo": "data/meshes/armadillo.off", "elephant": "data/meshes/elephant.off"}
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -58,17 +55,14 @@ def models(budget: int) -> dict[str, dict[str, Any]]:
 
 
 def find_mesh(name: str) -> Path:
-    member = MESHES[name]
-    path = CACHE / member
-    if path.is_file():
-        return path
+    from fields.datasets.cgal import CGAL_TARBALL, resolve_cgal
+
     if not CGAL_TARBALL.is_file() and shutil.which("apt-get"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "libcgal-demo"], check=False, capture_output=True)
-    if not CGAL_TARBALL.is_file():
-        raise SystemExit(f"{CGAL_TARBALL} missing: install the Debian package libcgal-demo")
-    with tarfile.open(CGAL_TARBALL) as tar:
-        tar.extract(member, CACHE, filter="data")
-    return path
+    try:
+        return Path(resolve_cgal("cgal:" + MESHES[name]))
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
 
 
 def scene_for(mesh: Path, model: dict[str, Any], batch: int, lr: float, steps: int, eikonal: float):

@@ -22,6 +22,7 @@ from fields.config.base import StrictModel
 from fields.datasets.analytic import PRESETS, SHAPE_PREFIX, preset, shape_mesh
 from fields.datasets.mesh import load_mesh, mesh_from_arrays
 from fields.datasets.normalize import UnitCubeTransform
+from fields.datasets.cgal import CGAL_PREFIX, resolve_cgal
 from fields.datasets.paths import resolve_data_path
 from fields.datasets.pointcloud import PointCloud, load_point_cloud
 from fields.datasets.sdf_sampling import MeshDistance, SampleConfig, SamplePool, cloud_sample_pool, mesh_sample_pool
@@ -86,6 +87,8 @@ class GeometryData(StrictModel):
             if name not in PRESETS:
                 raise ValueError(f"no generated shape '{name}'; valid: {', '.join(PRESETS)}")
             return value
+        if value.startswith(CGAL_PREFIX):
+            return resolve_cgal(value)
         return resolve_data_path(value, (info.context or {}).get("base_dir"))
 
     @model_validator(mode="after")

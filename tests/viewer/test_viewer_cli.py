@@ -71,7 +71,11 @@ def test_fit_view_trains_then_keeps_serving(small_scene: Path, tmp_path: Path):
         run = next((tmp_path / "runs").iterdir())
         assert (run / "metrics.json").is_file()
     finally:
-        assert stop(proc) == 0
+        # Ctrl-C while serving ends with 0; if it lands outside the serving loop, the CLI reports the
+        # interruption with the conventional 130. Both are clean exits: no traceback either way.
+        code = stop(proc)
+        rest = proc.stdout.read() if proc.stdout else ""
+        assert code in (0, 130) and "Traceback" not in rest, (code, rest[-2000:])
 
 
 def test_view_of_a_missing_run_is_a_user_error(tmp_path: Path):
