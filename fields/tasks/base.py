@@ -7,13 +7,14 @@ draws exactly the batches an uninterrupted run would have drawn. The dataloader 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from fields.config.base import StrictModel
+from fields.tasks.losses import regression_loss
 from fields.tasks.schedules import lr_factor
 
 if TYPE_CHECKING:
@@ -50,6 +51,19 @@ class FieldTask(pl.LightningModule):
         step, and under DDP each process draws its own (rank 0 draws what a single process would)."""
         seed = self.scene.train.seed * 1_000_003 + int(self.global_step) + 7_919_911 * int(self.global_rank)
         return torch.Generator().manual_seed(seed)
+
+    def regression_step(self, values: torch.Tensor, coords_of: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """One step of fitting stored samples: draw ``batch_size`` random rows of ``values (N, C)``,
+        query the field at ``coords_of(index) (B, in_dim)``, log the loss (and PSNR for L2)."""
+        index = torch.randint(values.shape[0], (self.scene.train.batch_size,), generator=self.step_generator())
+        index = index.to(values.device)
+        target = values[index]
+        pred = self.field(coords_of(index).to(target.dtype))
+        loss = regression_loss(self.scene.train.loss, pred, target)
+        self.log("train/loss", loss, prog_bar=True)
+        if self.scene.train.loss == "l2":
+            self.log("train/psnr", -10.0 * torch.log10(loss.detach().clamp_min(1e-12)), prog_bar=True)
+        return loss
 
     def param_groups(self) -> list[dict[str, Any]]:
         return self.field.param_groups(self.scene.train.optimizer)

@@ -19,7 +19,6 @@ from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, save_i
 from fields.datasets.paths import resolve_data_path
 from fields.models import Field
 from fields.tasks.base import FieldTask
-from fields.tasks.losses import regression_loss
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
@@ -71,15 +70,7 @@ class ImageTask(FieldTask):
         return torch.stack((x, y), dim=-1)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        index = torch.randint(self.pixels.shape[0], (self.scene.train.batch_size,), generator=self.step_generator())
-        index = index.to(self.pixels.device)
-        target = self.pixels[index]
-        pred = self.field(self.pixel_coords(index).to(target.dtype))
-        loss = regression_loss(self.scene.train.loss, pred, target)
-        self.log("train/loss", loss, prog_bar=True)
-        if self.scene.train.loss == "l2":
-            self.log("train/psnr", -10.0 * torch.log10(loss.detach().clamp_min(1e-12)), prog_bar=True)
-        return loss
+        return self.regression_step(self.pixels, self.pixel_coords)
 
     @torch.no_grad()
     def predict_image(self, height: int | None = None, width: int | None = None) -> torch.Tensor:
