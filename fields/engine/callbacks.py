@@ -49,3 +49,31 @@ class TrainClock(pl.Callback):
         now = time.perf_counter()
         pl_module.train_seconds += now - self._last
         self._last = now
+
+
+def step_progress_bar(leave: bool = True) -> pl.Callback:
+    """A rich progress bar counting optimiser steps ("step 120/5000"): ``fields fit`` trains for
+    ``train.steps`` steps in one endless epoch, so Lightning's "Epoch 0/-2" says nothing."""
+    from pytorch_lightning.callbacks import RichProgressBar
+
+    class StepProgressBar(RichProgressBar):
+        @property
+        def total_train_batches(self) -> int | float:
+            max_steps = self.trainer.max_steps
+            return max_steps if max_steps and max_steps > 0 else super().total_train_batches
+
+        def _get_train_description(self, current_epoch: int) -> str:
+            return "step"
+
+        def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                               batch: Any, batch_idx: int) -> None:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            self._update(self.train_progress_bar_id, trainer.global_step)  # steps, not batches of this epoch
+            self.refresh()
+
+        def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+            metrics = super().get_metrics(trainer, pl_module)
+            metrics.pop("v_num", None)  # the logger's version label
+            return metrics
+
+    return StepProgressBar(leave=leave)

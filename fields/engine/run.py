@@ -20,7 +20,7 @@ import torch
 from fields.config.load import dump_scene, read_yaml, scene_from_dict
 from fields.config.scene import SceneConfig
 from fields.engine.atomic import atomic_write_text, remove_stale_temporaries
-from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock
+from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock, step_progress_bar
 from fields.engine.checkpoint import SafetensorsIO, read_checkpoint
 from fields.errors import UserError
 
@@ -52,27 +52,14 @@ def build_task(scene: SceneConfig):
     return TASKS.get(scene.task)(scene)
 
 
-def _progress_bar_class():
-    from pytorch_lightning.callbacks import RichProgressBar
-
-    class ProgressBar(RichProgressBar):
-        def get_metrics(self, trainer, pl_module):  # drop the logger's version label
-            metrics = super().get_metrics(trainer, pl_module)
-            metrics.pop("v_num", None)
-            return metrics
-
-    return ProgressBar
-
-
 def _trainer(scene: SceneConfig, run_dir: Path, config_yaml: str, extra_callbacks: Sequence[Any] = ()):
     import pytorch_lightning as pl
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-    _ProgressBar = _progress_bar_class()
     train = scene.train
     callbacks: list[Any] = [TrainClock(), StepCheckpoint(run_dir / "checkpoints", train.checkpoint_every)]
     if train.progress:
-        callbacks.append(_ProgressBar(leave=True))
+        callbacks.append(step_progress_bar(leave=True))
     callbacks.extend(extra_callbacks)
     loggers = [CSVLogger(run_dir, name="logs", version="csv")]
     try:
