@@ -11,6 +11,9 @@ Output: ``(..., n_levels * n_features_per_level)``, level-major, like the hash g
 Out-of-range inputs are clamped to [0, 1] (so the field is constant outside the unit cube, and its
 derivative there is zero); indices never leave the table.
 
+Backends: ``torch`` (the reference) and ``triton`` (fused Triton kernels for CUDA inputs,
+``fields.kernels.triton_grid``); ``auto`` picks ``triton`` on CUDA where it works, ``torch`` otherwise.
+
 Difference from tiny-cuda-nn's ``DenseGrid``: that one is the hash grid with every level dense (position
 ``x * scale + 0.5``, tables padded to a multiple of 8, top-boundary aliasing); use ``hashgrid`` with a
 large ``log2_hashmap_size`` for it. This grid is the plain vertex-aligned one, as in Plenoxels/K-Planes.
@@ -52,6 +55,7 @@ class DenseGrid(Encoder):
         max_resolution: Optional[int] = Field(None, ge=2, description="vertices per axis of the finest level")
         interpolation: Literal["linear", "smoothstep"] = "linear"
         init_scale: float = Field(1e-4, ge=0, description="tables start at U(-init_scale, init_scale)")
+        backend: Literal["auto", "torch", "triton"] = "auto"
 
         @model_validator(mode="after")
         def _one_scale(self) -> "DenseGrid.Config":
@@ -86,6 +90,7 @@ class DenseGrid(Encoder):
         self.register_buffer("_stride", stride, persistent=False)
         bits = torch.tensor([[(c >> i) & 1 for i in range(in_dim)] for c in range(2**in_dim)], dtype=torch.int64)
         self.register_buffer("_corner_step", stride @ bits.T, persistent=False)  # (L, 2**d)
+        self.backend_in_use = "torch"
 
     @staticmethod
     def expected_params(config: "DenseGrid.Config", in_dim: int) -> int:
@@ -109,6 +114,18 @@ class DenseGrid(Encoder):
         """``x (..., in_dim)`` -> ``(..., n_levels * n_features_per_level)``."""
         flat, lead = flatten_batch(x, self.in_dim)
         flat = flat.clamp(0.0, 1.0)
+        out = None
+        if self.config.backend in ("auto", "triton"):
+            from fields.kernels.triton_grid import encoder_lookup  # imports no triton on CPU paths
+
+            out = encoder_lookup(self, "densegrid", flat)
+        if out is None:
+            out = self.torch_lookup(self.params, flat)
+        return out.reshape(*lead, self.out_dim)
+
+    def torch_lookup(self, table: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+        """The torch backend, also the reference of ``triton``: ``table`` (``params``) and clamped
+        ``flat (N, d)`` -> ``(N, out_dim)``. Differentiable twice in ``table`` and ``flat``."""
         order = spatial_order(flat) if flat.shape[0] >= 4096 and not flat.is_cuda else None
         if order is not None:
             flat = flat[order]
@@ -121,11 +138,11 @@ class DenseGrid(Encoder):
         index = self.corner_indices(cell.long())
         weights = corner_weights(frac, self.config.interpolation)
         corners = index.shape[-1]
-        out = weighted_gather(self.params, index.reshape(n * levels, corners), weights.reshape(n * levels, corners))
+        out = weighted_gather(table, index.reshape(n * levels, corners), weights.reshape(n * levels, corners))
         out = out.reshape(n, self.out_dim)
         if order is not None:
             out = out[inverse_permutation(order)]
-        return out.reshape(*lead, self.out_dim)
+        return out
 
 
 __all__ = ["DenseGrid", "level_resolutions"]

@@ -9,9 +9,10 @@ U(-1e-4, 1e-4). Output: ``(..., n_levels * n_features_per_level)``, level-major.
 
 Deliberate difference from tiny-cuda-nn: inputs are clamped to [0, 1] (tiny-cuda-nn lets negative
 positions wrap through unsigned casts). Backends: ``torch`` (reference, CPU and GPU), ``cpp`` (a fused
-C++ kernel for CPU inputs, ``fields.kernels.grid_cpu``, compiled on first use) and ``tcnn`` when
-``tinycudann`` imports and the input is on CUDA. ``auto`` picks ``cpp`` on CPU and ``tcnn`` on CUDA
-where they work (logging the choice), ``torch`` otherwise.
+C++ kernel for CPU inputs, ``fields.kernels.grid_cpu``, compiled on first use), ``triton`` (fused
+Triton kernels for CUDA inputs, ``fields.kernels.triton_grid``) and ``tcnn`` when ``tinycudann`` imports
+and the input is on CUDA. ``auto`` picks ``cpp`` on CPU and ``triton``, else ``tcnn``, on CUDA where they
+work (logging the choice), ``torch`` otherwise.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class HashGrid(Encoder):
         per_level_scale: Optional[float] = Field(None, gt=0, description="default 2.0, or from max_resolution")
         max_resolution: Optional[int] = Field(None, ge=1, description="alternative to per_level_scale")
         interpolation: Literal["linear", "smoothstep"] = "linear"
-        backend: Literal["auto", "torch", "cpp", "tcnn"] = "auto"
+        backend: Literal["auto", "torch", "cpp", "tcnn", "triton"] = "auto"
 
         @model_validator(mode="after")
         def _one_scale(self) -> "HashGrid.Config":
@@ -144,6 +145,12 @@ class HashGrid(Encoder):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat, lead = flatten_batch(x, self.in_dim)
+        if self.config.backend in ("auto", "triton"):
+            from fields.kernels.triton_grid import encoder_lookup  # imports no triton on CPU paths
+
+            out = encoder_lookup(self, "hashgrid", flat.clamp(0.0, 1.0))
+            if out is not None:
+                return out.reshape(*lead, self.out_dim)
         if self._use_tcnn(flat):
             out = self._tcnn(flat.clamp(0, 1)).to(flat.dtype)
             return out.reshape(*lead, self.out_dim)
