@@ -19,6 +19,9 @@ from fields.render.packing import exclusive_sum, segment_sum
 def render_transmittance_from_density(t_starts: torch.Tensor, t_ends: torch.Tensor, sigmas: torch.Tensor,
                                       ray_indices: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """-> ``(transmittance, alphas)``, each shaped like ``sigmas``."""
+    fast = _triton_weights(t_starts, t_ends, sigmas, ray_indices)
+    if fast is not None:
+        return fast[1], fast[2]
     sigma_delta = sigmas * (t_ends - t_starts)
     transmittance = torch.exp(-exclusive_sum(sigma_delta, ray_indices))
     return transmittance, 1.0 - torch.exp(-sigma_delta)
@@ -27,8 +30,20 @@ def render_transmittance_from_density(t_starts: torch.Tensor, t_ends: torch.Tens
 def render_weights_from_density(t_starts: torch.Tensor, t_ends: torch.Tensor, sigmas: torch.Tensor,
                                 ray_indices: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """-> ``(weights, transmittance, alphas)``, each shaped like ``sigmas``."""
+    fast = _triton_weights(t_starts, t_ends, sigmas, ray_indices)
+    if fast is not None:
+        return fast
     transmittance, alphas = render_transmittance_from_density(t_starts, t_ends, sigmas, ray_indices)
     return transmittance * alphas, transmittance, alphas
+
+
+def _triton_weights(t_starts, t_ends, sigmas, ray_indices):
+    """The Triton kernels (``fields.kernels.triton_volume``) for packed CUDA inputs, else ``None``."""
+    if ray_indices is None or not sigmas.is_cuda:
+        return None
+    from fields.kernels.triton_volume import weights_from_density  # imports no triton on CPU paths
+
+    return weights_from_density(t_starts, t_ends, sigmas, ray_indices)
 
 
 def render_weights_from_alpha(alphas: torch.Tensor, ray_indices: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
