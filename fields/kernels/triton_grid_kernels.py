@@ -101,9 +101,10 @@ def grid_kernel(
     ``grad_table (R, F)`` and/or ``grad_x (N, D)`` by atomic adds) of one level for ``BLOCK`` points."""
     pid = tl.program_id(0)
     level = level0 + tl.program_id(1)
-    n = (pid * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
+    # every per-point tensor is (BLOCK, 1), broadcast against (1, F): one layout, no conversions
+    n = (pid * BLOCK + tl.arange(0, BLOCK)[:, None]).to(tl.int64)
     mask = n < N
-    feat = tl.arange(0, F)
+    feat = tl.arange(0, F)[None, :]
     scale = tl.load(scale_ptr + level)
     size = tl.load(size_ptr + level).to(tl.int32)
     offset = tl.load(offset_ptr + level)
@@ -122,22 +123,22 @@ def grid_kernel(
         c3, f3 = _axis(x_ptr, n, mask, scale, shift, max_cell, 3, D, CAP)
     s0, s1, s2, s3 = _smooth(f0, SMOOTH), _smooth(f1, SMOOTH), _smooth(f2, SMOOTH), _smooth(f3, SMOOTH)
 
-    col = n[:, None] * (n_levels_total * F) + level * F + feat[None, :]  # (BLOCK, F) into out / grad_out
-    mask2 = mask[:, None]
+    col = n * (n_levels_total * F) + level * F + feat  # (BLOCK, F) into out / grad_out
+    mask2 = mask
     if FORWARD:
         acc = tl.zeros((BLOCK, F), dtype=tl.float32)
     else:
         g = tl.load(grad_out_ptr + col, mask=mask2, other=0.0).to(tl.float32)
         if NEED_X:
             ds0, ds1, ds2, ds3 = _dsmooth(f0, SMOOTH), _dsmooth(f1, SMOOTH), _dsmooth(f2, SMOOTH), _dsmooth(f3, SMOOTH)
-            gx0 = tl.zeros((BLOCK,), dtype=tl.float32)
+            gx0 = tl.zeros((BLOCK, 1), dtype=tl.float32)
             gx1, gx2, gx3 = gx0, gx0, gx0
 
     for c in tl.static_range(2**D):
-        b0: tl.constexpr = c & 1
-        b1: tl.constexpr = (c >> 1) & 1
-        b2: tl.constexpr = (c >> 2) & 1
-        b3: tl.constexpr = (c >> 3) & 1
+        b0 = c & 1  # constexpr: c is a static_range index
+        b1 = (c >> 1) & 1
+        b2 = (c >> 2) & 1
+        b3 = (c >> 3) & 1
         row = _corner_row(c0, c1, c2, c3, b0, b1, b2, b3, st1, st2, st3, size, offset, D, HASHED)
         w0 = _factor(s0, b0)
         w1 = _factor(s1, b1)
@@ -150,16 +151,16 @@ def grid_kernel(
             w = w * w2
         if D > 3:
             w = w * w3
-        ptrs = row[:, None] * F + feat[None, :]
+        ptrs = tl.multiple_of(row * F, [F, F]) + feat  # F contiguous values per point: vector loads
         if FORWARD:
             values = tl.load(table_ptr + ptrs, mask=mask2, other=0.0).to(tl.float32)
-            acc += w[:, None] * values
+            acc += w * values
         else:
             if NEED_TABLE:
-                tl.atomic_add(grad_table_ptr + ptrs, w[:, None] * g, mask=mask2)
+                tl.atomic_add(grad_table_ptr + ptrs, w * g, mask=mask2, sem="relaxed")
             if NEED_X:
                 values = tl.load(table_ptr + ptrs, mask=mask2, other=0.0).to(tl.float32)
-                dot = tl.sum(values * g, axis=1)  # d out . g / d w  (BLOCK,)
+                dot = tl.sum(values * g, axis=1, keep_dims=True)  # d out . g / d w  (BLOCK, 1)
                 # d w / d f_i: the factor of axis i replaced by its derivative
                 p0 = _dfactor(ds0, b0)
                 p1 = _dfactor(ds1, b1)
@@ -185,10 +186,10 @@ def grid_kernel(
     else:
         if NEED_X:
             # d pos / d x = scale; the cap makes the cell constant in x, so it adds nothing
-            tl.atomic_add(grad_x_ptr + n * D, gx0 * scale, mask=mask)
+            tl.atomic_add(grad_x_ptr + n * D, gx0 * scale, mask=mask, sem="relaxed")
             if D > 1:
-                tl.atomic_add(grad_x_ptr + n * D + 1, gx1 * scale, mask=mask)
+                tl.atomic_add(grad_x_ptr + n * D + 1, gx1 * scale, mask=mask, sem="relaxed")
             if D > 2:
-                tl.atomic_add(grad_x_ptr + n * D + 2, gx2 * scale, mask=mask)
+                tl.atomic_add(grad_x_ptr + n * D + 2, gx2 * scale, mask=mask, sem="relaxed")
             if D > 3:
-                tl.atomic_add(grad_x_ptr + n * D + 3, gx3 * scale, mask=mask)
+                tl.atomic_add(grad_x_ptr + n * D + 3, gx3 * scale, mask=mask, sem="relaxed")
