@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from importlib.metadata import version
 
 import pytest
 import torch
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 ON_CUDA = torch.cuda.is_available()
+# the interpreter of triton 3.6 cannot loop up to a loaded value (the volume kernels do); 3.9 can
+TOO_OLD = HAS_TRITON and not ON_CUDA and tuple(int(p) for p in version("triton").split(".")[:2]) < (3, 9)
 DEVICE = "cuda" if ON_CUDA else "cpu"
 if HAS_TRITON and not ON_CUDA:
     os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -19,6 +22,7 @@ if HAS_TRITON and not ON_CUDA:
 needs_triton = [
     pytest.mark.triton,
     pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (pip install '.[triton]')"),
+    pytest.mark.skipif(TOO_OLD, reason="the parity tests on CPU need triton >= 3.9's interpreter"),
 ]
 
 
