@@ -84,7 +84,6 @@ def radiance_fit(seconds: float, target: float, eval_every_s: float, size: int, 
     the test PSNR (checked every ``eval_every_s`` training seconds) reaches ``target``."""
     import pytorch_lightning as pl
 
-    from fields.config.load import apply_overrides, read_yaml, scene_from_dict
     from fields.engine.run import fit
 
     class PsnrClock(pl.Callback):
@@ -101,17 +100,32 @@ def radiance_fit(seconds: float, target: float, eval_every_s: float, size: int, 
                 self.reached = float(task.train_seconds)
                 trainer.should_stop = True
 
-    config = ROOT / "configs" / "radiance" / "synthetic.yaml"
-    overrides = [f"data.synthetic.size={size}", f"data.synthetic.n_train={n_train}", f"data.synthetic.n_test={n_test}",
-                 f"train.max_time={seconds}", "train.steps=1000000", f"train.batch_size={rays}", "train.progress=false",
+    overrides = [f"train.max_time={seconds}", "train.steps=1000000", f"train.batch_size={rays}", "train.progress=false",
                  "train.checkpoint_every=1000000", "render.mesh_resolution=0", "render.save_test_views=0",
                  f"train.device={'gpu' if device.type == 'cuda' else 'cpu'}"]  # fmt: skip
     with tempfile.TemporaryDirectory() as out, triton_enabled(use_triton):
-        data = apply_overrides(read_yaml(config), overrides + [f"output.dir={out}"])
-        scene = scene_from_dict(data, base_dir=config.parent, source=str(config))
+        scene = radiance_scene(size, n_train, n_test, overrides + [f"output.dir={out}"])
         clock = PsnrClock()
         _, metrics = fit(scene, scene_name="gpu-benchmark", callbacks=[clock])
     return {"row": f"radiance {n_train} views {size}px", "backend": metrics.get("encoder_backend", metrics.get("backend")),
             "steps": metrics["steps"], "seconds": round(metrics["train_seconds"], 1),
             "samples_per_s": round(metrics["samples_per_second"]), "psnr": round(metrics["psnr"], 2), "target_psnr": target,
             "time_to_target_s": None if clock.reached is None else round(clock.reached, 1), "trace": clock.trace}  # fmt: skip
+
+
+def radiance_scene(size: int, n_train: int, n_test: int, overrides: list[str] = ()):
+    """``configs/radiance/synthetic.yaml`` on a generated scene of ``n_train``/``n_test`` views of ``size`` px."""
+    from fields.config.load import apply_overrides, read_yaml, scene_from_dict
+
+    config = ROOT / "configs" / "radiance" / "synthetic.yaml"
+    views = [f"data.synthetic.size={size}", f"data.synthetic.n_train={n_train}", f"data.synthetic.n_test={n_test}"]
+    data = apply_overrides(read_yaml(config), views + list(overrides))
+    return scene_from_dict(data, base_dir=config.parent, source=str(config))
+
+
+def generate_radiance_scene(size: int = 200, n_train: int = 100, n_test: int = 20) -> None:
+    """Write the benchmark's generated scene into ``$FIELDS_CACHE`` (needs trimesh): the GPU machine has no
+    trimesh, so ``scripts/device_check.sh prepare`` makes it here and the device call carries it."""
+    from fields.datasets.views import load_views
+
+    load_views(radiance_scene(size, n_train, n_test).data)
