@@ -24,11 +24,15 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-MESHES = {"bunny": "data/meshes/bunny00.off", "armadillo": "data/meshes/armadillo.off", "elephant": "data/meshes/elephant.off"}
+MESHES = {"bunny": "data/meshes/bunny00.off", "armadillo": "data/meshes/armadillo.off", "elephant": "data/meshes/elephant.off",
+          "torus": "shape:torus"}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 HASH = {"type": "hashgrid", "n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 15, "base_resolution": 16, "max_resolution": 1024}
 MLP = {"type": "mlp", "n_neurons": 64, "n_hidden_layers": 2}
+# learning rates of recipes that differ from --lr (used when --lr is not given): NeuRBF's decoder
+# h + sin(h m'), m' up to 300, diverges at 1e-2 (the paper: 1e-4 for 20k steps)
+RECIPE_LR = {"neurbf": 1e-3}
 
 
 def models(budget: int) -> dict[str, dict[str, Any]]:
@@ -51,14 +55,34 @@ def models(budget: int) -> dict[str, dict[str, Any]]:
         out["neurbf"] = {"encoder": encoder, "decoder": decoder}
     if "gaussian_rbf" in DECODERS.names():
         out["gaussian_rbf"] = {"encoder": HASH, "decoder": {"type": "gaussian_rbf", "n_units": 64}}
+    if "gnf_grid" in ENCODERS.names() and "gaussian_rbf" in DECODERS.names():
+        out["gnf"] = {"encoder": gnf_grid_for_budget(budget), "decoder": {"type": "gaussian_rbf", "n_units": 64}}
     return out
 
 
-def find_mesh(name: str) -> Path:
+def gnf_grid_for_budget(budget: int) -> dict[str, Any]:
+    """Gaussian RBFNet's own grids (channels [4, 4, 4, 2, 2, 2], resolutions r/4 .. r, the paper's
+    ratio) with the top resolution r whose parameters plus the 64-unit decoder come closest to ``budget``."""
+    from fields.encoders.gnf import GNFGrid
+
+    channels, decoder = [4, 4, 4, 2, 2, 2], 64 * sum([4, 4, 4, 2, 2, 2]) * 2 + 64 + 1
+    best: tuple[int, int] | None = None
+    for top in range(8, 257):
+        config = GNFGrid.Config(channels=channels, min_resolution=max(2, round(top / 4)), max_resolution=top)
+        n = sum(c * r**3 for c, r in zip(channels, config.level_resolutions())) + decoder
+        if best is None or abs(n - budget) < abs(best[1] - budget):
+            best = (top, n)
+    top = best[0]
+    return {"type": "gnf_grid", "channels": channels, "min_resolution": max(2, round(top / 4)), "max_resolution": top}
+
+
+def find_mesh(name: str) -> Path | str:
     from fields.datasets.cgal import CGAL_TARBALL, resolve_cgal
 
     if not CGAL_TARBALL.is_file() and shutil.which("apt-get"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "libcgal-demo"], check=False, capture_output=True)
+    if MESHES[name].startswith("shape:"):
+        return MESHES[name]  # a generated shape: no file
     try:
         return Path(resolve_cgal("cgal:" + MESHES[name]))
     except ValueError as err:
@@ -129,7 +153,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--seconds", type=float, default=240.0, help="training time per fit")
     parser.add_argument("--steps", type=int, default=100000)
     parser.add_argument("--batch", type=int, default=2**14)
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--lr", type=float, default=None, help="default: 1e-2, or the recipe's (RECIPE_LR)")
     parser.add_argument("--eikonal", type=float, default=0.0)
     parser.add_argument("--budget", type=int, default=None, help="parameters; default: the hash grid's")
     parser.add_argument("--eval-every", type=int, default=50)
@@ -149,9 +173,10 @@ def main(argv: Optional[list[str]] = None) -> None:
             if name not in available:
                 print(f"skip {name}: not registered")
                 continue
+            lr = args.lr if args.lr is not None else RECIPE_LR.get(name, 1e-2)
             result = run_one(mesh, available[name], seconds=args.seconds, steps=args.steps, batch=args.batch,
-                             lr=args.lr, eikonal=args.eikonal, eval_every=args.eval_every)
-            rows.append({"mesh": mesh_name, "encoder": name, **result})
+                             lr=lr, eikonal=args.eikonal, eval_every=args.eval_every)
+            rows.append({"mesh": mesh_name, "encoder": name, "lr": lr, **result})
             print(_row(rows[-1]), flush=True)
     print()
     print(_table(rows))

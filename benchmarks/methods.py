@@ -2,11 +2,12 @@
 
 On four scikit-image images (natural: astronaut, coffee; text and line art: text, page), each cut to a
 ``size x size`` crop (natural images downscaled first, text kept at its native resolution so strokes
-stay legible), every method trains with full-batch Adam for the same number of steps:
+stay legible), every method trains with Adam:
 
 - NeuRBF (kernels from weighted k-means, 2-level grid branch, sinusoidal decoder) against a hash grid +
   MLP at the same trainable parameter count (the kernel count is solved for the hash grid's budget);
-- FFN (256 Fourier features, sigma 10, 3 x 256, the CAM paper's baseline) against FFN + CAM (32 x 32);
+- FFN (256 Fourier features, sigma 10, 3 x 256, sigmoid: the CAM paper's baseline) against FFN + CAM
+  (32 x 32 grids, 10x learning rate), Adam 1e-3 with lr x0.1 at 50% and 75% of the steps;
 - Gaussian RBFNet (multi-level low-resolution grids + 64 Gaussian units) against the hash grid, in PSNR
   and in training time until the PSNR first reaches ``--target`` (checked every ``--eval-every`` steps;
   the evaluation time is not counted);
@@ -14,8 +15,15 @@ stay legible), every method trains with full-batch Adam for the same number of s
 and one real video clip (OpenCV's ``vtest.avi`` from the Debian package ``opencv-doc``; ``--video``
 picks another file) fitted by the FFN over (x, y, t) with and without CAM along t.
 
-    python -m benchmarks.methods                      # 96 px crops, 300 steps: minutes on a CPU
-    python -m benchmarks.methods --size 256 --steps 2000 --device cuda
+The grid methods take ``--steps`` full-batch steps; the FFNs, whose 263k-parameter MLP costs about 30x
+more per pixel on a CPU, take ``--ffn-steps`` steps of ``--ffn-batch`` random pixels (the paper: 2000
+full-batch steps at 512^2, out of reach of a CPU). ``--jobs N`` runs N fits at a time in separate
+processes (one thread each unless ``--threads``): quality at a fixed step count does not depend on it,
+the times do (and on other load).
+
+    python -m benchmarks.methods                      # 96 px crops: minutes on a CPU
+    python -m benchmarks.methods --size 256 --steps 500 --ffn-steps 400 --jobs 2 --threads 1
+    python -m benchmarks.methods --size 512 --steps 2000 --ffn-steps 2000 --ffn-batch 0 --device cuda
 
 Prints a table and writes ``benchmarks/results/methods-<date>.json``. Timings on a shared CPU are noisy.
 """
@@ -26,6 +34,7 @@ import argparse
 import datetime as _dt
 import json
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -108,6 +117,9 @@ def ffn_model(cam: bool, cam_coords: list[int], grid: int, per_channel: bool = F
 def train(task_name: str, data: dict, model: dict, lr: float, steps: int, args, encoder_lr: float | None = None,
           schedule: dict | None = None, batch: int | None = None) -> dict:
     """Fit with Adam on all samples (or ``batch`` random ones) per step; PSNR every ``eval_every`` steps."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as fields.engine.run.fit: denormal Adam states slow CPUs down many times
     from fields.config.load import scene_from_dict
     from fields.tasks import TASKS
     from fields.tasks.schedules import lr_factor
@@ -151,8 +163,12 @@ def train(task_name: str, data: dict, model: dict, lr: float, steps: int, args, 
             "seconds_to_target": None if reached is None else round(reached, 2), "curve": curve}
 
 
-def image_rows(args, folder: Path) -> list[dict]:
-    rows = []
+FFN_SCHEDULE = {"type": "step", "milestones": [0.5, 0.75], "gamma": 0.1}
+
+
+def image_jobs(args, folder: Path) -> list[dict]:
+    """One fit per (image, method): the arguments of ``train`` and the row's labels."""
+    jobs = []
     for name in args.images:
         kind = IMAGES.get(name, "natural")
         path = crop_image(name, kind, args.size, folder)
@@ -160,55 +176,81 @@ def image_rows(args, folder: Path) -> list[dict]:
         out_dim = 1 if name in ("text", "page", "camera") else 3
         ref = hash_model(args.size)
         budget = count_params(ref, 2, out_dim)
+        ffn_batch = args.ffn_batch or None
         fits = {
-            "hashgrid": (ref, 1e-2, None, None),
-            "neurbf": (neurbf_model(args.size, budget, out_dim), 1e-2, 5e-3, {"type": "cosine", "final_ratio": 0.01}),
-            "gaussian_rbfnet": (gnf_model(budget, out_dim), 1e-2, None, None),
-            "ffn": (ffn_model(False, [0, 1], 32), 1e-3, None, {"type": "step", "milestones": [0.5, 0.75], "gamma": 0.1}),
-            "ffn_cam": (ffn_model(True, [0, 1], 32), 1e-3, None, {"type": "step", "milestones": [0.5, 0.75], "gamma": 0.1}),
+            "hashgrid": (ref, 1e-2, None, None, args.steps, None),
+            "neurbf": (neurbf_model(args.size, budget, out_dim), 1e-2, 5e-3, {"type": "cosine", "final_ratio": 0.01},
+                       args.steps, None),
+            "gaussian_rbfnet": (gnf_model(budget, out_dim), 1e-2, None, None, args.steps, None),
+            "ffn": (ffn_model(False, [0, 1], 32), 1e-3, None, FFN_SCHEDULE, args.ffn_steps, ffn_batch),
+            "ffn_cam": (ffn_model(True, [0, 1], 32), 1e-3, None, FFN_SCHEDULE, args.ffn_steps, ffn_batch),
         }
         for method in args.methods:
-            model, lr, enc_lr, schedule = fits[method]
-            result = train("image", data, model, lr, args.steps, args, enc_lr, schedule)
-            rows.append({"data": name, "kind": kind, "method": method, **result})
-            print(f"{name:10s} {method:16s} {result['psnr']:7.2f} dB  {result['params']:8d} params  "
-                  f"{result['train_seconds']:7.1f} s  to {args.target:g} dB: {result['seconds_to_target']}", flush=True)
-    return rows
+            model, lr, enc_lr, schedule, steps, batch = fits[method]
+            jobs.append({"label": {"data": name, "kind": kind, "method": method, "steps": steps, "batch": batch},
+                         "fit": ("image", data, model, lr, steps, args, enc_lr, schedule, batch)})
+    return jobs
 
 
-def video_rows(args) -> list[dict]:
+def video_jobs(args) -> list[dict]:
     if not args.video or not Path(args.video).is_file():
         print(f"video skipped: {args.video} not found (apt-get install opencv-doc)")
         return []
     data = {"video": args.video, "start": 0, "stop": 2 * args.video_frames, "stride": 2, "max_size": args.video_size}
-    rows = []
-    schedule = {"type": "step", "milestones": [0.5, 0.75], "gamma": 0.1}
+    jobs = []
     for method, cam in (("ffn", False), ("ffn_cam_t", True)):
         model = ffn_model(cam, [2], args.video_frames, per_channel=True)
-        result = train("video", data, model, 1e-3, args.steps, args, None, schedule, batch=args.video_batch)
-        rows.append({"data": Path(args.video).name, "kind": "video", "method": method, **result})
-        print(f"{Path(args.video).name:10s} {method:16s} {result['psnr']:7.2f} dB  {result['params']:8d} params  "
-              f"{result['train_seconds']:7.1f} s", flush=True)
-    return rows
+        jobs.append({"label": {"data": Path(args.video).name, "kind": "video", "method": method,
+                               "steps": args.video_steps, "batch": args.video_batch},
+                     "fit": ("video", data, model, 1e-3, args.video_steps, args, None, FFN_SCHEDULE, args.video_batch)})
+    return jobs
+
+
+def run_job(job: dict) -> dict:
+    result = train(*job["fit"])
+    row = {**job["label"], **result}
+    to_target = row["seconds_to_target"]
+    print(f"{row['data']:10s} {row['method']:16s} {row['psnr']:7.2f} dB  {row['params']:8d} params  "
+          f"{row['train_seconds']:7.1f} s  to target: {to_target}", flush=True)
+    return row
+
+
+def run_jobs(jobs: list[dict], n_jobs: int) -> list[dict]:
+    """Run the fits, ``n_jobs`` at a time in separate processes (the slowest first); rows in job order."""
+    if n_jobs <= 1:
+        return [run_job(job) for job in jobs]
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    cost = {"ffn_cam": 4, "ffn_cam_t": 4, "ffn": 3, "ffn_t": 3, "neurbf": 2}
+    order = sorted(range(len(jobs)), key=lambda i: -cost.get(jobs[i]["label"]["method"], 1))
+    rows: list[dict | None] = [None] * len(jobs)
+    with cf.ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(run_job, jobs[i]): i for i in order}
+        for future in cf.as_completed(futures):
+            rows[futures[future]] = future.result()
+    return [r for r in rows if r is not None]
 
 
 def print_table(rows: list[dict], target: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="methods, side by side (same steps, full batch)")
-    for column in ("data", "method", "PSNR dB", "trainable params", "train s", f"s to {target:g} dB"):
+    table = Table(title="methods, side by side")
+    for column in ("data", "method", "steps", "batch", "PSNR dB", "trainable params", "train s", f"s to {target:g} dB"):
         table.add_column(column, justify="left" if column in ("data", "method") else "right")
     for r in rows:
         to_target = "-" if r["seconds_to_target"] is None else f"{r['seconds_to_target']:.1f}"
-        table.add_row(r["data"], r["method"], f"{r['psnr']:.2f}", str(r["params"]), f"{r['train_seconds']:.1f}", to_target)
-    Console().print(table)
+        table.add_row(r["data"], r["method"], str(r["steps"]), str(r["batch"] or "all"), f"{r['psnr']:.2f}", str(r["params"]), f"{r['train_seconds']:.1f}", to_target)
+    Console(width=140).print(table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=96, help="image crop size")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=300, help="full-batch steps of the grid methods")
+    parser.add_argument("--ffn-steps", type=int, default=300, help="steps of FFN and FFN + CAM")
+    parser.add_argument("--ffn-batch", type=int, default=0, help="random pixels per FFN step; 0: all")
     parser.add_argument("--images", nargs="+", default=list(IMAGES))
     parser.add_argument("--methods", nargs="+", default=["hashgrid", "neurbf", "gaussian_rbfnet", "ffn", "ffn_cam"])
     parser.add_argument("--target", type=float, default=30.0, help="PSNR for the time-to-target column")
@@ -217,22 +259,27 @@ def main() -> None:
     parser.add_argument("--video-frames", type=int, default=16)
     parser.add_argument("--video-size", type=int, default=64)
     parser.add_argument("--video-batch", type=int, default=16384)
+    parser.add_argument("--video-steps", type=int, default=300)
+    parser.add_argument("--jobs", type=int, default=1, help="fits run at a time, in separate processes")
     parser.add_argument("--no-video", action="store_true")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # as fields.engine.run.fit: denormal Adam states slow CPUs down many times
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        rows = image_rows(args, Path(folder))
-    if not args.no_video:
-        rows += video_rows(args)
+        jobs = image_jobs(args, Path(folder))
+        if not args.no_video:
+            jobs += video_jobs(args)
+        rows = run_jobs(jobs, args.jobs)
+    print(f"wall time {time.perf_counter() - started:.0f} s with {args.jobs} job(s) at a time")
     print_table(rows, args.target)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"methods-{_dt.datetime.now():%Y%m%d-%H%M%S}.json"
     meta = {k: v for k, v in vars(args).items()}
-    meta.update(torch=torch.__version__, threads=torch.get_num_threads(), note="CPU shared with other jobs: timings are noisy")
+    meta.update(torch=torch.__version__, threads=torch.get_num_threads(), load_average_at_end=os.getloadavg(),
+                note="CPU shared with other jobs: timings are noisy")
     out.write_text(json.dumps({"config": meta, "rows": rows}, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -29,7 +29,13 @@ from torch import nn
 from fields.config.base import ComponentConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch, log
 from fields.encoders.neurbf_kernels import NeighbourGrid, auto_resolution, kernel_values, n_shape_params, pack_symmetric
-from fields.encoders.rbf_init import clipped_covariances, cluster_covariances, shapes_from_covariance, weighted_kmeans
+from fields.encoders.rbf_init import (
+    clipped_covariances,
+    cluster_covariances,
+    isotropic_tent_scales,
+    shapes_from_covariance,
+    weighted_kmeans,
+)
 
 
 @ENCODERS.register("neurbf", aliases=("NeuRBF", "rbf"))
@@ -38,6 +44,8 @@ class NeuRBF(Encoder):
         type: Literal["neurbf"] = "neurbf"
         n_kernels: int = Field(4096, ge=1)
         kernel: Literal["inverse_quadric", "gaussian", "tent"] = "inverse_quadric"
+        tent_shape: Literal["isotropic", "axis"] = Field(
+            "isotropic", description="tent widths from k-means: one per kernel (the authors' nlin_s) or per axis")
         n_neighbours: int = Field(4, ge=1, description="K nearest kernels per query (4 images, 8 SDFs)")
         n_frequencies: int = Field(32, ge=1, description="P: feature size per kernel and number of frequencies")
         frequency_range: tuple[float, float] = Field((2.0**-3, 2.0**12), description="m, log-spaced (SDF: [1, 8])")
@@ -129,7 +137,10 @@ class NeuRBF(Encoder):
             weights = weights + weights.mean() * 1e-3
         centres, labels = weighted_kmeans(samples, weights, c.n_kernels, c.kmeans_iterations, c.seed)
         cov, mass = cluster_covariances(samples, weights, centres, labels)
-        shapes = shapes_from_covariance(clipped_covariances(cov, mass, c.n_kernels), c.kernel, c.shape_alpha)
+        if c.kernel == "tent" and c.tent_shape == "isotropic":
+            shapes = isotropic_tent_scales(cov, mass, c.shape_alpha)
+        else:
+            shapes = shapes_from_covariance(clipped_covariances(cov, mass, c.n_kernels), c.kernel, c.shape_alpha)
         if c.kernel != "tent":
             shapes = pack_symmetric(shapes)
         self.centres.copy_(centres.clamp(0, 1).to(self.centres))

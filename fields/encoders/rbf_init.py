@@ -93,6 +93,24 @@ def clipped_covariances(cov: torch.Tensor, mass: torch.Tensor, n_kernels: int) -
     return vectors @ torch.diag_embed(values) @ vectors.transpose(-1, -2)
 
 
+def isotropic_tent_scales(cov: torch.Tensor, mass: torch.Tensor, alpha: float = 0.5,
+                          width_range: tuple[float, float] = (5e-4, 0.1)) -> torch.Tensor:
+    """One tent scale per kernel, the same along every axis (the authors' SDF kernel ``nlin_s``), from the
+    cluster covariances ``(M, D, D)`` -> ``(M, D)``.
+
+    Half-width ``w = sqrt(4 trace(Cov) / alpha)`` (the mean squared distance of the cluster's points to its
+    centre, over alpha, times 4 so that the tent is 0.5 at that radius), clipped to ``width_range`` (unit
+    cube: 1/2000 to 1/10 of its side, as the authors' ``clip_kw_sq``); ``s = 1 / w``. Surface clusters are
+    flat: per-axis widths from their covariance would be thin along the normal and leave the points just
+    off the surface outside every support, which is why the SDF recipe uses this isotropic width.
+    Empty clusters get the smallest width.
+    """
+    trace = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)
+    trace = torch.where(mass > 0, trace, torch.zeros_like(trace))
+    width = (4.0 * trace / alpha).sqrt().clamp(*width_range)
+    return (1.0 / width)[:, None].expand(-1, cov.shape[-1]).clone()
+
+
 def shapes_from_covariance(cov: torch.Tensor, kernel: str, alpha: float = 0.5) -> torch.Tensor:
     """Kernel shapes from cluster covariances ``(M, D, D)``.
 

@@ -14,7 +14,13 @@ from fields.encoders.neurbf_kernels import (
     pack_symmetric,
     unpack_symmetric,
 )
-from fields.encoders.rbf_init import sdf_weights, shapes_from_covariance, sobel_magnitude, weighted_kmeans
+from fields.encoders.rbf_init import (
+    isotropic_tent_scales,
+    sdf_weights,
+    shapes_from_covariance,
+    sobel_magnitude,
+    weighted_kmeans,
+)
 
 
 def random_spd(n: int, d: int) -> torch.Tensor:
@@ -85,6 +91,28 @@ def test_shapes_follow_cluster_covariance():
     # a uniform cluster of width w has variance w^2 / 12 and gets a tent of half-width w
     w = (12 * 0.01) ** 0.5
     torch.testing.assert_close(tent[0, 0], torch.tensor(1 / w, dtype=torch.float64))
+
+
+def test_isotropic_tent_covers_points_off_a_flat_surface_cluster():
+    # a cluster on the plane z = 0.5 (a surface patch): its covariance is flat along the normal
+    g = torch.Generator().manual_seed(0)
+    xy = torch.rand(4000, 2, generator=g, dtype=torch.float64) * 0.04 + 0.48
+    points = torch.cat((xy, torch.full((4000, 1), 0.5, dtype=torch.float64)), -1)
+    centre = points.mean(0, keepdim=True)
+    offset = points - centre
+    cov = (offset[:, :, None] * offset[:, None, :]).mean(0, keepdim=True)
+    iso = isotropic_tent_scales(cov, torch.ones(1), alpha=0.5)
+    width = (4 * torch.diagonal(cov[0]).sum() / 0.5).sqrt()
+    torch.testing.assert_close(iso[0], torch.full((3,), 1 / float(width), dtype=torch.float64))
+    off_surface = centre + torch.tensor([[0.0, 0.0, 0.01]], dtype=torch.float64)  # a point 0.01 off the patch
+    diff = (off_surface - centre)[:, None, :]
+    assert kernel_values("tent", diff, iso[:, None, :]).item() > 0.5
+    per_axis = shapes_from_covariance(cov.clamp_min(1e-8), "tent", alpha=0.5)  # axis widths: thin along z
+    assert kernel_values("tent", diff, per_axis[:, None, :]).item() == 0.0
+    # widths are clipped to [1/2000, 1/10] of the cube; an empty cluster gets the smallest
+    huge = torch.eye(3, dtype=torch.float64)[None]
+    torch.testing.assert_close(isotropic_tent_scales(huge, torch.ones(1))[0, 0], torch.tensor(10.0, dtype=torch.float64))
+    torch.testing.assert_close(isotropic_tent_scales(huge, torch.zeros(1))[0, 0], torch.tensor(2000.0, dtype=torch.float64))
 
 
 def test_image_and_sdf_weights():
