@@ -87,6 +87,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     data = collection(args)
+    resolution = data["shapes"]["fit"]["resolution"]
     started = time.perf_counter()
     path = cached_triplane_dataset(TriplaneDatasetConfig.model_validate(data["shapes"]), args.cache_dir)
     data = {"dataset": str(path)}
@@ -95,8 +96,10 @@ def main() -> None:
     heads = {"channel_set": {"type": "channel_set", "tokens": "channel", "dim": 128, "depth": 4, "heads": 4},
              "channel_set(triplet)": {"type": "channel_set", "tokens": "channel_triplet", "dim": 128, "depth": 4, "heads": 4},
              "pointnet (points)": {"type": "pointnet"}}
+    stride = max(resolution // 8, 1)  # MetaFormer's 7x7 stem: 8x8, 4x4, 2x2 tokens in the three stages
     for mixer in args.mixers if args.mixers is not None else MIXERS.names():
         heads[f"pyramid/{mixer}"] = {"type": "pyramid", "dims": [32, 64, 128], "depths": [2, 2, 2],
+                                     "stem_kernel": 7, "stem_stride": stride,
                                      "mixer": {"type": mixer, **MIXER_OPTIONS.get(mixer, {})}}
     rows = []
     with tempfile.TemporaryDirectory(prefix="fields-bench-heads-") as tmp:

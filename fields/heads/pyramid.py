@@ -90,7 +90,7 @@ class PyramidClassifier(nn.Module):
         type: Literal["pyramid"] = "pyramid"
         dims: list[int] = Field(default_factory=lambda: [32, 64, 128])
         depths: list[int] = Field(default_factory=lambda: [2, 2, 2])
-        stem_kernel: int = Field(3, ge=1)
+        stem_kernel: int = Field(7, ge=1, description="MetaFormer's 7x7 overlapping stem")
         stem_stride: int = Field(2, ge=1)
 
         @model_validator(mode="after")

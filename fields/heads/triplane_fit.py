@@ -13,6 +13,12 @@ written into the planes (which the classifiers read) rather than memorised by th
 ``sin`` with SIREN's hidden-layer initialisation and no ``omega_0`` boost (the encoding already carries
 the high frequencies). The loss is the sum over shapes of each shape's mean BCE, so with Adam each shape
 follows exactly the trajectory it would follow if fitted alone (tested).
+
+Initialisation: with ``shared_init`` (default) every shape starts from the same planes and the same MLP
+weights, so a channel means roughly the same thing in every fit and a CNN-style head (the pyramid) can
+read the stacked planes; with independent inits the channel order (and more) is arbitrary per fit, which
+only the channel-set Transformer is built to ignore. (The authors' fitting code draws the planes and
+the MLPs independently per shape; the shared start is our choice for the order-sensitive heads.)
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class TriplaneFitConfig(StrictModel):
     plane_lr: float = Field(3e-2, gt=0)
     mlp_lr: float = Field(2e-3, gt=0)
     plane_init_std: float = Field(1e-3, gt=0)
+    shared_init: bool = Field(True, description="every shape starts from the same planes and MLP weights")
     batch_shapes: int = Field(64, ge=1, description="shapes fitted together in one vectorised batch")
     iou_points: int = Field(32768, ge=16, description="uniform points per shape for the IoU")
 
@@ -75,7 +82,13 @@ class BatchedTriplaneField(nn.Module):
         super().__init__()
         c = config
         self.config = c
-        self.planes = nn.Parameter(torch.randn(n_shapes, 3, c.channels, c.resolution, c.resolution, generator=generator) * c.plane_init_std)
+        n_init = 1 if c.shared_init else n_shapes
+
+        def draw(shape: tuple[int, ...], uniform: bool) -> torch.Tensor:
+            t = (torch.rand if uniform else torch.randn)((n_init,) + shape, generator=generator)
+            return t.expand((n_shapes,) + shape).clone()
+
+        self.planes = nn.Parameter(draw((3, c.channels, c.resolution, c.resolution), False) * c.plane_init_std)
         widths = [c.channels + 3 + 6 * c.pe_frequencies] + [c.hidden] * c.hidden_layers + [1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -83,8 +96,8 @@ class BatchedTriplaneField(nn.Module):
             # U(+-sqrt(6/fan_in)): SIREN's hidden-layer init for sine (the first layer too: the encoding
             # is already in [-1, 1]), Kaiming-uniform for relu; the output layer U(+-sqrt(1/fan_in))
             bound = math.sqrt((1.0 if i == len(widths) - 2 else 6.0) / a)
-            self.weights.append(nn.Parameter((torch.rand(n_shapes, a, b, generator=generator) * 2 - 1) * bound))
-            self.biases.append(nn.Parameter((torch.rand(n_shapes, 1, b, generator=generator) * 2 - 1) / math.sqrt(a)))
+            self.weights.append(nn.Parameter((draw((a, b), True) * 2 - 1) * bound))
+            self.biases.append(nn.Parameter((draw((1, b), True) * 2 - 1) / math.sqrt(a)))
 
     @property
     def n_shapes(self) -> int:

@@ -9,10 +9,13 @@ Transformer), ``pyramid`` or ``isotropic`` with any registered mixer (the planes
 Each step draws ``train.batch_size`` training shapes (a pure function of the step). Plane inputs are
 L2-normalised over their ``3C`` channels per pixel (the paper). Augmentation (ours, not the paper's):
 ``augment_symmetry`` applies one of the cube's 48 axis flips and permutations to each example (to the
-planes, or to the points of the baseline alike), and ``augment_permutation`` a random channel
-permutation shared by the three planes (the symmetry of independent fits), so that order-sensitive heads
-learn the invariance the set model has by construction. Metrics: held-out
-accuracy (``accuracy``), training accuracy, chance level, mean reconstruction IoU of the fits.
+planes, or to the points of the baseline alike; without it the pyramid memorises the training set),
+and ``augment_permutation`` (off by default) a random channel permutation shared by the three planes:
+the symmetry of fits from independent inits, for order-sensitive heads on such data. The default
+collection is fitted from one shared init (``TriplaneFitConfig.shared_init``), where channel order
+carries meaning and permuting it left the pyramid at chance (0.04 vs 0.29 without, 12 classes).
+Metrics: held-out accuracy (``accuracy``), training accuracy, chance level, mean reconstruction IoU of
+the fits.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class ClassifyData(StrictModel):
     shapes: TriplaneDatasetConfig = Field(default_factory=TriplaneDatasetConfig)
     cache_dir: str = Field("~/.cache/fields/triplanes", description="where fitted collections are kept")
     normalize: bool = Field(True, description="L2-normalise plane pixels over the 3C channels")
-    augment_permutation: bool = Field(True, description="random shared channel permutation per example")
+    augment_permutation: bool = Field(False, description="random shared channel permutation per example (for fits from independent inits)")
     augment_symmetry: bool = Field(True, description="random axis flips and permutations of the cube per example")
     train_points: int = Field(512, ge=1, description="pointnet: points drawn per shape and step")
 

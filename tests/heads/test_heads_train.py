@@ -1,4 +1,8 @@
-"""A short real training: the pyramid classifier learns oriented bars drawn procedurally (32x32)."""
+"""A short real training: the pyramid classifier learns oriented bars drawn procedurally (32x32).
+
+PoolFormer is in the set on purpose: its mixer has no parameters, so every learned spatial filter sits
+in the patch embedding; with a 3x3 stem it stayed at chance here for 120 steps (0.23), with
+MetaFormer's 7x7 stem it reaches 0.99."""
 
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("mixer", ["ms_mlp", pytest.param("gnconv", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("mixer", ["ms_mlp", "pool", pytest.param("gnconv", marks=pytest.mark.slow)])
 def test_pyramid_learns_oriented_bars(mixer, one_thread):
     torch.manual_seed(0)
     x_train, y_train = oriented_bars(1024, seed=1)
