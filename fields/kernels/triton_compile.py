@@ -69,32 +69,34 @@ def compile_all(arch: int = 90, every=False, stages: str = "cubin") -> list[dict
         row["ptx_lines"] = kernel.asm["ptx"].count("\n") if "ptx" in kernel.asm else None
         meta = getattr(kernel, "metadata", None)
         row["shared"] = getattr(meta, "shared", None)
-        if stages == "cubin" and "cubin" in kernel.asm:
-            row["n_regs"], row["n_spills"] = _registers(kernel.asm["cubin"])
+        if stages == "cubin" and "ptx" in kernel.asm:
+            row["registers"], row["spill_bytes"] = _registers(kernel.asm["ptx"], arch)
         rows.append(row)
     return rows
 
 
-def _registers(cubin: bytes) -> tuple:
-    """Registers and spills from the cubin's ``.nv.info`` is version dependent; ask cuobjdump if present."""
-    import shutil
+def _registers(ptx: str, arch: int) -> tuple:
+    """Registers per thread and spill stores reported by ``ptxas -v`` (Triton's bundled ptxas)."""
+    import re
     import subprocess
     import tempfile
+    from pathlib import Path
 
-    tool = shutil.which("cuobjdump")
-    if tool is None:
+    try:  # the ptxas Triton itself uses for this arch
+        from triton.backends.nvidia.compiler import get_ptxas
+
+        ptxas = Path(get_ptxas(arch).path)
+    except Exception:
         return None, None
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(cubin)
-        f.flush()
-        text = subprocess.run([tool, "-res-usage", f.name], capture_output=True, text=True).stdout
-    regs = spills = None
-    for part in text.replace(",", " ").split():
-        if part.startswith("REG:"):
-            regs = int(part[4:])
-        if part.startswith("STACK:"):
-            spills = int(part[6:])
-    return regs, spills
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "kernel.ptx"
+        path.write_text(ptx)
+        done = subprocess.run([str(ptxas), f"-arch=sm_{arch}a" if arch >= 90 else f"-arch=sm_{arch}", "-v", str(path),
+                               "-o", str(Path(folder) / "kernel.cubin")], capture_output=True, text=True)  # fmt: skip
+    text = done.stdout + done.stderr
+    regs = re.search(r"Used (\d+) registers", text)
+    spills = re.search(r"(\d+) bytes spill stores", text)
+    return (int(regs.group(1)) if regs else None), (int(spills.group(1)) if spills else None)
 
 
 def main() -> None:
