@@ -5,7 +5,7 @@ Per head: parameters, CPU training throughput (images/s, from the training path'
 held-out accuracy on the procedural collection after the same fixed budget (steps x batch). All runs go
 through ``fields.engine.run.fit`` (the ``classify`` and ``restore`` tasks), on one fitted collection.
 
-    python -m benchmarks.heads                 # 12 classes, 24+8 shapes per class, 300 steps per head
+    python -m benchmarks.heads                 # 12 classes, 24+8 shapes per class, 32^2 planes, 250 steps per head
     python -m benchmarks.heads --quick         # smaller collection and budget (minutes)
     python -m benchmarks.heads --mixers pool swin --steps 500
 
@@ -58,7 +58,7 @@ def restoration(args, out_dir: Path) -> dict:
     from fields.engine.run import fit
 
     root = Path(__file__).resolve().parents[1]
-    steps = 150 if args.quick else 600
+    steps = 150 if args.quick else 400
     scene = load_scene(root / "configs/heads/restore_maxim.yaml",
                        [f"train.steps={steps}", "train.progress=false", f"train.threads={args.threads}"])
     _, m = fit(scene, out_dir / "restore")
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--no-restore", action="store_true")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    args.steps = args.steps or (100 if args.quick else 300)
+    args.steps = args.steps or (100 if args.quick else 250)
     quiet_lightning()
     torch.set_num_threads(args.threads)
 
@@ -109,7 +109,7 @@ def main() -> None:
             except Exception as err:  # a mixer that cannot run here is reported, not fatal
                 rows.append({"head": name, "error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"})
                 traceback.print_exc(limit=1)
-            print(json.dumps(rows[-1]), flush=True)
+            print(f"[{time.perf_counter() - started:.0f} s] {json.dumps(rows[-1])}", flush=True)
         if not args.no_restore:
             rows.append(restoration(args, Path(tmp)))
             print(json.dumps(rows[-1]), flush=True)
