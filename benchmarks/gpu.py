@@ -170,24 +170,29 @@ def volume_rows(args, device: torch.device) -> list[dict[str, Any]]:
     return rows
 
 
-def fit_rows(args, device: torch.device) -> list[dict[str, Any]]:
-    rows = []
+def fit_rows(args, device: torch.device, rows: list[dict[str, Any]], save: Callable[[], None]) -> None:
+    """Append the image and radiance rows to ``rows`` (Triton off, then on), saving after each."""
     for on in (False, True):
         label = "triton" if on else "torch"
-        if "image" in args.sections:
-            encoder = {"type": "hashgrid", "n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 19,
-                       "base_resolution": 16, "max_resolution": args.image_size}  # fmt: skip
-            row = {"section": "image", "paths": label, **image_fit(encoder, "astronaut", args.image_size, args.image_batch,
-                   args.image_seconds, args.image_target, args.image_eval_every, device, on)}  # fmt: skip
+        for section in ("image", "radiance"):
+            if section not in args.sections:
+                continue
+            row: dict[str, Any] = {"section": section, "paths": label}
+            try:
+                if section == "image":
+                    encoder = {"type": "hashgrid", "n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 19,
+                               "base_resolution": 16, "max_resolution": args.image_size}  # fmt: skip
+                    row.update(image_fit(encoder, "astronaut", args.image_size, args.image_batch, args.image_seconds,
+                                         args.image_target, args.image_eval_every, device, on))  # fmt: skip
+                else:
+                    row.update(radiance_fit(args.radiance_seconds, args.radiance_target, args.radiance_eval_every,
+                                            args.radiance_size, args.radiance_views, max(1, args.radiance_views // 5),
+                                            args.radiance_rays, device, on))  # fmt: skip
+            except Exception as err:  # one failing fit must not cost the rest of the table
+                row.update(row=f"{section} fit", note=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:160])
             rows.append(row)
             print(row, flush=True)
-        if "radiance" in args.sections:
-            row = {"section": "radiance", "paths": label, **radiance_fit(args.radiance_seconds, args.radiance_target,
-                   args.radiance_eval_every, args.radiance_size, args.radiance_views, max(1, args.radiance_views // 5),
-                   args.radiance_rays, device, on)}  # fmt: skip
-            rows.append(row)
-            print(row, flush=True)
-    return rows
+            save()
 
 
 def print_table(rows: list[dict[str, Any]], header: str) -> None:
@@ -202,6 +207,8 @@ def print_table(rows: list[dict[str, Any]], header: str) -> None:
             else:
                 err = f", err {r['rel_err']:.1e}" if "rel_err" in r else ""
                 print(f"{r['row']:<52}{r['backend']:<15}{r['fwd_' + key]:>12}{r['fwd_bwd_' + key]:>12}  {unit}{err}")
+        elif "note" in r:
+            print(f"{r.get('row', r['section']):<52}{r['paths']:<27}  {r['note']}")
         else:
             speed = f"{r['steps_per_s']} steps/s" if "steps_per_s" in r else f"{r['samples_per_s']:,} samples/s"
             reach = "not reached" if r["time_to_target_s"] is None else f"{r['time_to_target_s']} s"
@@ -239,28 +246,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     except ImportError:
         triton_version = None
     rows: list[dict[str, Any]] = []
+    report = {"benchmark": "gpu", "time": stamp, "card": card, "torch": torch.__version__, "triton": triton_version,
+              "smoke": smoke, "rows": rows}  # fmt: skip
+
+    def save() -> None:  # after every section, so a run cut short keeps what it measured
+        order = ["grid", "volume", "image", "radiance"]
+        rows.sort(key=lambda r: order.index(r["section"]))  # stable: keeps each section's order
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        for folder in [RESULTS] + ([args.out] if args.out else []):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"gpu-{stamp}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+
     if "grid" in args.sections:
         rows += grid_rows(args, device, ("torch eager", "triton", "tcnn"))
+        save()
     if "volume" in args.sections:
         rows += volume_rows(args, device)
-    rows += fit_rows(args, device)
+        save()
+    fit_rows(args, device, rows, save)
     if "grid" in args.sections and args.compile:  # last: compiling takes the longest
         if time.perf_counter() - started < args.budget_s - 60:
             rows += grid_rows(args, device, ("torch.compile",))
         else:
             rows.append({"section": "grid", "row": "hashgrid 3D L16 F2 2^19", "backend": "torch.compile",
                          "note": f"skipped: over the {args.budget_s:.0f} s budget"})  # fmt: skip
-    order = ["grid", "volume", "image", "radiance"]
-    rows.sort(key=lambda r: order.index(r["section"]))  # stable: keeps each section's order
-    seconds = time.perf_counter() - started
+    save()
     header = (f"fields GPU benchmark, {card}, torch {torch.__version__}, triton {triton_version}, "
-              f"{_dt.date.today()}, {seconds:.0f} s{' (smoke sizes)' if smoke else ''}")  # fmt: skip
+              f"{_dt.date.today()}, {report['seconds']:.0f} s{' (smoke sizes)' if smoke else ''}")  # fmt: skip
     print_table(rows, header)
-    report = {"benchmark": "gpu", "time": stamp, "card": card, "torch": torch.__version__, "triton": triton_version,
-              "smoke": smoke, "seconds": round(seconds, 1), "rows": rows}  # fmt: skip
-    for folder in [RESULTS] + ([args.out] if args.out else []):
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"gpu-{stamp}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     return report
 
 
