@@ -7,9 +7,10 @@ then a random quarter plus the occupied ones) is re-evaluated at a jittered poin
 ``min(occ_thre, mean)`` are marked occupied.
 
 Marching: every ray is cut into steps of ``render_step_size`` (growing as ``t * cone_angle`` when that
-is larger) from ``near_plane``; steps inside the ray's part of the grid box whose midpoint lies in an
-occupied cell are kept, and with a ``sigma_fn`` those behind spent transmittance
-(``T < early_stop_eps``) or with ``alpha < alpha_thre`` are dropped. Output: the packed layout.
+is larger) from ``near_plane``; steps inside the ray's part of the box around the occupied cells whose
+midpoint lies in an occupied cell are kept, and with a ``sigma_fn`` those behind spent transmittance
+(``T < early_stop_eps``) or with ``alpha < alpha_thre`` are dropped (densities evaluated in rounds of
+steps, only for rays still alive: Instant-NGP's early ray termination). Output: the packed layout.
 """
 
 from __future__ import annotations
@@ -88,6 +89,28 @@ class OccupancyGrid(nn.Module):
     def occupancy_fraction(self) -> float:
         return float(self.binaries.float().mean())
 
+    def occupied_aabb(self) -> Optional[torch.Tensor]:
+        """``(6,)`` unit-frame box around every occupied cell of every level (None when none is): rays
+        are clipped to it before marching, so steps in the empty margin of the scene box cost nothing."""
+        lo_all, hi_all = [], []
+        for level in range(self.levels):
+            grid = self.binaries[level]
+            if not grid.any():
+                continue
+            lo, size = self.level_box(level)
+            low, high = [], []
+            for axis in range(3):
+                other = tuple(a for a in range(3) if a != axis)
+                index = grid.any(dim=other[1]).any(dim=other[0]).nonzero().flatten()
+                low.append(int(index[0]))
+                high.append(int(index[-1]) + 1)
+            cell = size / self.resolution
+            lo_all.append(torch.tensor(low, dtype=torch.float32) * cell + lo)
+            hi_all.append(torch.tensor(high, dtype=torch.float32) * cell + lo)
+        if not lo_all:
+            return None
+        return torch.cat((torch.stack(lo_all).amin(0), torch.stack(hi_all).amax(0))).to(self.aabb.device)
+
     # --- marching ------------------------------------------------------------------------------------
     @torch.no_grad()
     def sampling(self, origins: torch.Tensor, directions: torch.Tensor,
@@ -95,14 +118,19 @@ class OccupancyGrid(nn.Module):
                  render_step_size: float = 1e-3, near_plane: float = 0.0, far_plane: float = 1e10,
                  early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, cone_angle: float = 0.0,
                  stratified: bool = False, generator: Optional[torch.Generator] = None,
-                 max_candidates: int = 1 << 22) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 max_candidates: int = 1 << 22, round_samples: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """March rays ``(R, 3)`` (unit frame, unit directions) through occupied cells.
 
-        sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``.
+        sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``;
+        it is called on the next ``round_samples`` steps of the rays still alive, round after round, so
+        the steps behind an opaque surface are never evaluated (0: every step in one call).
         Returns the packed ``ray_indices (N,)``, ``t_starts (N,)``, ``t_ends (N,)``, sorted by ray and ``t``.
         """
         n_rays, device = origins.shape[0], origins.device
-        t_near, t_far, hit = ray_aabb(origins, directions, self.aabb)
+        box = self.occupied_aabb()
+        t_near, t_far, hit = ray_aabb(origins, directions, self.aabb if box is None else box)
+        if box is None:
+            hit = torch.zeros_like(hit)
         t_near = t_near.clamp_min(near_plane)
         t_far = t_far.clamp_max(far_plane)
         hit &= t_far > t_near
@@ -125,11 +153,7 @@ class OccupancyGrid(nn.Module):
         t_starts = torch.cat([p[1] for p in parts])
         t_ends = torch.cat([p[2] for p in parts])
         if sigma_fn is not None and len(ray_indices):
-            sigmas = sigma_fn(t_starts, t_ends, ray_indices)
-            sigma_delta = sigmas * (t_ends - t_starts)
-            alphas = 1.0 - torch.exp(-sigma_delta)
-            transmittance = torch.exp(-exclusive_sum(sigma_delta, ray_indices))
-            keep = (transmittance >= early_stop_eps) & (alphas >= alpha_thre)
+            keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples)
             ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
         return ray_indices, t_starts, t_ends
 
@@ -151,6 +175,38 @@ class OccupancyGrid(nn.Module):
         keep[valid] = self.occupied(x[valid])
         ray_ids = rays[:, None].expand_as(keep)[keep]
         return ray_ids, t0[keep], t1[keep]
+
+
+def early_stop(ray_indices: torch.Tensor, t_starts: torch.Tensor, t_ends: torch.Tensor,
+               sigma_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], n_rays: int,
+               early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, round_samples: int = 32) -> torch.Tensor:
+    """Packed samples ``(N,)`` sorted by ray and ``t`` -> ``keep (N,)`` bool: transmittance at the sample
+    ``>= early_stop_eps`` and ``alpha >= alpha_thre``. Densities are evaluated ``round_samples`` steps
+    per ray at a time, for the rays whose transmittance is not yet spent (0: all at once)."""
+    n = len(ray_indices)
+    sigmas = t_starts.new_zeros(n)
+    evaluated = torch.zeros(n, dtype=torch.bool, device=t_starts.device)
+    if round_samples <= 0:
+        sigmas = sigma_fn(t_starts, t_ends, ray_indices).reshape(-1)
+        evaluated[:] = True
+    else:
+        counts = torch.bincount(ray_indices, minlength=n_rays)
+        rank = torch.arange(n, device=t_starts.device) - (torch.cumsum(counts, 0) - counts)[ray_indices]
+        depth_limit = -math.log(early_stop_eps) if early_stop_eps > 0 else math.inf
+        depth = t_starts.new_zeros(n_rays)  # optical depth of the evaluated steps, per ray
+        for start in range(0, int(counts.max()), round_samples):
+            alive = depth < depth_limit
+            index = ((rank >= start) & (rank < start + round_samples) & alive[ray_indices]).nonzero().flatten()
+            if len(index) == 0:
+                break
+            s = sigma_fn(t_starts[index], t_ends[index], ray_indices[index]).reshape(-1)
+            sigmas[index] = s.to(sigmas)
+            evaluated[index] = True
+            depth.index_add_(0, ray_indices[index], sigmas[index] * (t_ends[index] - t_starts[index]))
+    # the steps never evaluated lie behind a spent transmittance: their zero density changes no scan
+    sigma_delta = sigmas * (t_ends - t_starts)
+    transmittance = torch.exp(-exclusive_sum(sigma_delta, ray_indices))
+    return evaluated & (transmittance >= early_stop_eps) & (1.0 - torch.exp(-sigma_delta) >= alpha_thre)
 
 
 _EDGE_CACHE: dict = {}

@@ -21,6 +21,7 @@ from fields.datasets.views import PosedViewsData
 from fields.encoders import ENCODERS
 from fields.models.radiance import RadianceField
 from fields.render.backends.nerfacc import resolve_backend
+from fields.render.batching import dynamic_batch_size
 from fields.render.occupancy_grid import OccupancyGrid
 from fields.render.proposal import ProposalSampler
 from fields.render.rays import Rays, ray_aabb
@@ -61,6 +62,9 @@ class RadianceRender(ViewRenderConfig):
     ema_decay: float = Field(0.95, gt=0, lt=1)
     alpha_thre: float = Field(0.0, ge=0)
     early_stop_eps: float = Field(1e-4, ge=0)
+    round_samples: int = Field(32, ge=0, description="occupancy grid: steps per ray per round of early-stop density evaluations")
+    target_samples: int = Field(0, ge=0, description="samples per training step: rays per step adapt to it "
+                                "(nerfacc's dynamic batch, starting from train.batch_size); 0 keeps train.batch_size rays")
     cone_angle: float = Field(0.0, ge=0)
     near_plane: float = Field(0.0, ge=0, description="unit frame")
     proposal_samples: tuple[int, ...] = (128, 64)
@@ -70,7 +74,7 @@ class RadianceRender(ViewRenderConfig):
     density_hidden_layers: int = Field(1, ge=0)
     geo_feat_dim: int = Field(15, ge=0)
     direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
-    mesh_resolution: int = Field(128, ge=8, description="density grid of the exported mesh; 0 skips it")
+    mesh_resolution: int = Field(128, ge=0, description="density grid of the exported mesh (cells per axis); 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
 
     @field_validator("direction_encoder", mode="before")
@@ -95,6 +99,8 @@ class RadianceTask(MultiViewTask):
         self.proposal = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if cfg.sampler == "proposal" else None
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
+        # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
+        self.register_buffer("next_rays", torch.tensor(scene.train.batch_size))
         self.backend = "torch"
 
     def param_groups(self) -> list[dict[str, Any]]:
@@ -117,7 +123,7 @@ class RadianceTask(MultiViewTask):
 
             ri, t0, t1 = self.grid.sampling(o, d, sigma_fn, self.step_size, cfg.near_plane, early_stop_eps=cfg.early_stop_eps,
                                             alpha_thre=cfg.alpha_thre, cone_angle=cfg.cone_angle, stratified=training,
-                                            generator=generator)
+                                            generator=generator, round_samples=cfg.round_samples)
 
             def rgb_sigma_fn(t0, t1, ri):
                 return self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri])
@@ -154,7 +160,7 @@ class RadianceTask(MultiViewTask):
         if self.grid is not None:
             self.grid.update_every_n_steps(int(self.global_step), self.occ_eval, cfg.occ_thre, cfg.ema_decay,
                                            cfg.grid_warmup_steps, cfg.grid_update_every, generator)
-        rays, target, background, _ = self.random_batch(self.scene.train.batch_size, generator)
+        rays, target, background, _ = self.random_batch(int(self.next_rays), generator)
         out = self.render_rays(rays, background, training=True, generator=generator)
         loss = regression_loss(self.scene.train.loss, out.rgb, target)
         self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
@@ -164,6 +170,10 @@ class RadianceTask(MultiViewTask):
         if self.proposal is not None:
             loss = loss + cfg.proposal_weight * self.proposal.loss(e["bins"], out.weights, e["rounds"])
         self.samples_seen += e["n_samples"]
+        if cfg.target_samples:
+            self.next_rays.fill_(dynamic_batch_size(len(rays), e["n_samples"], cfg.target_samples,
+                                                    max_rays=16 * self.scene.train.batch_size))
+            self.log("train/rays", float(len(rays)))
         self.log("train/loss", loss)
         self.log("train/samples_per_ray", e["n_samples"] / len(rays), prog_bar=True)
         if self.grid is not None:
@@ -192,7 +202,7 @@ class RadianceTask(MultiViewTask):
 
             box = (self.field.box_lo, self.field.box_size)
             mesh = extract_mesh(lambda x: self.field.density(x), cfg.mesh_resolution, cfg.mesh_density, box, self.transform,
-                                Path(run_dir) / "mesh.ply", self.device)
+                                Path(run_dir) / "mesh.ply", self.device, flip=True)
             if mesh is not None:
                 paths.append(mesh)
         return paths

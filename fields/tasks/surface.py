@@ -134,4 +134,4 @@ class SurfaceTask(MultiViewTask):
     def extract_mesh(self, path: Path, resolution: Optional[int] = None) -> Optional[Path]:
         """Marching cubes of the SDF's zero level over the scene box, in world units."""
         return extract_mesh(self.field.sdf, resolution or self.scene.render.mesh_resolution, 0.0, (0.0, 1.0),
-                            self.transform, path, self.device)
+                            self.transform, path, self.device, lipschitz=2.0)
