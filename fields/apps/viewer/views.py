@@ -171,8 +171,10 @@ class eval_mode:
 
     def __enter__(self):
         self.was_training = self.module.training
-        self.module.eval()
+        if self.was_training:  # train() walks every submodule: skip it when there is nothing to switch
+            self.module.eval()
 
     def __exit__(self, *exc):
-        self.module.train(self.was_training)
+        if self.was_training:
+            self.module.train(True)
         return False
