@@ -8,6 +8,7 @@ through ``fields.engine.run.fit`` (the ``classify`` and ``restore`` tasks), on o
     python -m benchmarks.heads                 # 12 classes, 24+8 shapes per class, 32^2 planes, 250 steps per head
     python -m benchmarks.heads --quick         # smaller collection and budget (minutes)
     python -m benchmarks.heads --mixers pool swin --steps 500
+    python -m benchmarks.heads --independent-init --mixers ms_mlp --no-restore   # fits from per-shape inits
 
 Prints a table and writes ``benchmarks/results/heads-<date>.json``. Timings on a shared CPU are noisy.
 """
@@ -34,6 +35,8 @@ def collection(args) -> dict:
            "steps": 150, "points_per_step": 1024}
     if args.quick:
         fit.update(resolution=16, channels=8, pe_frequencies=4, hidden=16, steps=80, points_per_step=512, pool_points=8192)
+    if args.independent_init:  # the ablation: every shape's planes and MLP drawn apart
+        fit.update(shared_init=False)
     per_class = (8, 4) if args.quick else (24, 8)
     return {"shapes": {"train_per_class": per_class[0], "test_per_class": per_class[1], "fit": fit},
             "cache_dir": args.cache_dir}
@@ -80,6 +83,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--cache-dir", default="~/.cache/fields/triplanes")
     parser.add_argument("--no-restore", action="store_true")
+    parser.add_argument("--independent-init", action="store_true", help="fit each shape from its own random init")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     args.steps = args.steps or (100 if args.quick else 250)
@@ -126,6 +130,7 @@ def main() -> None:
     out = Path(args.out) if args.out else RESULTS / f"heads-{_dt.datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"steps": args.steps, "batch": args.batch, "threads": args.threads, "quick": args.quick,
+            "independent_init": args.independent_init,
             "torch": torch.__version__, "collection": str(path)}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     print(f"wrote {out}")
