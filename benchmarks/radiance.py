@@ -123,7 +123,9 @@ def main() -> None:
         print(rows[-1], flush=True)
     header = f"{'sampler':<16}{'steps':>8}{'train s':>10}{'samples/s':>12}{'PSNR':>8}{'SSIM':>8}{f'to {args.target:g} dB':>12}"
     print(f"\nradiance: {args.n_train} train / {args.n_test} test views at {args.size}x{args.size}, "
-          f"{args.minutes:g} min per sampler, {args.rays} rays/step, {torch.get_num_threads()} threads")
+          f"{args.minutes:g} min per sampler, {args.rays} rays at the first step then "
+          f"{args.target_samples or read_yaml(CONFIG)['render'].get('target_samples', 0)} samples/step (0: fixed rays), "
+          f"{torch.get_num_threads()} threads")
     print(header)
     for r in rows:
         to = r[f"seconds_to_{args.target:g}dB"]
