@@ -30,13 +30,16 @@ def test_sdf_with_custom_callback(tmp_path: Path):
     assert "inside/outside accuracy" in result.stdout
 
 
-def test_field_in_own_module(tmp_path: Path):
-    result = run_example("own_module.py", "--steps", "60", "--size", "48", "--out", str(tmp_path))
+def test_field_and_renderer_in_own_module(tmp_path: Path):
+    result = run_example("own_module.py", "--steps", "120", "--size", "32", "--views", "12", "--batch", "512",
+                         "--threads", "1", "--out", str(tmp_path))
     psnr = float(result.stdout.split("PSNR ")[1].split()[0])
-    assert psnr > 22.0, result.stdout
+    blank = float(result.stdout.split("empty field: ")[1].split()[0])
+    # a held-out view: only a field that learnt the scene's geometry and colours scores well above blank
+    assert psnr > 15.0 and psnr > blank + 6.0, result.stdout
     import imageio.v3 as iio
 
-    assert iio.imread(tmp_path / "render_4x.png").shape == (192, 192, 3)
+    assert iio.imread(tmp_path / "test_view.png").shape == (32, 64, 3)
 
 
 def test_ddp_two_processes_see_different_data_and_agree(tmp_path: Path):
