@@ -55,3 +55,16 @@ def test_ddp_two_processes_see_different_data_and_agree(tmp_path: Path):
     # ... and DDP kept their weights identical
     assert reports[0]["weights"] == reports[1]["weights"]
     assert "2 processes, 4 steps" in result.stdout
+
+
+def test_finetune_head_on_fitted_triplanes(tmp_path: Path):
+    result = run_example("finetune_head.py", "--pretrain-shapes", "12", "--new-shapes", "6", "--test-shapes", "6",
+                         "--resolution", "16", "--channels", "8", "--fit-steps", "60", "--epochs", "30",
+                         "--finetune-epochs", "40", "--threads", "1", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "report.json").read_text())
+    print(json.dumps(report, indent=1))
+    assert report["fit_iou"] > 0.5  # the tri-planes hold the shapes
+    # held-out shapes: 6 pretraining classes (chance 1/6), then 4 new classes from 6 shapes each (chance 1/4)
+    assert report["pretrain_test_accuracy"] > 0.35, report
+    assert report["finetune_test_accuracy"] > 0.45, report
+    assert "test accuracy" in result.stdout
