@@ -2,8 +2,10 @@
 
 ``forward(x (B, C_in, H, W)) -> logits (B, n_classes)``. Inside, tensors are channels-last
 ``(B, h, w, C)``. The stem is a strided conv (stride 2 for 32x32 inputs, 4 for ImageNet-sized ones)
-followed by LayerNorm; between stages, Swin's patch merging: 2x2 neighbours concatenated,
-``LN(4C) -> Linear(4C, C_next)``; the head is LayerNorm of the mean token, then a linear classifier.
+followed by LayerNorm; between stages, Swin's patch merging (``downsample: merge``): 2x2 neighbours
+concatenated, ``LN(4C) -> Linear(4C, C_next)``, or MetaFormer's overlapping downsampling
+(``downsample: conv``): ``LN(C) -> Conv3x3(C, C_next, stride 2)``. The head is LayerNorm of the mean
+token, then a linear classifier.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ class PatchMerging(nn.Module):
             raise ValueError(f"patch merging needs an even number of tokens per side, got {h}x{w}")
         x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5).reshape(b, h // 2, w // 2, 4 * c)
         return self.reduction(self.norm(x))
+
+
+class ConvDownsample(nn.Module):
+    """``(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), C_out)``: ``LN(C) -> Conv3x3(stride 2, padding 1)``."""
+
+    def __init__(self, dim: int, out_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.conv = nn.Conv2d(dim, out_dim, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.norm(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class ConvStem(nn.Module):
@@ -92,6 +106,7 @@ class PyramidClassifier(nn.Module):
         depths: list[int] = Field(default_factory=lambda: [2, 2, 2])
         stem_kernel: int = Field(7, ge=1, description="MetaFormer's 7x7 overlapping stem")
         stem_stride: int = Field(2, ge=1)
+        downsample: Literal["merge", "conv"] = Field("merge", description="Swin's patch merging or MetaFormer's 3x3 conv")
 
         @model_validator(mode="after")
         def _stages(self) -> "PyramidClassifier.Config":
@@ -110,7 +125,10 @@ class PyramidClassifier(nn.Module):
         self.stages, self.merges = nn.ModuleList(), nn.ModuleList()
         self.resolutions = []
         for i, (dim, depth) in enumerate(zip(config.dims, config.depths)):
-            if i > 0:
+            if i > 0 and config.downsample == "conv":
+                self.merges.append(ConvDownsample(config.dims[i - 1], dim))
+                resolution = ((resolution[0] + 1) // 2, (resolution[1] + 1) // 2)
+            elif i > 0:
                 if resolution[0] % 2 or resolution[1] % 2:
                     raise ValueError(f"stage {i}: patch merging needs even token counts, got {resolution[0]}x{resolution[1]}")
                 self.merges.append(PatchMerging(config.dims[i - 1], dim))
@@ -137,4 +155,4 @@ class PyramidClassifier(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
-__all__ = ["PyramidClassifier", "PatchMerging", "ConvStem", "make_stage", "StageOptions"]
+__all__ = ["PyramidClassifier", "PatchMerging", "ConvDownsample", "ConvStem", "make_stage", "StageOptions"]

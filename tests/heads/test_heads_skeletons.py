@@ -28,6 +28,18 @@ def test_pyramid_takes_one_mixer_per_stage_and_stacked_planes():
     assert model(torch.randn(2, 48, 32, 32)).shape == (2, 5)
 
 
+def test_pyramid_downsamples_by_conv_or_merging():
+    """MetaFormer's 7x7 stride-4 stem and overlapping 3x3 downsampling convs take odd token counts that
+    Swin's 2x2 patch merging rejects."""
+    model = build("pyramid", size=20, dims=[8, 16, 24], depths=[1, 1, 1], stem_stride=4, downsample="conv")
+    assert model.resolutions == [(5, 5), (3, 3), (2, 2)] and model.stem.conv.kernel_size == (7, 7)
+    x = torch.randn(2, 3, 20, 20, requires_grad=True)
+    model(x).sum().backward()
+    assert x.grad.abs().sum() > 0 and type(model.merges[0]).__name__ == "ConvDownsample"
+    with pytest.raises(ValueError, match="patch merging needs even token counts, got 5x5"):
+        build("pyramid", size=20, dims=[8, 16], depths=[1, 1], stem_stride=4)
+
+
 def test_isotropic_forward():
     model = build("isotropic", dim=16, depth=2, patch_size=4, mixer="pool")
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 5)
