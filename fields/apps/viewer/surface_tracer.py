@@ -132,67 +132,51 @@ class SurfaceTracer:
         g, h = grid.resolution, 1.0 / grid.resolution
         near, far = ray_box(origins, directions)
         t = near + 1e-5 if start is None else torch.maximum(near + 1e-5, start)
-        prev_t, prev_f = t.clone(), torch.full_like(t, float("inf"))  # last point known to be outside
-        hit = torch.zeros_like(t, dtype=torch.bool)
-        bracketed = torch.zeros_like(hit)
-        inside_f = torch.zeros_like(t)  # the value at the inside end of a bracket
-        min_step = h / 16.0
-        active = ((near < far) if traced is None else (near < far) & traced).nonzero().squeeze(-1)
-        touched = torch.zeros_like(hit)
-        evaluations = torch.zeros_like(t, dtype=torch.int32)
+        # per ray, written when it finishes: the hit (or the bracket's inside end) and the bracket's outside end
+        prev_t, prev_f, inside_f = t.clone(), torch.full_like(t, float("inf")), torch.zeros_like(t)
+        hit, bracketed, touched = (torch.zeros_like(t, dtype=torch.bool) for _ in range(3))
+        # the active rays' state, compacted as rays finish
+        ids = ((near < far) if traced is None else (near < far) & traced).nonzero().squeeze(-1)
+        o, d, ta, tf = origins[ids], directions[ids], t[ids], far[ids]
+        pt, pf = ta.clone(), torch.full_like(ta, float("inf"))  # last point known to be outside
+        evaluations = torch.zeros_like(ids, dtype=torch.int32)
         queries = 0
         for _ in range(self.max_iterations):
-            if active.numel() == 0:
+            if ids.numel() == 0:
                 break
-            x = origins[active] + t[active, None] * directions[active]
+            x = o + ta[:, None] * d
             cell = (x * g).floor().long().clamp_(0, g - 1)
             flat = (cell[:, 0] * g + cell[:, 1]) * g + cell[:, 2]
             near_surface = grid.candidate[flat]
+            done = torch.zeros_like(near_surface)
 
-            far_rays = active[~near_surface]  # empty space: jump without querying the field
-            if far_rays.numel():
-                xs, cs, ds = x[~near_surface], cell[~near_surface], directions[far_rays]
+            empty = ~near_surface  # empty space: jump without querying the field
+            if empty.any():
+                xs, cs, ds = x[empty], cell[empty], d[empty]
                 bound = torch.where(ds > 0, (cs + 1) * h, cs * h)
                 exit = ((bound - xs) / torch.where(ds.abs() < 1e-12, torch.full_like(ds, 1e-12), ds)).abs().amin(-1)
-                jump = torch.maximum((grid.skip[flat[~near_surface]] - 1.0) * h, exit) + 1e-4 * h
-                t[far_rays] += jump
-                prev_t[far_rays], prev_f[far_rays] = t[far_rays], float("inf")
+                moved = ta[empty] + torch.maximum((grid.skip[flat[empty]] - 1.0) * h, exit) + 1e-4 * h
+                ta[empty], pt[empty], pf[empty] = moved, moved, float("inf")
 
-            rays = active[near_surface]
-            touched[rays] = True
-            evaluations[rays] += 1
-            if rays.numel():
+            if near_surface.any():
                 f = yield from self.query(x[near_surface])
                 queries += f.numel()
-                ta = t[rays]
-                if self.lipschitz is not None:
-                    footprint = pixel_angle * ta
-                    epsilon = (0.5 * footprint).clamp_min(self.hit_epsilon)
-                    on = f.abs() < epsilon
-                    crossed = f <= -epsilon
-                    # approaching the surface, the secant along the ray (the slope seen from the last step)
-                    # may lengthen the step up to twice the sphere step; an overshoot is bracketed and refined
-                    pt, pf = prev_t[rays], prev_f[rays]
-                    slope = ((pf - f) / (ta - pt).clamp_min(1e-9)).clamp_min(1e-6)
-                    sphere = self.step_scale * f / self.march_lipschitz
-                    secant = torch.where(torch.isfinite(pf) & (pf > f), 0.9 * f / slope, torch.zeros_like(f))
-                    step = torch.maximum(torch.maximum(sphere, footprint.clamp_min(min_step)), torch.minimum(secant, 2 * sphere))
-                else:  # logits: steps of h / 3, up to h where the secant along the ray points further
-                    on = torch.zeros_like(f, dtype=torch.bool)
-                    crossed = f <= 0
-                    pt, pf = prev_t[rays], prev_f[rays]
-                    slope = ((pf - f) / (ta - pt).clamp_min(1e-9)).clamp_min(1e-6)
-                    secant = torch.where(torch.isfinite(pf) & (pf > f), 0.9 * f / slope, torch.zeros_like(f))
-                    step = secant.clamp(h / 3.0, h)
-                hit[rays[on]] = True
-                bracketed[rays[crossed]] = True
+                tn, ptn, pfn = ta[near_surface], pt[near_surface], pf[near_surface]
+                on, crossed, step = self._march(f, tn, ptn, pfn, pixel_angle, h)
+                rays = ids[near_surface]
+                touched[rays] = True
+                hit[rays[on]], t[rays[on]] = True, tn[on]
+                done_rays = rays[crossed]
+                bracketed[done_rays], t[done_rays], inside_f[done_rays] = True, tn[crossed], f[crossed]
+                prev_t[done_rays], prev_f[done_rays] = ptn[crossed], pfn[crossed]
                 go = ~on & ~crossed
-                prev_t[rays[go]], prev_f[rays[go]] = ta[go], f[go]
-                t[rays[crossed]] = ta[crossed]  # the bracket's inside end; prev_* keeps the outside end
-                t[rays[go]] = ta[go] + step[go]
-                inside_f[rays[crossed]] = f[crossed]
-            keep = ~(hit[active] | bracketed[active]) & (t[active] < far[active]) & (evaluations[active] < self.max_queries_per_ray)
-            active = active[keep]
+                pt[near_surface], pf[near_surface] = torch.where(go, tn, ptn), torch.where(go, f, pfn)
+                ta[near_surface] = torch.where(go, tn + step, tn)
+                evaluations[near_surface] += 1
+                done[near_surface] = on | crossed
+            keep = ~done & (ta < tf) & (evaluations < self.max_queries_per_ray)
+            if not bool(keep.all()):
+                ids, o, d, ta, tf, pt, pf, evaluations = (a[keep] for a in (ids, o, d, ta, tf, pt, pf, evaluations))
 
         if bracketed.any():
             rays = bracketed.nonzero().squeeze(-1)
@@ -211,6 +195,23 @@ class SurfaceTracer:
         points = origins + t[:, None] * directions
         depth = torch.where(hit, t, torch.full_like(t, float("inf")))
         return SurfaceHits(depth, hit, points, touched, queries)
+
+    def _march(self, f: torch.Tensor, t: torch.Tensor, prev_t: torch.Tensor, prev_f: torch.Tensor, pixel_angle: float,
+               h: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Values ``f`` at ``t`` near the surface (last outside point ``prev_t, prev_f``) -> ``on`` (a hit),
+        ``crossed`` (stepped through: bracketed) and the next ``step``, each ``(n,)``."""
+        # approaching the surface, the secant along the ray (the slope seen from the last step) may
+        # lengthen the step; an overshoot is bracketed and refined
+        slope = ((prev_f - f) / (t - prev_t).clamp_min(1e-9)).clamp_min(1e-6)
+        secant = torch.where(torch.isfinite(prev_f) & (prev_f > f), 0.9 * f / slope, torch.zeros_like(f))
+        if self.lipschitz is None:  # logits: steps of h / 3, up to h where the secant points further
+            crossed = f <= 0
+            return torch.zeros_like(crossed), crossed, secant.clamp(h / 3.0, h)
+        footprint = pixel_angle * t
+        epsilon = (0.5 * footprint).clamp_min(self.hit_epsilon)
+        sphere = self.step_scale * f / self.march_lipschitz  # at most twice this with the secant
+        step = torch.maximum(torch.maximum(sphere, footprint.clamp_min(h / 16.0)), torch.minimum(secant, 2 * sphere))
+        return f.abs() < epsilon, f <= -epsilon, step
 
     def normals(self, points: torch.Tensor, delta: float = 1e-3) -> Generator[None, None, torch.Tensor]:
         """Unit gradients ``(N, 3)`` at ``points (N, 3)`` by finite differences on a tetrahedron
