@@ -5,7 +5,7 @@ Per head: parameters, CPU training throughput (images/s, from the training path'
 held-out accuracy on the procedural collection after the same fixed budget (steps x batch). All runs go
 through ``fields.engine.run.fit`` (the ``classify`` and ``restore`` tasks), on one fitted collection.
 
-    python -m benchmarks.heads                 # 12 classes, 24+8 shapes per class, 32^2 planes, 400 steps per head
+    python -m benchmarks.heads                 # 12 classes, 24+8 shapes per class, 32^2 planes, 250 steps per head
     python -m benchmarks.heads --quick         # smaller collection and budget (minutes)
     python -m benchmarks.heads --mixers pool swin --steps 500
     python -m benchmarks.heads --independent-init --mixers ms_mlp --no-restore   # fits from per-shape inits
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--independent-init", action="store_true", help="fit each shape from its own random init")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    args.steps = args.steps or (100 if args.quick else 400)
+    args.steps = args.steps or (100 if args.quick else 250)
     quiet_lightning()
     torch.set_num_threads(args.threads)
 
