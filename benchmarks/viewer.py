@@ -101,8 +101,8 @@ def main() -> None:
                 rows.append({"task": task_name, "mode": mode, "size": args.size, "seconds": timings["full"],
                              "first_seconds": first["full"], "preview_size": max(1, args.size // 4),
                              "preview_seconds": timings["preview"], "params": task.field.n_params()})
-                print(f"  {mode:15s} {args.size}x{args.size}: {timings['full'] * 1000:8.0f} ms (first {first['full'] * 1000:.0f})"
-                      f"   preview: {timings['preview'] * 1000:6.0f} ms")
+                print(f"  {mode:15s} {args.size}x{args.size}: {timings['full'] * 1000:8.0f} ms "
+                      f"(first {first['full'] * 1000:.0f})   preview: {timings['preview'] * 1000:6.0f} ms")
     print()
     print(f"| task | mode | {args.size}x{args.size} refined (ms) | first {args.size} frame (ms) | "
           f"moving {args.size // 4}x{args.size // 4} (ms) |")

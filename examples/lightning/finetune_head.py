@@ -61,7 +61,8 @@ class Classifier(pl.LightningModule):
         return float((self(planes).argmax(-1) == labels).float().mean())
 
 
-def triplanes(classes: list[str], train: int, test: int, args: argparse.Namespace, seed: int) -> dict[str, torch.Tensor]:
+def triplanes(classes: list[str], train: int, test: int, args: argparse.Namespace,
+              seed: int) -> dict[str, torch.Tensor]:
     """Fit the tri-planes of ``train + test`` shapes per class; planes stacked ``(S, 3C, R, R)``."""
     fit = TriplaneFitConfig(resolution=args.resolution, channels=args.channels, steps=args.fit_steps, hidden=32,
                             hidden_layers=2, points_per_step=1024, pool_points=8192, iou_points=4096)
@@ -117,7 +118,8 @@ def main() -> None:
 
     # 2. a new last layer for the new classes, fine-tuned on few shapes; the same from an untrained backbone
     scores = {}
-    for name, features in (("pretrained", backbone), ("untrained", ChannelSetTransformer(config, channels, len(old), size))):
+    untrained = ChannelSetTransformer(config, channels, len(old), size)
+    for name, features in (("pretrained", backbone), ("untrained", untrained)):
         pl.seed_everything(1, verbose=False)
         module = Classifier(features, len(new), lr=3e-3, backbone_lr=args.backbone_lr)
         fit(module, *split(target, False), args.finetune_epochs, batch=8)

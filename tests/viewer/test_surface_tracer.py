@@ -121,7 +121,8 @@ def test_coarse_to_fine_frames_match_direct_tracing():
     camera = ViewCamera.look_at((0.9, -1.0, 0.7), (0.0, 0.0, 0.0), fov=math.radians(45.0))
     image = finish(view.render("depth", camera, 256, 256))  # > 192 px: starts from a 64 px trace
     origins, directions = camera.rays(256, 256)
-    exact = sphere_trace(torus, origins.reshape(-1, 3) + 0.5, directions.reshape(-1, 3), hit_epsilon=1e-6, max_steps=512)
+    exact = sphere_trace(torus, origins.reshape(-1, 3) + 0.5, directions.reshape(-1, 3), hit_epsilon=1e-6,
+                         max_steps=512)
     background = np.all(image == image[0, 0], axis=-1).reshape(-1)
     assert exact.hit.float().mean() > 0.1
     assert (torch.from_numpy(~background) == exact.hit).float().mean() > 0.99

@@ -75,8 +75,8 @@ class GeometryView(View):
         start, traced = None, None
         if max(width, height) > 192:  # coarse to fine: a quarter-size trace says where to look
             start, traced = yield from self.coarse_start(camera, width, height)
-        trace = yield from self.tracer.trace(origins, directions, self.grid_resolution(width, height), camera.fov / height,
-                                             start, traced)
+        trace = yield from self.tracer.trace(origins, directions, self.grid_resolution(width, height),
+                                             camera.fov / height, start, traced)
         hit, depth = trace.hit, trace.depth
         normals = torch.zeros_like(origins)
         if mode != "depth" and hit.any():
