@@ -54,8 +54,10 @@ class PsnrClock(pl.Callback):
         for index in task.views.test[: self.views]:
             pred, target = task.render_view(task.cameras, index)["rgb"], task.test_target(index)
             psnrs.append(float(peak_signal_noise_ratio(pred, target, data_range=1.0)))
-        self.rows.append((round(float(task.train_seconds), 1), int(trainer.global_step), round(sum(psnrs) / len(psnrs), 2)))
-        print(f"  t={self.rows[-1][0]}s step={self.rows[-1][1]} test PSNR ({len(psnrs)} views) {self.rows[-1][2]}", flush=True)
+        seconds, step = round(float(task.train_seconds), 1), int(trainer.global_step)
+        psnr = round(sum(psnrs) / len(psnrs), 2)
+        self.rows.append((seconds, step, psnr))
+        print(f"  t={seconds}s step={step} test PSNR ({len(psnrs)} views) {psnr}", flush=True)
         self.next = float(task.train_seconds) + self.every
         for callback in trainer.callbacks:
             if isinstance(callback, pl.callbacks.Timer) and callback._duration is not None:
@@ -97,7 +99,8 @@ def main() -> None:
     parser.add_argument("--uniform-samples", type=int, default=64)
     parser.add_argument("--samplers", default="occupancy_grid,uniform", help="comma-separated: occupancy_grid,uniform,proposal")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--target-samples", type=int, default=None, help="samples per step (dynamic batch); default: the config's")
+    parser.add_argument("--target-samples", type=int, default=None,
+                        help="samples per step (dynamic batch); default: the config's")
     parser.add_argument("--eval-every", type=float, default=0.0, help="seconds of training between test PSNRs (0: off)")
     parser.add_argument("--eval-views", type=int, default=5, help="test views of the --eval-every PSNR")
     parser.add_argument("--target", type=float, default=28.0, help="PSNR whose training time is reported")
@@ -121,16 +124,18 @@ def main() -> None:
             f"seconds_to_{args.target:g}dB": time_to(clock[0].rows, args.target) if clock else None,
         })
         print(rows[-1], flush=True)
-    header = f"{'sampler':<16}{'steps':>8}{'train s':>10}{'samples/s':>12}{'PSNR':>8}{'SSIM':>8}{f'to {args.target:g} dB':>12}"
+    header = (f"{'sampler':<16}{'steps':>8}{'train s':>10}{'samples/s':>12}{'PSNR':>8}{'SSIM':>8}"
+              f"{f'to {args.target:g} dB':>12}")
+    target_samples = args.target_samples or read_yaml(CONFIG)["render"].get("target_samples", 0)
     print(f"\nradiance: {args.n_train} train / {args.n_test} test views at {args.size}x{args.size}, "
           f"{args.minutes:g} min per sampler, {args.rays} rays at the first step then "
-          f"{args.target_samples or read_yaml(CONFIG)['render'].get('target_samples', 0)} samples/step (0: fixed rays), "
+          f"{target_samples} samples/step (0: fixed rays), "
           f"{torch.get_num_threads()} threads")
     print(header)
     for r in rows:
         to = r[f"seconds_to_{args.target:g}dB"]
-        print(f"{r['sampler']:<16}{r['steps']:>8}{r['train_seconds']:>10}{r['samples_per_second']:>12}{r['psnr']:>8}{r['ssim']:>8}"
-              f"{'-' if to is None else f'{to:g} s':>12}")
+        print(f"{r['sampler']:<16}{r['steps']:>8}{r['train_seconds']:>10}{r['samples_per_second']:>12}{r['psnr']:>8}"
+              f"{r['ssim']:>8}{'-' if to is None else f'{to:g} s':>12}")
     result = {"benchmark": "radiance", "time": stamp, "machine": platform.platform(), "processor": platform.processor(),
               "torch": torch.__version__, "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
               "settings": vars(args) | {"out": str(args.out)}, "rows": rows}

@@ -118,7 +118,8 @@ class OccupancyGrid(nn.Module):
                  render_step_size: float = 1e-3, near_plane: float = 0.0, far_plane: float = 1e10,
                  early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, cone_angle: float = 0.0,
                  stratified: bool = False, generator: Optional[torch.Generator] = None,
-                 max_candidates: int = 1 << 22, round_samples: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 max_candidates: int = 1 << 22,
+                 round_samples: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """March rays ``(R, 3)`` (unit frame, unit directions) through occupied cells.
 
         sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``;
@@ -153,7 +154,8 @@ class OccupancyGrid(nn.Module):
         t_starts = torch.cat([p[1] for p in parts])
         t_ends = torch.cat([p[2] for p in parts])
         if sigma_fn is not None and len(ray_indices):
-            keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples)
+            keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre,
+                              round_samples)
             ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
         return ray_indices, t_starts, t_ends
 

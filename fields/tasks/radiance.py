@@ -62,9 +62,10 @@ class RadianceRender(ViewRenderConfig):
     ema_decay: float = Field(0.95, gt=0, lt=1)
     alpha_thre: float = Field(0.0, ge=0)
     early_stop_eps: float = Field(1e-4, ge=0)
-    round_samples: int = Field(32, ge=0, description="occupancy grid: steps per ray per round of early-stop density evaluations")
+    round_samples: int = Field(32, ge=0, description="occupancy grid: steps per ray in each round of "
+                               "early-stop density evaluations (0: all in one)")
     target_samples: int = Field(0, ge=0, description="samples per training step: rays per step adapt to it "
-                                "(nerfacc's dynamic batch, starting from train.batch_size); 0 keeps train.batch_size rays")
+                                "(nerfacc's dynamic batch, from train.batch_size); 0 keeps train.batch_size rays")
     cone_angle: float = Field(0.0, ge=0)
     near_plane: float = Field(0.0, ge=0, description="unit frame")
     proposal_samples: tuple[int, ...] = (128, 64)
@@ -74,7 +75,7 @@ class RadianceRender(ViewRenderConfig):
     density_hidden_layers: int = Field(1, ge=0)
     geo_feat_dim: int = Field(15, ge=0)
     direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
-    mesh_resolution: int = Field(128, ge=0, description="density grid of the exported mesh (cells per axis); 0 skips it")
+    mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
 
     @field_validator("direction_encoder", mode="before")

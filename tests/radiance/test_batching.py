@@ -57,7 +57,8 @@ def test_early_stop_in_rounds_matches_all_at_once_and_evaluates_less(round_sampl
     grid = make_grid()
     g = torch.Generator().manual_seed(0)
     origins = torch.rand(64, 3, generator=g) * 0.2 + torch.tensor([0.4, 0.4, -0.5])
-    directions = torch.nn.functional.normalize(torch.tensor([0.0, 0.0, 1.0]) + 0.05 * torch.randn(64, 3, generator=g), dim=-1)
+    jitter = 0.05 * torch.randn(64, 3, generator=g)
+    directions = torch.nn.functional.normalize(torch.tensor([0.0, 0.0, 1.0]) + jitter, dim=-1)
     ri, t0, t1 = grid.sampling(origins, directions, render_step_size=math.sqrt(3) / 256)
     evaluated = []
 
@@ -75,10 +76,10 @@ def test_early_stop_in_rounds_matches_all_at_once_and_evaluates_less(round_sampl
 
 
 def test_schedule_follows_the_time_budget(tmp_path):
-    from tests.radiance.test_training import TINY_MODEL
     from fields.config.load import scene_from_dict
     from fields.datasets.synthetic_scene import generate_scene
     from fields.tasks import TASKS
+    from tests.radiance.test_training import TINY_MODEL
 
     path = generate_scene(tmp_path / "scene", "objects", n_train=4, n_test=1, size=8, seed=0)
     config = {"task": "radiance", "data": {"path": str(path)}, "model": TINY_MODEL, "output": {"dir": str(tmp_path)},
