@@ -17,8 +17,11 @@ follows exactly the trajectory it would follow if fitted alone (tested).
 Initialisation: with ``shared_init`` (default) every shape starts from the same planes and the same MLP
 weights, so a channel means roughly the same thing in every fit and a CNN-style head (the pyramid) can
 read the stacked planes; with independent inits the channel order (and more) is arbitrary per fit, which
-only the channel-set Transformer is built to ignore. (The authors' fitting code draws the planes and
-the MLPs independently per shape; the shared start is our choice for the order-sensitive heads.)
+only the channel-set Transformer is built to ignore. Measured (``benchmarks.heads``, 12 classes, 400
+steps, ms_mlp / maxim / pool mixers): pyramid held-out 0.60 / 0.63 / 0.45 from a shared init, 0.23 /
+0.15 / 0.17 from independent inits, where it memorises the training set (train 1.0); the channel set
+0.69 and 0.66. (The authors' fitting script draws the planes and the MLPs independently per shape; the
+shared start is our choice for the order-sensitive heads.)
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ embeddings: the paper's 7x7 stride-4 stem and overlapping 3x3 downsampling convs
 Swin's 2x2 patch merging it could not learn oriented bars in 120 steps (chance; a zero mixer did the
 same, so the mixer itself is not at fault); the pyramid's default 7x7 stem fixes that (0.99).
 On stacked tri-planes (8x8 tokens, two blocks per stage) it still learns slowest of the mixers: it
-underfits (train 0.30, held-out 0.25 after 250 steps, where learned mixers reach 0.50-0.64), and
+underfits (train 0.30, held-out 0.25 after 250 steps, where learned mixers reach 0.50-0.64; 0.45
+after 400 steps), and
 MetaFormer's overlapping conv downsampling did not change that (0.27); PoolFormer leans on depth.
 """
 
