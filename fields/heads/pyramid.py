@@ -106,7 +106,7 @@ class PyramidClassifier(nn.Module):
         depths: list[int] = Field(default_factory=lambda: [2, 2, 2])
         stem_kernel: int = Field(7, ge=1, description="MetaFormer's 7x7 overlapping stem")
         stem_stride: int = Field(2, ge=1)
-        downsample: Literal["merge", "conv"] = Field("merge", description="Swin's patch merging or MetaFormer's 3x3 conv")
+        downsample: Literal["merge", "conv"] = Field("merge", description="Swin's 2x2 merging or MetaFormer's 3x3 conv")
 
         @model_validator(mode="after")
         def _stages(self) -> "PyramidClassifier.Config":

@@ -46,7 +46,8 @@ class ClassifyData(StrictModel):
     shapes: TriplaneDatasetConfig = Field(default_factory=TriplaneDatasetConfig)
     cache_dir: str = Field("~/.cache/fields/triplanes", description="where fitted collections are kept")
     normalize: bool = Field(True, description="L2-normalise plane pixels over the 3C channels")
-    augment_permutation: bool = Field(False, description="random shared channel permutation per example (for fits from independent inits)")
+    augment_permutation: bool = Field(False, description="random shared channel permutation per example "
+                                                          "(for fits from independent inits)")
     augment_symmetry: bool = Field(True, description="random axis flips and permutations of the cube per example")
     train_points: int = Field(512, ge=1, description="pointnet: points drawn per shape and step")
 
