@@ -24,9 +24,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from fields.heads import ChannelSetTransformer
-from fields.heads.triplane_dataset import TriplaneDatasetConfig, build_triplane_dataset
-from fields.heads.triplane_fit import TriplaneFitConfig
+from fields.heads import ChannelSetTransformer, TriplaneDatasetConfig, TriplaneFitConfig, build_triplane_dataset
 
 
 class Classifier(pl.LightningModule):
