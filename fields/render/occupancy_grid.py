@@ -76,15 +76,8 @@ class OccupancyGrid(nn.Module):
     def occupied(self, x: torch.Tensor) -> torch.Tensor:
         """``(P, 3)`` unit-frame points -> ``(P,)`` bool: inside the box and in an occupied cell of the finest
         level that contains them."""
-        extent = (x - 0.5).abs().amax(-1) * 2.0  # side of the smallest centred cube holding x
-        level = torch.ceil(torch.log2(extent.clamp_min(1e-12))).clamp_min(0).long()
-        inside = level < self.levels
-        level = level.clamp_max(self.levels - 1)
-        size = 2.0 ** level.to(x.dtype)
-        cell = ((x - 0.5) / size[:, None] + 0.5) * self.resolution
-        cell = cell.floor().long().clamp(0, self.resolution - 1)
-        flat = ((level * self.resolution + cell[:, 0]) * self.resolution + cell[:, 1]) * self.resolution + cell[:, 2]
-        return inside & self.binaries.reshape(-1)[flat]
+        level, inside, cell = self._cells(x)
+        return inside & self.binaries.reshape(-1)[_flat(level, cell, self.resolution)]
 
     def occupancy_fraction(self) -> float:
         return float(self.binaries.float().mean())
@@ -118,8 +111,7 @@ class OccupancyGrid(nn.Module):
                  render_step_size: float = 1e-3, near_plane: float = 0.0, far_plane: float = 1e10,
                  early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, cone_angle: float = 0.0,
                  stratified: bool = False, generator: Optional[torch.Generator] = None,
-                 max_candidates: int = 1 << 22,
-                 round_samples: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 block: int = 8, round_samples: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """March rays ``(R, 3)`` (unit frame, unit directions) through occupied cells.
 
         sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``;
@@ -127,7 +119,7 @@ class OccupancyGrid(nn.Module):
         the steps behind an opaque surface are never evaluated (0: every step in one call).
         Returns the packed ``ray_indices (N,)``, ``t_starts (N,)``, ``t_ends (N,)``, sorted by ray and ``t``.
         """
-        n_rays, device = origins.shape[0], origins.device
+        n_rays = origins.shape[0]
         box = self.occupied_aabb()
         t_near, t_far, hit = ray_aabb(origins, directions, self.aabb if box is None else box)
         if box is None:
@@ -141,42 +133,110 @@ class OccupancyGrid(nn.Module):
         first = first.clamp(0, len(edges) - 2)
         count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
         shift = torch.rand(n_rays, generator=generator).to(origins) if stratified else torch.full((n_rays,), 0.5).to(origins)
-        parts = []
-        rays = torch.arange(n_rays, device=device)
-        per_chunk = max(1, max_candidates // max(int(count.max()) if n_rays else 1, 1))
-        for start in range(0, n_rays, per_chunk):  # chunks of rays: rays * steps stays bounded
-            chunk = rays[start : start + per_chunk]
-            width = int(count[chunk].max())
-            parts.append(self._march_chunk(origins, directions, edges, first, count, shift, chunk, width))
-        if not parts:
-            parts.append(self._march_chunk(origins, directions, edges, first, count, shift, rays, 0))
-        ray_indices = torch.cat([p[0] for p in parts])
-        t_starts = torch.cat([p[1] for p in parts])
-        t_ends = torch.cat([p[2] for p in parts])
+        ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
+        t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
         if sigma_fn is not None and len(ray_indices):
             keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre,
                               round_samples)
             ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
         return ray_indices, t_starts, t_ends
 
-    def _march_chunk(self, origins, directions, edges, first, count, shift, rays, width):
-        if width == 0:
-            empty = origins.new_zeros(0)
-            return rays.new_zeros(0), empty, empty
-        step = torch.arange(width, device=origins.device)
-        index = first[rays, None] + step  # (r, width) step numbers
-        valid = step < count[rays, None]
-        index = index.clamp_max(len(edges) - 2)
-        lo, hi = edges[index], edges[index + 1]
-        # one jitter per ray shifts all its steps; the interval stays [lo, hi) shifted by a fraction
-        offset = (shift[rays, None] - 0.5) * (hi - lo)
-        t0, t1 = lo + offset, hi + offset
-        mid = (t0 + t1) / 2
-        x = origins[rays, None] + directions[rays, None] * mid[..., None]
-        keep = valid.clone()
-        keep[valid] = self.occupied(x[valid])
-        ray_ids = rays[:, None].expand_as(keep)[keep]
-        return ray_ids, t0[keep], t1[keep]
+    def _cells(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(P, 3)`` points -> finest containing ``level (P,)``, ``inside (P,)`` and ``cell (P, 3)`` at it."""
+        extent = (x - 0.5).abs().amax(-1) * 2.0  # side of the smallest centred cube holding x
+        level = torch.ceil(torch.log2(extent.clamp_min(1e-12))).clamp_min(0).long()
+        inside = level < self.levels
+        level = level.clamp_max(self.levels - 1)
+        size = 2.0 ** level.to(x.dtype)
+        cell = ((x - 0.5) / size[:, None] + 0.5) * self.resolution
+        return level, inside, cell.floor().long().clamp(0, self.resolution - 1)
+
+    def _mips(self) -> list[torch.Tensor]:
+        """Max-pooled binaries: ``mips[m] (levels, res >> m, ...)`` is True where a block of ``2**m`` cells
+        per axis holds an occupied cell. Only blocks that never straddle the next finer level's cube
+        (``res >> m`` divisible by 4 when ``levels > 1``) are kept, so one block is ruled by one level."""
+        key = (self.binaries.data_ptr(), self.binaries._version)
+        if getattr(self, "_mip_key", None) != key:
+            mips, grid, res = [self.binaries], self.binaries.float()[:, None], self.resolution
+            while res % 2 == 0 and (res // 2) % (4 if self.levels > 1 else 1) == 0 and res > 1:
+                grid, res = torch.nn.functional.max_pool3d(grid, 2), res // 2
+                mips.append(grid[:, 0] > 0)
+            self._mip_cache, self._mip_key = mips, key
+        return self._mip_cache
+
+    def _march(self, origins, directions, edges, first, count, shift, block):
+        """The steps whose midpoint is in an occupied cell -> packed ``(ray, step number)`` sorted by both.
+
+        Rounds over the still-active rays only: each tests its next ``block`` steps; when the last is empty,
+        the ray jumps to the exit of the coarsest empty mip block around it, less one step for rounding.
+        The skipped steps are provably empty: cell numbers along a ray are monotone in ``t`` (also in
+        float arithmetic), so when the last skipped step lies in the same block as the tested one, every
+        step between them does too (else the ray only moves on by one step). Same samples as testing
+        every step, up to float rounding within an ulp of a level's cube face."""
+        device, res = origins.device, self.resolution
+        mips = self._mips()
+        flat_mips = [m.reshape(-1) for m in mips]
+        n_steps = len(edges) - 1
+        k, end = first.clone(), first + count
+        active = (count > 0).nonzero().flatten()
+        offsets = torch.arange(block, device=device)
+        out_rays, out_steps = [], []
+        while len(active):
+            kk = k[active, None] + offsets
+            valid = kk < end[active, None]
+            rays = active[:, None].expand_as(kk)
+            _, _, x = _steps_at(origins, directions, edges, shift, rays.reshape(-1), kk.clamp_max(n_steps - 1).reshape(-1))
+            level, inside, cell = self._cells(x)
+            occ = inside & self.binaries.reshape(-1)[_flat(level, cell, res)]
+            occ = occ.reshape(kk.shape) & valid
+            out_rays.append(rays[occ])
+            out_steps.append(kk[occ])
+            # jump from the last tested step when it lies in an empty cell
+            j = torch.minimum(k[active] + block, end[active]) - 1
+            last = (j - k[active]).reshape(-1, 1)
+            idx = torch.arange(len(active), device=device) * block + last.flatten()
+            k_next = j + 1
+            can = inside[idx] & ~occ.gather(1, last).flatten()
+            if can.any():
+                sel = can.nonzero().flatten()
+                r, lv, c = active[sel], level[idx[sel]], cell[idx[sel]]
+                m = torch.zeros_like(lv)
+                for i in range(1, len(mips)):  # coarsest empty block (emptiness is nested)
+                    cm = c >> i
+                    m += ~flat_mips[i][_flat(lv, cm, res >> i)]
+                size = 2.0 ** (lv + m).to(origins.dtype) / res  # side of the empty block
+                lo = 0.5 - 0.5 * 2.0 ** lv.to(origins.dtype)
+                box_lo = lo[:, None] + (c >> m[:, None]).to(origins.dtype) * size[:, None]
+                o, d = origins[r], directions[r]
+                bound = torch.where(d > 0, box_lo + size[:, None], box_lo)
+                t_exit = torch.where(d != 0, (bound - o) / d, torch.full_like(d, math.inf)).amin(-1)
+                target = torch.searchsorted(edges, t_exit.contiguous()) - 2  # conservative: a step early
+                target = torch.minimum(torch.maximum(target, j[sel] + 1), end[r])
+                check = target - 1  # the last step skipped: must be in the same block and level
+                _, _, xv = _steps_at(origins, directions, edges, shift, r, check.clamp_max(n_steps - 1))
+                lv2, inside2, c2 = self._cells(xv)
+                same = inside2 & (lv2 == lv) & ((c2 >> m[:, None]) == (c >> m[:, None])).all(-1)
+                k_next[sel] = torch.where(same | (check <= j[sel]), target, j[sel] + 1)
+            k[active] = k_next
+            active = active[k_next < end[active]]
+        ray_ids = torch.cat(out_rays) if out_rays else first.new_zeros(0)
+        steps = torch.cat(out_steps) if out_steps else first.new_zeros(0)
+        order = torch.argsort(ray_ids * (n_steps + 1) + steps)
+        return ray_ids[order], steps[order]
+
+
+def _flat(level: torch.Tensor, cell: torch.Tensor, res: int) -> torch.Tensor:
+    return ((level * res + cell[:, 0]) * res + cell[:, 1]) * res + cell[:, 2]
+
+
+def _steps_at(origins, directions, edges, shift, rays, index):
+    """Step ``index (P,)`` of rays ``(P,)`` -> ``t0, t1 (P,)`` and midpoint ``x (P, 3)``: one jitter per ray
+    shifts all its steps, so the step stays ``[lo, hi)`` shifted by a fraction of its width."""
+    lo, hi = edges[index], edges[index + 1]
+    offset = (shift[rays] - 0.5) * (hi - lo)
+    t0, t1 = lo + offset, hi + offset
+    mid = (t0 + t1) / 2
+    return t0, t1, origins[rays] + directions[rays] * mid[:, None]
 
 
 def early_stop(ray_indices: torch.Tensor, t_starts: torch.Tensor, t_ends: torch.Tensor,

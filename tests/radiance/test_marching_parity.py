@@ -1,0 +1,80 @@
+"""The block-skipping march gives exactly the samples of testing every step (the former marcher, kept here)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from fields.render.occupancy_grid import OccupancyGrid, _steps_at, step_edges
+from fields.render.rays import ray_aabb
+
+
+def reference_sampling(grid: OccupancyGrid, origins, directions, step, near=0.0, cone_angle=0.0, shift=None):
+    """Every step of every ray is tested: ``rays x steps`` candidate midpoints (the former marcher)."""
+    n_rays = len(origins)
+    box = grid.occupied_aabb()
+    t_near, t_far, hit = ray_aabb(origins, directions, grid.aabb if box is None else box)
+    t_near = t_near.clamp_min(near)
+    hit &= t_far > t_near
+    edges = step_edges(near, float(t_far[hit].max()) if hit.any() else near, step, cone_angle).to(origins)
+    first = (torch.searchsorted(edges, t_near.contiguous(), right=True) - 1).clamp(0, len(edges) - 2)
+    last = torch.searchsorted(edges, t_far.contiguous(), right=False)
+    count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
+    shift = torch.full((n_rays,), 0.5) if shift is None else shift
+    width = int(count.max())
+    index = first[:, None] + torch.arange(width)
+    valid = torch.arange(width) < count[:, None]
+    rays = torch.arange(n_rays)[:, None].expand_as(index)
+    index, rays = index.clamp_max(len(edges) - 2)[valid], rays[valid]
+    t0, t1, x = _steps_at(origins, directions, edges, shift, rays, index)
+    keep = grid.occupied(x)
+    return rays[keep], t0[keep], t1[keep]
+
+
+def random_grid(levels: int, resolution: int = 32, seed: int = 0) -> OccupancyGrid:
+    """Blobs of occupied cells at every level, plus scattered single cells (thin structures)."""
+    g = torch.Generator().manual_seed(seed)
+    grid = OccupancyGrid(resolution, levels)
+    coarse = torch.rand(levels, 1, resolution // 8, resolution // 8, resolution // 8, generator=g) < 0.15
+    blobs = torch.nn.functional.interpolate(coarse.float(), scale_factor=8)[:, 0] > 0
+    specks = torch.rand(levels, resolution, resolution, resolution, generator=g) < 0.002
+    grid.binaries.copy_(blobs | specks)
+    return grid
+
+
+def random_rays(n: int, levels: int, seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    reach = 2.0 ** (levels - 1)
+    directions = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=-1)
+    directions[: n // 8, 1:] = 0.0  # axis-aligned rays run along cell faces
+    directions[: n // 8, 0] = 1.0
+    origins = 0.5 + (torch.rand(n, 3, generator=g) - 0.5) * reach * 0.8 - directions * 1.5 * reach
+    origins[: n // 16] = torch.round(origins[: n // 16] * 32) / 32  # exactly on cell boundaries
+    return origins, directions
+
+
+@pytest.mark.parametrize("levels,cone_angle,stratified", [(1, 0.0, False), (1, 0.0, True), (3, 0.0, True), (3, 0.02, False)])
+def test_march_matches_testing_every_step(levels, cone_angle, stratified):
+    grid = random_grid(levels)
+    origins, directions = random_rays(1500, levels)
+    step = math.sqrt(3) * 2 ** (levels - 1) / 300
+    shift = torch.rand(len(origins), generator=torch.Generator().manual_seed(2)) if stratified else None
+    ref = reference_sampling(grid, origins, directions, step, cone_angle=cone_angle, shift=shift)
+    gen = torch.Generator().manual_seed(2) if stratified else None
+    new = grid.sampling(origins, directions, render_step_size=step, cone_angle=cone_angle, stratified=stratified,
+                        generator=gen)
+    assert len(ref[0]) > 1000  # the rays do cross occupied cells
+    for a, b in zip(ref, new):
+        assert torch.equal(a, b)
+
+
+def test_march_on_an_empty_and_a_full_grid():
+    grid = OccupancyGrid(16, 1)
+    origins, directions = random_rays(200, 1)
+    ref = reference_sampling(grid, origins, directions, 0.01)
+    new = grid.sampling(origins, directions, render_step_size=0.01)
+    assert len(ref[0]) > 0 and all(torch.equal(a, b) for a, b in zip(ref, new))
+    grid.binaries.zero_()
+    assert len(grid.sampling(origins, directions, render_step_size=0.01)[0]) == 0
