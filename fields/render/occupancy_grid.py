@@ -210,13 +210,21 @@ class OccupancyGrid(nn.Module):
                 o, d = origins[r], directions[r]
                 bound = torch.where(d > 0, box_lo + size[:, None], box_lo)
                 t_exit = torch.where(d != 0, (bound - o) / d, torch.full_like(d, math.inf)).amin(-1)
-                target = torch.searchsorted(edges, t_exit.contiguous()) - 2  # conservative: a step early
+                # the first step whose midpoint is past the block's exit
+                target = (torch.searchsorted(edges, t_exit.contiguous()) - 1).clamp(0, len(edges) - 2)
+                t0, t1, _ = _steps_at(origins, directions, edges, shift, r, target)
+                target = target + ((t0 + t1) / 2 < t_exit).long()
                 target = torch.minimum(torch.maximum(target, j[sel] + 1), end[r])
-                check = target - 1  # the last step skipped: must be in the same block and level
-                _, _, xv = _steps_at(origins, directions, edges, shift, r, check.clamp_max(n_steps - 1))
-                lv2, inside2, c2 = self._cells(xv)
-                same = inside2 & (lv2 == lv) & ((c2 >> m[:, None]) == (c >> m[:, None])).all(-1)
-                k_next[sel] = torch.where(same | (check <= j[sel]), target, j[sel] + 1)
+                ok = torch.zeros_like(target, dtype=torch.bool)
+                for _ in range(2):  # the last step skipped must lie in the same block and level (else one less)
+                    check = target - 1
+                    _, _, xv = _steps_at(origins, directions, edges, shift, r, check.clamp_max(len(edges) - 2))
+                    lv2, inside2, c2 = self._cells(xv)
+                    same = inside2 & (lv2 == lv) & ((c2 >> m[:, None]) == (c >> m[:, None])).all(-1)
+                    same |= check <= j[sel]
+                    target = torch.where(ok | same, target, target - 1)
+                    ok |= same
+                k_next[sel] = torch.where(ok, target, j[sel] + 1)
             k[active] = k_next
             active = active[k_next < end[active]]
         ray_ids = torch.cat(out_rays) if out_rays else first.new_zeros(0)
