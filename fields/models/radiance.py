@@ -1,5 +1,10 @@
-"""The Instant-NGP-like radiance field: position encoding -> density MLP -> (trunc-exp density, geometry
-features); view-direction encoding + features -> colour MLP -> sigmoid colour.
+"""The Instant-NGP-like radiance field: position encoding -> density decoder -> (trunc-exp density, geometry
+features); view-direction encoding + features -> colour decoder -> sigmoid colour.
+
+The density decoder is an MLP unless ``density_decoder`` names another decoder (Gaussian RBFNet's
+``gaussian_rbf`` after a ``gnf_grid``). The colour decoder gets the encoded direction ``(d + 1) / 2``
+as its ``coords``, so ``cam_mlp`` with ``cam_coords: [0, 1, 2]`` modulates by the view direction
+(CAM's static-NeRF setting); other decoders ignore it.
 
 Positions are unit-frame points; the field reads them in the box ``[lo, lo + size]^3`` (the occupancy
 grid's outermost level, ``[0, 1]^3`` for one level) mapped to [0, 1]. Directions ``d`` are unit vectors,
@@ -23,11 +28,14 @@ class RadianceField(nn.Module):
     """``encoder`` (positions), ``density_decoder``, ``direction_encoder``, ``decoder`` (colour)."""
 
     def __init__(self, model: Any, direction_encoder: Any, density_neurons: int = 64, density_hidden_layers: int = 1,
-                 geo_feat_dim: int = 15, box: tuple[float, float] = (0.0, 1.0)):
+                 geo_feat_dim: int = 15, box: tuple[float, float] = (0.0, 1.0), density_decoder: Any = None):
         super().__init__()
         self.encoder = ENCODERS.build(model.encoder, 3)
-        self.density_decoder = MLP(MLP.Config(n_neurons=density_neurons, n_hidden_layers=density_hidden_layers),
-                                   self.encoder.out_dim, 1 + geo_feat_dim)
+        if density_decoder is None:
+            self.density_decoder = MLP(MLP.Config(n_neurons=density_neurons, n_hidden_layers=density_hidden_layers),
+                                       self.encoder.out_dim, 1 + geo_feat_dim)
+        else:
+            self.density_decoder = DECODERS.build(density_decoder, self.encoder.out_dim, 1 + geo_feat_dim)
         self.direction_encoder = ENCODERS.build(direction_encoder, 3)
         self.decoder = DECODERS.build(model.decoder, self.direction_encoder.out_dim + geo_feat_dim, 3)
         self.rgb_activation = make_activation(model.output_activation)
@@ -45,18 +53,28 @@ class RadianceField(nn.Module):
     def forward(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """points ``(..., 3)``, unit directions ``(..., 3)`` -> ``rgb (..., 3)``, ``sigma (...)``."""
         sigma, geo = self._features(x)
-        h = torch.cat((self.direction_encoder((d + 1.0) / 2.0), geo), dim=-1)
-        return self.rgb_activation(self.decoder(h)), sigma
+        u = (d + 1.0) / 2.0
+        h = torch.cat((self.direction_encoder(u), geo), dim=-1)
+        return self.rgb_activation(self.decoder(h, u)), sigma
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
-        """The position encoder at ``encoder_lr``, the MLPs at ``decoder_lr`` (both default ``lr``)."""
+        """The position encoder at ``encoder_lr``, the decoders at ``decoder_lr`` (both default ``lr``); a
+        colour decoder with its own ``param_groups(lr)`` (CAM's grids at a multiple) sets its groups."""
+        dec_lr = optimizer.decoder_lr or optimizer.lr
         enc = [p for p in self.encoder.parameters() if p.requires_grad]
-        enc_ids = {id(p) for p in enc}
-        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in enc_ids]
-        groups = [{"name": "decoder", "params": rest, "lr": optimizer.decoder_lr or optimizer.lr}]
+        taken = {id(p) for p in enc}
+        groups = []
         if enc:
-            groups.insert(0, {"name": "encoder", "params": enc, "lr": optimizer.encoder_lr or optimizer.lr})
+            groups.append({"name": "encoder", "params": enc, "lr": optimizer.encoder_lr or optimizer.lr})
+        if hasattr(self.decoder, "param_groups"):
+            for group in self.decoder.param_groups(dec_lr):
+                params = [p for p in group["params"] if p.requires_grad]
+                taken.update(id(p) for p in params)
+                groups.append({**group, "name": f"decoder.{group.get('name', 'params')}", "params": params})
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in taken]
+        if rest:
+            groups.append({"name": "decoder", "params": rest, "lr": dec_lr})
         return groups

@@ -18,6 +18,7 @@ from pydantic import Field, SerializeAsAny, field_validator
 
 from fields.config.base import ComponentConfig, StrictModel
 from fields.datasets.views import PosedViewsData
+from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
 from fields.models.radiance import RadianceField
 from fields.render.backends.nerfacc import resolve_backend
@@ -74,6 +75,8 @@ class RadianceRender(ViewRenderConfig):
     density_neurons: int = Field(64, ge=1)
     density_hidden_layers: int = Field(1, ge=0)
     geo_feat_dim: int = Field(15, ge=0)
+    density_decoder: Optional[SerializeAsAny[ComponentConfig]] = Field(None, description="density decoder; default an "
+                                                                       "MLP of density_neurons x density_hidden_layers")
     direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
@@ -82,6 +85,11 @@ class RadianceRender(ViewRenderConfig):
     @classmethod
     def _direction(cls, value: Any) -> Any:
         return ENCODERS.validate(value)
+
+    @field_validator("density_decoder", mode="before")
+    @classmethod
+    def _density(cls, value: Any) -> Any:
+        return None if value is None else DECODERS.validate(value)
 
 
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
@@ -95,7 +103,7 @@ class RadianceTask(MultiViewTask):
         levels = cfg.grid_levels
         box = (0.5 - 0.5 * 2 ** (levels - 1), float(2 ** (levels - 1)))
         self.field = RadianceField(scene.model, cfg.direction_encoder, cfg.density_neurons, cfg.density_hidden_layers,
-                                   cfg.geo_feat_dim, box=box)
+                                   cfg.geo_feat_dim, box=box, density_decoder=cfg.density_decoder)
         self.grid = OccupancyGrid(cfg.grid_resolution, levels) if cfg.sampler == "occupancy_grid" else None
         self.proposal = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if cfg.sampler == "proposal" else None
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
