@@ -90,6 +90,7 @@ def test_default_density_decoder_is_still_the_mlp(objects_scene):
     assert isinstance(field.density_decoder, MLP) and field.density_decoder.out_dim == 16
 
 
+@pytest.mark.slow  # about 30-60 s on the shared 2-core machine
 def test_cam_radiance_field_trains(objects_scene, tmp_path):
     config = {"task": "radiance", "data": {"path": str(objects_scene)},
               "model": {"encoder": {"type": "hashgrid", "n_levels": 6, "log2_hashmap_size": 14, "base_resolution": 8, "max_resolution": 96},
