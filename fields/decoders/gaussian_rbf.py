@@ -49,7 +49,7 @@ class GaussianRBF(Decoder):
     def activations(self, features: torch.Tensor) -> torch.Tensor:
         """The Gaussian units ``phi``: ``(..., F)`` -> ``(..., N)``."""
         flat = features.reshape(-1, self.in_dim)
-        return torch.exp(-0.5 * self.squared_distances(flat)).reshape(*features.shape[:-1], -1)
+        return torch.exp(-0.5 * self.squared_distances(flat)).reshape(*features.shape[:-1], self.mu.shape[0])
 
     def forward(self, features: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
         """``(..., in_dim)`` -> ``(..., out_dim)``."""

@@ -110,3 +110,14 @@ def test_gnf_grid_values_and_gradients():
     saw = ENCODERS.build(ENCODERS.validate({"type": "gnf_grid", "channels": [1], "resolutions": [4], "frequencies": [2.0]}), 1)
     # period 1/2: x and x + 1/2 read the same features
     torch.testing.assert_close(saw(torch.tensor([[0.1]])), saw(torch.tensor([[0.6]])))
+
+
+def test_gaussian_rbf_takes_an_empty_batch():
+    """A radiance step whose occupancy grid marks nothing sends zero samples (it crashed on reshape)."""
+    from fields.decoders import DECODERS
+
+    decoder = DECODERS.build(DECODERS.validate({"type": "gaussian_rbf", "n_units": 8}), 4, 16)
+    out = decoder(torch.zeros(0, 4))
+    assert out.shape == (0, 16)
+    out.sum().backward()
+    assert decoder.mu.grad is not None and decoder.mu.grad.abs().sum() == 0
