@@ -25,7 +25,6 @@ import datetime as _dt
 import json
 import logging
 import platform
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -49,13 +48,9 @@ def bench(fn: Callable[[], Any], device: torch.device, reps: int) -> float:
         from triton.testing import do_bench
 
         return do_bench(fn, warmup=25, rep=max(reps * 10, 50), return_mode="median") / 1e3
-    fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    from benchmarks.encoders import median_seconds
+
+    return median_seconds(fn, reps)
 
 
 def grid_rows(args, device: torch.device, which: tuple[str, ...]) -> list[dict[str, Any]]:
