@@ -86,7 +86,8 @@ class OutputConfig(StrictModel):
 class SceneConfig(StrictModel):
     task: str = "image"
     data: SerializeAsAny[StrictModel]
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: SerializeAsAny[StrictModel] = Field(default_factory=ModelConfig, validate_default=True,
+                                               description="the field: encoder + decoder, or the task's model type")
     train: TrainConfig = Field(default_factory=TrainConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     render: Optional[SerializeAsAny[StrictModel]] = Field(
@@ -110,6 +111,19 @@ class SceneConfig(StrictModel):
         if task is None:  # the task itself failed and is reported; skip its data
             return StrictModel.model_construct()
         return TASKS.get(task).DataConfig.model_validate(value, context=info.context)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, value: Any, info: ValidationInfo) -> Any:
+        from fields.tasks import TASKS
+
+        task = info.data.get("task")
+        default = getattr(TASKS.get(task), "default_model", None) if task is not None else None
+        if default is None:  # an encoder + decoder field
+            return value if isinstance(value, ModelConfig) else ModelConfig.model_validate(value, context=info.context)
+        from fields.models.registry import MODELS
+
+        return MODELS.validate({} if isinstance(value, ModelConfig) else value, default=default)
 
     @field_validator("render", mode="before")
     @classmethod

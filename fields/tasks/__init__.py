@@ -8,7 +8,8 @@ from fields.tasks.occupancy import OccupancyTask
 from fields.tasks.radiance import RadianceTask
 from fields.tasks.registry import TASKS
 from fields.tasks.sdf import SDFTask
+from fields.tasks.splat import SplatTask
 from fields.tasks.surface import SurfaceTask
 from fields.tasks.video import VideoTask
 
-__all__ = ["TASKS", "FieldTask", "ClassifyTask", "RestoreTask", "ImageTask", "OccupancyTask", "RadianceTask", "SDFTask", "SurfaceTask", "VideoTask"]
+__all__ = ["TASKS", "FieldTask", "ClassifyTask", "RestoreTask", "ImageTask", "OccupancyTask", "RadianceTask", "SDFTask", "SplatTask", "SurfaceTask", "VideoTask"]

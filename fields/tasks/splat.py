@@ -1,0 +1,187 @@
+"""``task: splat``: 3D Gaussian splatting (Kerbl et al. 2023) on posed views.
+
+The field is ``fields.models.gaussians.Gaussians`` (``model: {type: gaussians}``), drawn by
+``fields.render.splat.rasterize_gaussians``. Each step renders one random training view (over a random
+or fixed background, ``data.background``) and minimises ``(1 - ssim_weight) L1 + ssim_weight (1 - SSIM)``
+with Adam, one group per parameter at the 3DGS learning rates (positions scaled by the scene extent, the
+radius of the camera centres times 1.1, and decayed exponentially to ``lr_means_final``). A densification
+strategy (``render.strategy``: ``default`` or ``mcmc``) adds, removes and moves Gaussians after the
+optimiser step. Outputs: test PSNR/SSIM, labelled test renders, the scene as a standard 3DGS ``splat.ply``,
+camera paths (``fields render``) and a TSDF-fused mesh (``fields export mesh``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+from pydantic import Field, SerializeAsAny, field_validator
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
+from fields.config.base import ComponentConfig
+from fields.datasets.views import PosedViewsData
+from fields.models.gaussians import Gaussians
+from fields.models.gaussians_ply import write_splat_ply
+from fields.render.cameras import Cameras, image_rays
+from fields.tasks.multiview import MultiViewTask
+from fields.tasks.radiance import ViewRenderConfig
+from fields.tasks.registry import TASKS
+from fields.tasks.splat_init import init_gaussians
+from fields.tasks.splat_strategy import STRATEGIES
+
+if TYPE_CHECKING:
+    from fields.config.scene import SceneConfig
+
+log = logging.getLogger("fields")
+
+
+class SplatSettings(ViewRenderConfig):
+    """``render:`` of ``task: splat``: rasterizer, loss, learning rates, densification, meshing."""
+
+    backend: Literal["auto", "torch", "cpp", "triton", "gsplat"] = "auto"
+    antialiased: bool = Field(False, description="Mip-Splatting's opacity compensation of the 2D low-pass")
+    ssim_weight: float = Field(0.2, ge=0, le=1, description="lambda of (1 - lambda) L1 + lambda (1 - SSIM)")
+    lr_means: float = Field(1.6e-4, gt=0, description="position learning rate at the start, times the scene extent")
+    lr_means_final: float = Field(1.6e-6, gt=0, description="position learning rate at the end, times the scene extent")
+    lr_scales: float = Field(5e-3, gt=0)
+    lr_quats: float = Field(1e-3, gt=0)
+    lr_opacities: float = Field(5e-2, gt=0)
+    lr_sh_dc: float = Field(2.5e-3, gt=0)
+    lr_sh_rest: float = Field(1.25e-4, gt=0)
+    strategy: SerializeAsAny[ComponentConfig] = Field(default_factory=lambda: STRATEGIES.validate("default"))
+    mesh_voxels: int = Field(256, ge=8, description="fields export mesh: TSDF voxels across the scene box (default)")
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy(cls, value: Any) -> Any:
+        return STRATEGIES.validate(value, default="default")
+
+
+def camera_matrices(cameras: Cameras, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Camera ``index`` -> world-to-camera ``viewmat (4, 4)`` (OpenCV axes) and intrinsics ``K (3, 3)``."""
+    cam = cameras[index].to_opencv()
+    rot, origin = cam.c2w[0, :, :3], cam.c2w[0, :, 3]
+    viewmat = torch.eye(4)
+    viewmat[:3, :3] = rot.T
+    viewmat[:3, 3] = -rot.T @ origin
+    k = torch.tensor([[float(cam.fx[0]), 0.0, float(cam.cx[0])], [0.0, float(cam.fy[0]), float(cam.cy[0])], [0.0, 0.0, 1.0]])
+    return viewmat, k
+
+
+@TASKS.register("splat", aliases=("3dgs", "gaussian_splatting"))
+class SplatTask(MultiViewTask):
+    DataConfig = PosedViewsData
+    RenderConfig = SplatSettings
+    default_model = "gaussians"
+
+    def __init__(self, scene: "SceneConfig"):
+        super().__init__(scene)
+        self.automatic_optimization = False
+        if self.cameras.distortion is not None:
+            log.warning("splat: lens distortion is ignored (the rasterizer draws pinhole views)")
+        self.field: Gaussians = init_gaussians(scene.model, scene.data, self.views, scene.train.seed)
+        origins = self.cameras.origins[self.views.train]
+        self.extent = float((origins - origins.mean(0)).norm(dim=-1).max()) * 1.1 or 1.0
+        self.strategy = STRATEGIES.build(scene.render.strategy, self.extent, len(self.field))
+        self.backend = scene.render.backend
+
+    # --- rendering -----------------------------------------------------------------------------------
+    def rasterize(self, cameras: Cameras, index: int, background: torch.Tensor, degree: int | None = None) -> Any:
+        """Draw camera ``index`` of ``cameras`` -> the rasterizer's ``SplatRender`` (rgb ``(H, W, 3)``...)."""
+        from fields.render.splat import rasterize_gaussians
+
+        cfg: SplatSettings = self.scene.render
+        g = self.field
+        viewmat, k = camera_matrices(cameras, index)
+        center = cameras.origins[index].to(self.device)
+        degree = g.config.sh_degree if degree is None else degree
+        out = rasterize_gaussians(g.means, g.rotations, g.scales, g.opacities, g.colors(center, degree),
+                                  viewmat.to(self.device), k.to(self.device), cameras.width, cameras.height,
+                                  background=background.to(self.device), backend=cfg.backend, antialiased=cfg.antialiased)
+        self.backend = getattr(out, "backend", cfg.backend)
+        return out
+
+    @torch.no_grad()
+    def render_view(self, cameras: Cameras, index: int) -> dict[str, torch.Tensor]:
+        """``rgb (H, W, 3)``, ``depth (H, W)`` (expected distance along the optical axis, world units),
+        ``opacity (H, W)`` and the world ``points (H, W, 3)`` at that depth."""
+        out = self.rasterize(cameras, index, self.eval_background)
+        h, w = cameras.height, cameras.width
+        opacity = out.alpha.reshape(h, w).float().cpu()
+        depth = (out.depth.reshape(h, w).float().cpu() / opacity.clamp_min(1e-6)) * (opacity > 0)
+        rays = image_rays(cameras, index)
+        forward = cameras.forward[index].to(rays.directions)
+        along = (rays.directions @ forward).clamp_min(1e-6)
+        points = rays.origins + rays.directions * (depth.reshape(-1) / along)[:, None]
+        return {"rgb": out.rgb.detach().float().cpu().clamp(0, 1).reshape(h, w, 3), "depth": depth, "opacity": opacity,
+                "points": points.reshape(h, w, 3)}
+
+    # --- training ------------------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, Any]:
+        cfg: SplatSettings = self.scene.render
+        lrs = {"means": cfg.lr_means * self.extent, "log_scales": cfg.lr_scales, "quats": cfg.lr_quats,
+               "opacity_logits": cfg.lr_opacities, "sh_dc": cfg.lr_sh_dc, "sh_rest": cfg.lr_sh_rest}
+        optimizer = torch.optim.Adam(self.field.param_groups(lrs), lr=0.0, eps=1e-15)
+        total, max_time = max(self.scene.train.steps, 1), self.scene.train.max_time
+        ratio = math.log(cfg.lr_means_final / cfg.lr_means)
+
+        def means_factor(step: int) -> float:
+            progress = step / total
+            if max_time:
+                progress = max(progress, float(self.train_seconds) / max_time)
+            return math.exp(ratio * min(progress, 1.0))
+
+        factors = [means_factor if group["name"] == "means" else (lambda step: 1.0) for group in optimizer.param_groups]
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        cfg: SplatSettings = self.scene.render
+        step, generator = int(self.global_step), self.step_generator()
+        train = self.views.train
+        index = train[int(torch.randint(len(train), (1,), generator=generator))]
+        if self.scene.data.background == "random":
+            background = torch.rand(3, generator=generator).to(self.device)
+        else:
+            background = self.eval_background
+        h, w = self.cameras.height, self.cameras.width
+        target = self.target_rgb(self.images[index].reshape(h * w, -1), background).reshape(h, w, 3)
+        out = self.rasterize(self.cameras, index, background, self.field.degree_at(step))
+        rgb = out.rgb.reshape(h, w, 3)
+        l1 = (rgb - target).abs().mean()
+        loss = (1.0 - cfg.ssim_weight) * l1 + self.strategy.regularization(self.field)
+        if cfg.ssim_weight > 0:
+            ssim = structural_similarity_index_measure(rgb.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None], data_range=1.0)
+            loss = loss + cfg.ssim_weight * (1.0 - ssim)
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        self.strategy.observe(self.field, out.means2d, out.radii, w, h)
+        optimizer.step()
+        self.lr_schedulers().step()
+        self.strategy.post_step(self.field, optimizer.optimizer, step, generator)
+        mse = torch.mean((rgb.detach() - target) ** 2).clamp_min(1e-10)
+        self.log("train/psnr", -10.0 * torch.log10(mse), prog_bar=True)
+        self.log("train/loss", loss.detach())
+        self.log("train/gaussians", float(len(self.field)), prog_bar=True)
+        return loss.detach()
+
+    # --- outputs -------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {"params": self.field.n_params(), "gaussians": len(self.field), "render_backend": self.backend,
+                "strategy": self.scene.render.strategy.type}
+
+    def write_outputs(self, run_dir: Path) -> list[Path]:
+        paths = super().write_outputs(run_dir)
+        paths.append(write_splat_ply(Path(run_dir) / "splat.ply", self.field.tensors()))
+        return paths
+
+    def export_mesh(self, path: Path, resolution: int | None = None, coarse_to_fine: bool = True) -> Path:
+        """TSDF fusion of the training views' rendered depth and colour (open3d), in the input's coordinates."""
+        from fields.tasks.splat_mesh import tsdf_mesh
+
+        return tsdf_mesh(self, Path(path), resolution or self.scene.render.mesh_voxels)
