@@ -1,0 +1,50 @@
+"""A mesh of a splat run: TSDF fusion of the training views' rendered depth and colour (open3d's
+``ScalableTSDFVolume``), in the input's coordinates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fields.errors import UserError
+
+if TYPE_CHECKING:
+    from fields.tasks.splat import SplatTask
+
+
+def tsdf_mesh(task: "SplatTask", path: Path, voxels: int, min_opacity: float = 0.5) -> Path:
+    """Fuse every training view into a TSDF with ``voxels`` voxels across the scene box's longest side
+    (truncation 4 voxels); pixels with rendered opacity under ``min_opacity`` are left out. Returns ``path``."""
+    from fields.datasets.mesh import import_open3d
+    from fields.engine.atomic import atomic_path
+    from fields.tasks.splat import camera_matrices
+
+    o3d = import_open3d()
+    from rich.progress import track
+
+    box = task.views.aabb
+    voxel = float((box[3:] - box[:3]).max()) / voxels
+    volume = o3d.pipelines.integration.ScalableTSDFVolume(
+        voxel_length=voxel, sdf_trunc=4.0 * voxel, color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8)
+    cams = task.cameras
+    for index in track(task.views.train, description="TSDF fusion", transient=True):
+        out = task.render_view(cams, index)
+        depth = np.where(out["opacity"].numpy() >= min_opacity, out["depth"].numpy(), 0.0).astype(np.float32)
+        colour = np.ascontiguousarray((out["rgb"].numpy() * 255 + 0.5).astype(np.uint8))
+        rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
+            o3d.geometry.Image(colour), o3d.geometry.Image(depth), depth_scale=1.0, depth_trunc=1e9,
+            convert_rgb_to_intensity=False)
+        viewmat, k = camera_matrices(cams, index)
+        intrinsic = o3d.camera.PinholeCameraIntrinsic(cams.width, cams.height, float(k[0, 0]), float(k[1, 1]),
+                                                      float(k[0, 2]), float(k[1, 2]))
+        volume.integrate(rgbd, intrinsic, viewmat.double().numpy())
+    mesh = volume.extract_triangle_mesh()
+    if len(mesh.triangles) == 0:
+        raise UserError(f"{path}: the fused TSDF holds no surface (is the run trained?)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        if not o3d.io.write_triangle_mesh(tmp, mesh):  # the temporary keeps the suffix that names the format
+            raise UserError(f"{path}: open3d cannot write {path.suffix} meshes")
+    return path
