@@ -25,8 +25,10 @@ _chosen: dict[tuple[str, str], str] = {}
 
 
 def _cpp_ok() -> bool:
-    from fields.kernels import splat_cpu
-
+    try:
+        from fields.kernels import splat_cpu
+    except ImportError:
+        return False
     return splat_cpu.load() is not None
 
 
