@@ -83,7 +83,12 @@ def rasterize_gaussians(
         means2d.retain_grad()
     opac = opacities * proj.opacity_compensation if antialiased else opacities
     features = torch.cat((colors, proj.depths[:, None].to(colors.dtype)), dim=1)
-    bins = bin_gaussians(means2d, proj.radii, proj.depths, width, height, tile_size)
+    if chosen == "cpp":
+        from fields.kernels.splat_cpu import bin_cpp
+
+        bins = bin_cpp(means2d, proj.radii, proj.depths, width, height, tile_size)
+    else:
+        bins = bin_gaussians(means2d, proj.radii, proj.depths, width, height, tile_size)
     image, alpha = composite_function(chosen)(means2d, proj.conics, opac, features, bins)
     rgb = image[..., :3]
     if background is not None:
