@@ -1,0 +1,148 @@
+"""The ``cpp`` backend of the splat rasterizer: tile binning, compositing and its analytic backward pass in one
+C++/OpenMP kernel (``splat_cpu.cpp``), parallel over tiles.
+
+Built on first use into ``TORCH_EXTENSIONS_DIR`` and called through ``ctypes`` exactly like the grid kernel
+(``grid_cpu.py``: only ``<ATen/Parallel.h>``, a few seconds to build); a failed build is logged once and the
+renderer falls back to the torch reference. Second derivatives are not provided.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fields.kernels.grid_cpu import CFLAGS, _ensure_ninja_on_path
+
+log = logging.getLogger("fields")
+SOURCE = Path(__file__).with_name("splat_cpu.cpp")
+MAX_CHANNELS = 32
+
+
+class _Build:
+    module: dict[torch.dtype, Any] | None = None
+    error: str | None = None
+    lock = threading.Lock()
+
+
+def load(required: bool = False) -> Any:
+    """The compiled entry points (per dtype), built on the first call of the process; ``None`` when they
+    cannot be built (logged once; with ``required`` a ``RuntimeError``)."""
+    with _Build.lock:
+        if _Build.module is None and _Build.error is None:
+            started = time.perf_counter()
+            try:
+                _ensure_ninja_on_path()
+                from torch.utils.cpp_extension import load as load_extension
+
+                path = load_extension(name="fields_splat_cpu", sources=[str(SOURCE)], extra_cflags=CFLAGS,
+                                      extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
+                lib = ctypes.CDLL(path)
+                _Build.module = {torch.float32: lib.fields_splat_f32, torch.float64: lib.fields_splat_f64}
+                for fn in _Build.module.values():
+                    fn.restype = ctypes.c_int
+                log.info("cpp splat kernel ready (%.1f s to build or load)", time.perf_counter() - started)
+            except Exception as err:  # noqa: BLE001  (no compiler, no ninja, a compile error: torch still works)
+                lines = [line for line in str(err).splitlines() if line.strip()]
+                _Build.error = f"{type(err).__name__}: {lines[0] if lines else ''}"
+                log.warning("cpp splat kernel unavailable, using the torch path (%s)", _Build.error)
+    if _Build.module is None and required:
+        raise RuntimeError(f"backend cpp requested but its splat kernel did not build: {_Build.error}")
+    return _Build.module
+
+
+def _p(t: torch.Tensor | None) -> ctypes.c_void_p:
+    return ctypes.c_void_p(None if t is None else t.data_ptr())
+
+
+def _call(dtype: torch.dtype, mode: int, *, means2d=None, conics=None, opac=None, feats=None, ids=None, offsets=None,
+          layout=None, image=None, trans=None, last=None, grad_image=None, grad_alpha=None, isect_grad=None, m=0,
+          g_means2d=None, g_conics=None, g_opac=None, g_feats=None, radii=None, order=None, n=0, ids_out=None) -> None:
+    rc = _Build.module[dtype](
+        ctypes.c_int(mode), _p(means2d), _p(conics), _p(opac), _p(feats), _p(ids), _p(offsets), _p(layout), _p(image),
+        _p(trans), _p(last), _p(grad_image), _p(grad_alpha), _p(isect_grad), ctypes.c_int64(m), _p(g_means2d),
+        _p(g_conics), _p(g_opac), _p(g_feats), _p(radii), _p(order), ctypes.c_int64(n), _p(ids_out),
+    )  # fmt: skip
+    if rc != 0:
+        raise RuntimeError(f"cpp splat kernel failed (code {rc}, mode {mode})")
+
+
+def _layout(bins, channels: int) -> torch.Tensor:
+    return torch.tensor([bins.width, bins.height, bins.tiles_x, bins.tiles_y, bins.tile_size, channels],
+                        dtype=torch.int64)
+
+
+def bin_cpp(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tensor, width: int, height: int,
+            tile_size: int):
+    """``TileBins`` equal to ``tiles.bin_gaussians``' (same rectangles, same depth order with ties by index),
+    by a counting sort per tile of the Gaussians taken in depth order: one ``torch.sort`` of ``N`` depths,
+    no sort of the ``M`` intersections."""
+    from fields.render.splat.tiles import TileBins
+
+    means2d = means2d.detach().contiguous()
+    tiles_x, tiles_y = -(-width // tile_size), -(-height // tile_size)
+    layout = torch.tensor([width, height, tiles_x, tiles_y, tile_size, 1], dtype=torch.int64)
+    radii = radii.to(torch.int32).contiguous()
+    offsets = torch.zeros(tiles_x * tiles_y + 1, dtype=torch.int64)
+    _call(means2d.dtype, 2, means2d=means2d, offsets=offsets, layout=layout, radii=radii, n=means2d.shape[0])
+    order = torch.sort(depths.detach(), stable=True).indices.contiguous()
+    ids = torch.empty(int(offsets[-1]), dtype=torch.int64)
+    _call(means2d.dtype, 2, means2d=means2d, offsets=offsets, layout=layout, radii=radii, order=order,
+          n=means2d.shape[0], ids_out=ids)
+    return TileBins(ids, offsets, tiles_x, tiles_y, tile_size, width, height)
+
+
+class _Composite(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, means2d, conics, opacities, features, bins):
+        dtype, channels = features.dtype, features.shape[1]
+        tensors = [t.detach().contiguous() for t in (means2d, conics, opacities, features)]
+        ids, offsets = bins.gaussian_ids.contiguous(), bins.tile_offsets.contiguous()
+        layout = _layout(bins, channels)
+        image = torch.empty(bins.height, bins.width, channels, dtype=dtype)
+        trans = torch.empty(bins.height, bins.width, dtype=dtype)
+        last = torch.empty(bins.height, bins.width, dtype=torch.int32)
+        _call(dtype, 0, means2d=tensors[0], conics=tensors[1], opac=tensors[2], feats=tensors[3], ids=ids,
+              offsets=offsets, layout=layout, image=image, trans=trans, last=last)
+        ctx.save_for_backward(*tensors, ids, offsets, trans, last)
+        ctx.layout = layout
+        return image, (1 - trans)[..., None]
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_image, grad_alpha):
+        means2d, conics, opac, feats, ids, offsets, trans, last = ctx.saved_tensors
+        dtype, channels = feats.dtype, feats.shape[1]
+        shape = (*trans.shape, channels)
+        gi = (torch.zeros(shape, dtype=dtype) if grad_image is None else grad_image.to(dtype)).contiguous()
+        ga = (torch.zeros_like(trans) if grad_alpha is None else grad_alpha[..., 0]).to(dtype).contiguous()
+        m = ids.shape[0]
+        isect = torch.zeros(m, 6 + channels, dtype=dtype)
+        grads = [torch.zeros_like(t) for t in (means2d, conics, opac, feats)]
+        _call(dtype, 1, means2d=means2d, conics=conics, opac=opac, feats=feats, ids=ids, offsets=offsets,
+              layout=ctx.layout, trans=trans, last=last, grad_image=gi, grad_alpha=ga, isect_grad=isect, m=m,
+              g_means2d=grads[0], g_conics=grads[1], g_opac=grads[2], g_feats=grads[3])
+        return (*grads, None)
+
+
+def supports(features: torch.Tensor) -> bool:
+    """Whether the kernel applies: CPU tensors, float32/float64, 1 to 32 feature channels."""
+    return (features.device.type == "cpu" and features.dtype in (torch.float32, torch.float64)
+            and 1 <= features.shape[1] <= MAX_CHANNELS)
+
+
+def composite_cpp(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor, features: torch.Tensor,
+                  bins) -> tuple[torch.Tensor, torch.Tensor]:
+    """As ``fields.render.splat.composite.composite_torch``: image ``(H, W, C)`` (no background), alpha
+    ``(H, W, 1)``, differentiable once. Call ``load()`` first."""
+    if _Build.module is None:
+        raise RuntimeError("composite_cpp called before a successful load()")
+    if not supports(features):
+        raise ValueError(f"composite_cpp: unsupported features {tuple(features.shape)} {features.dtype} on {features.device}")
+    dtype = features.dtype
+    return _Composite.apply(means2d.to(dtype), conics.to(dtype), opacities.to(dtype), features, bins)
