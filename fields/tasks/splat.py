@@ -27,6 +27,7 @@ from fields.datasets.views import PosedViewsData
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
 from fields.render.cameras import Cameras, image_rays
+from fields.render.splat import rasterize_gaussians, view_matrices
 from fields.tasks.multiview import MultiViewTask
 from fields.tasks.radiance import ViewRenderConfig
 from fields.tasks.registry import TASKS
@@ -61,17 +62,6 @@ class SplatSettings(ViewRenderConfig):
         return STRATEGIES.validate(value, default="default")
 
 
-def camera_matrices(cameras: Cameras, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Camera ``index`` -> world-to-camera ``viewmat (4, 4)`` (OpenCV axes) and intrinsics ``K (3, 3)``."""
-    cam = cameras[index].to_opencv()
-    rot, origin = cam.c2w[0, :, :3], cam.c2w[0, :, 3]
-    viewmat = torch.eye(4)
-    viewmat[:3, :3] = rot.T
-    viewmat[:3, 3] = -rot.T @ origin
-    k = torch.tensor([[float(cam.fx[0]), 0.0, float(cam.cx[0])], [0.0, float(cam.fy[0]), float(cam.cy[0])], [0.0, 0.0, 1.0]])
-    return viewmat, k
-
-
 @TASKS.register("splat", aliases=("3dgs", "gaussian_splatting"))
 class SplatTask(MultiViewTask):
     DataConfig = PosedViewsData
@@ -92,11 +82,9 @@ class SplatTask(MultiViewTask):
     # --- rendering -----------------------------------------------------------------------------------
     def rasterize(self, cameras: Cameras, index: int, background: torch.Tensor, degree: int | None = None) -> Any:
         """Draw camera ``index`` of ``cameras`` -> the rasterizer's ``SplatRender`` (rgb ``(H, W, 3)``...)."""
-        from fields.render.splat import rasterize_gaussians
-
         cfg: SplatSettings = self.scene.render
         g = self.field
-        viewmat, k = camera_matrices(cameras, index)
+        viewmat, k = view_matrices(cameras, index)
         center = cameras.origins[index].to(self.device)
         degree = g.config.sh_degree if degree is None else degree
         out = rasterize_gaussians(g.means, g.rotations, g.scales, g.opacities, g.colors(center, degree),
@@ -112,7 +100,7 @@ class SplatTask(MultiViewTask):
         out = self.rasterize(cameras, index, self.eval_background)
         h, w = cameras.height, cameras.width
         opacity = out.alpha.reshape(h, w).float().cpu()
-        depth = (out.depth.reshape(h, w).float().cpu() / opacity.clamp_min(1e-6)) * (opacity > 0)
+        depth = out.depth.reshape(h, w).float().cpu() * (opacity > 1e-3)
         rays = image_rays(cameras, index)
         forward = cameras.forward[index].to(rays.directions)
         along = (rays.directions @ forward).clamp_min(1e-6)

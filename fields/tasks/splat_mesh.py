@@ -19,7 +19,7 @@ def tsdf_mesh(task: "SplatTask", path: Path, voxels: int, min_opacity: float = 0
     (truncation 4 voxels); pixels with rendered opacity under ``min_opacity`` are left out. Returns ``path``."""
     from fields.datasets.mesh import import_open3d
     from fields.engine.atomic import atomic_path
-    from fields.tasks.splat import camera_matrices
+    from fields.render.splat import view_matrices
 
     o3d = import_open3d()
     from rich.progress import track
@@ -36,7 +36,7 @@ def tsdf_mesh(task: "SplatTask", path: Path, voxels: int, min_opacity: float = 0
         rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
             o3d.geometry.Image(colour), o3d.geometry.Image(depth), depth_scale=1.0, depth_trunc=1e9,
             convert_rgb_to_intensity=False)
-        viewmat, k = camera_matrices(cams, index)
+        viewmat, k = view_matrices(cams, index)
         intrinsic = o3d.camera.PinholeCameraIntrinsic(cams.width, cams.height, float(k[0, 0]), float(k[1, 1]),
                                                       float(k[0, 2]), float(k[1, 2]))
         volume.integrate(rgbd, intrinsic, viewmat.double().numpy())
