@@ -1,5 +1,6 @@
 """The ``cpp`` backend of the splat rasterizer: tile binning, compositing and its analytic backward pass in one
-C++/OpenMP kernel (``splat_cpu.cpp``), parallel over tiles.
+C++/OpenMP kernel (``splat_cpu.cpp``), parallel over tiles; the projection (``splat_project_cpu.cpp``, wrapped
+by ``splat_project_cpu.py``) is compiled into the same library.
 
 Built on first use into ``TORCH_EXTENSIONS_DIR`` and called through ``ctypes`` exactly like the grid kernel
 (``grid_cpu.py``: only ``<ATen/Parallel.h>``, a few seconds to build); a failed build is logged once and the
@@ -21,11 +22,13 @@ from fields.kernels.grid_cpu import CFLAGS, _ensure_ninja_on_path
 
 log = logging.getLogger("fields")
 SOURCE = Path(__file__).with_name("splat_cpu.cpp")
+PROJECT_SOURCE = Path(__file__).with_name("splat_project_cpu.cpp")
 MAX_CHANNELS = 32
 
 
 class _Build:
     module: dict[torch.dtype, Any] | None = None
+    project: dict[torch.dtype, Any] | None = None
     error: str | None = None
     lock = threading.Lock()
 
@@ -40,11 +43,13 @@ def load(required: bool = False) -> Any:
                 _ensure_ninja_on_path()
                 from torch.utils.cpp_extension import load as load_extension
 
-                path = load_extension(name="fields_splat_cpu", sources=[str(SOURCE)], extra_cflags=CFLAGS,
-                                      extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
+                path = load_extension(name="fields_splat_cpu", sources=[str(SOURCE), str(PROJECT_SOURCE)],
+                                      extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"], is_python_module=False,
+                                      verbose=False)  # fmt: skip
                 lib = ctypes.CDLL(path)
+                _Build.project = {torch.float32: lib.fields_splat_project_f32, torch.float64: lib.fields_splat_project_f64}
                 _Build.module = {torch.float32: lib.fields_splat_f32, torch.float64: lib.fields_splat_f64}
-                for fn in _Build.module.values():
+                for fn in (*_Build.module.values(), *_Build.project.values()):
                     fn.restype = ctypes.c_int
                 log.info("cpp splat kernel ready (%.1f s to build or load)", time.perf_counter() - started)
             except Exception as err:  # noqa: BLE001  (no compiler, no ninja, a compile error: torch still works)

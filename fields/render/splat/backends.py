@@ -2,7 +2,7 @@
 
 - ``torch``: the plain-PyTorch reference (``composite.py``), everywhere.
 - ``cpp``: the fused C++/OpenMP kernel (``fields/kernels/splat_cpu``), CPU, compiled on first use.
-- ``triton``: Triton kernels (``fields/kernels/triton_splat``), CUDA.
+- ``triton``: Triton kernels (``fields/kernels/triton_splat``), CUDA (or CPU under ``TRITON_INTERPRET=1``, tests).
 - ``gsplat``: gsplat's CUDA rasterizer (projection included), when ``gsplat`` imports and the tensors are on CUDA.
 
 ``auto`` picks ``cpp`` on CPU and ``triton`` (else ``gsplat``) on CUDA; a backend that cannot run falls back to
@@ -36,6 +36,13 @@ def _triton_ok() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
+def _interpreting() -> bool:
+    """Triton's interpreter on CPU (``TRITON_INTERPRET=1``): the parity tests run the triton backend there."""
+    from fields.kernels.triton_runtime import interpreting
+
+    return interpreting()
+
+
 def _gsplat_ok() -> bool:
     try:
         import gsplat  # noqa: F401  (its CUDA ops build or load lazily on the first call)
@@ -61,7 +68,7 @@ def select_backend(requested: str, device: torch.device) -> str:
             candidates = [requested, "torch"]
         chosen = "torch"
         for name in candidates:
-            if name in ("triton", "gsplat") and not cuda:
+            if name in ("triton", "gsplat") and not cuda and not (name == "triton" and _interpreting()):
                 if name == requested:
                     log.warning("splat backend %s needs CUDA tensors; falling back to torch", name)
                 continue

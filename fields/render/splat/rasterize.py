@@ -77,7 +77,13 @@ def rasterize_gaussians(
         if result is not None:
             return result
         chosen = "torch"
-    proj = project_gaussians(means, quats, scales, viewmat, K, width, height, near, far, eps2d, antialiased)
+    if chosen == "cpp" and means.dtype in (torch.float32, torch.float64):
+        from fields.kernels.splat_project_cpu import project_cpp
+
+        proj = project_cpp(means, quats, scales.to(means.dtype), viewmat, K, width, height, near, far, eps2d,
+                           antialiased)  # fmt: skip
+    else:
+        proj = project_gaussians(means, quats, scales, viewmat, K, width, height, near, far, eps2d, antialiased)
     means2d = proj.means2d
     if means2d.requires_grad:
         means2d.retain_grad()
