@@ -24,6 +24,7 @@ from fields.errors import UserError
 from fields.render.cameras import Cameras, check_facing, check_rigid
 
 SYNTHETIC_PREFIX = "synthetic:"
+POVRAY_PREFIX = "povray:"  # scenes rendered with POV-Ray (fields.datasets.povray)
 
 
 @dataclass
@@ -118,6 +119,14 @@ def load_views(data: PosedViewsData) -> PosedViews:
         folder = cache_dir() / "synthetic" / f"{name}-{key}"
         if not (folder / "transforms_train.json").is_file():
             generate_scene(folder, name, n_train=s.n_train, n_test=s.n_test, size=s.size, seed=s.seed)
+        path, fmt = folder, "blender"
+    elif path_text.startswith(POVRAY_PREFIX):
+        from fields.datasets.povray import generate_povray_scene
+
+        name, s = path_text[len(POVRAY_PREFIX):], data.synthetic
+        folder = cache_dir() / "povray" / f"{name}-{s.n_train}-{s.n_test}-{s.size}-{s.seed}"
+        if not (folder / "transforms_test.json").is_file():
+            generate_povray_scene(folder, name, n_train=s.n_train, n_test=s.n_test, size=s.size, seed=s.seed)
         path, fmt = folder, "blender"
     else:
         path = Path(path_text)

@@ -17,7 +17,7 @@ in the task layer (``fields.tasks.splat_init``); this module builds from arrays.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -57,7 +57,7 @@ class Gaussians(nn.Module):
         type: Literal["gaussians"] = "gaussians"
         init: Literal["auto", "sfm", "ply", "random"] = Field(
             "auto", description="auto: the COLMAP points3D when the data has them, else init_path if set, else random")
-        init_path: Optional[str] = Field(None, description="init: ply: a point cloud .ply (xyz, optional rgb) or a 3DGS .ply")
+        init_path: str | None = Field(None, description="init: ply: a point cloud .ply (xyz, optional rgb) or a 3DGS .ply")
         n_random: int = Field(5000, ge=1, description="init: random: Gaussians drawn in the scene box")
         max_init_points: int = Field(100_000, ge=1, description="SfM / point-cloud init: a random subset above this")
         sh_degree: int = Field(3, ge=0, le=3)
@@ -65,8 +65,8 @@ class Gaussians(nn.Module):
         init_opacity: float = Field(0.1, gt=0, lt=1)
         init_scale: float = Field(1.0, gt=0, description="factor on the initial scale (mean distance to 3 neighbours)")
 
-    def __init__(self, config: "Gaussians.Config", means: torch.Tensor, rgb: Optional[torch.Tensor] = None,
-                 log_scales: Optional[torch.Tensor] = None):
+    def __init__(self, config: Gaussians.Config, means: torch.Tensor, rgb: torch.Tensor | None = None,
+                 log_scales: torch.Tensor | None = None):
         """``means (N, 3)``, ``rgb (N, 3)`` in [0, 1] (default grey), ``log_scales (N, 3)`` (default from the
         distance to the 3 nearest neighbours)."""
         super().__init__()

@@ -41,10 +41,9 @@ def write_splat_ply(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
     header += [f"property float {name}" for name in names] + ["end_header"]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(("\n".join(header) + "\n").encode("ascii"))
-            handle.write(np.ascontiguousarray(data).tobytes())
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(("\n".join(header) + "\n").encode("ascii"))
+        handle.write(np.ascontiguousarray(data).tobytes())
     return path
 
 

@@ -68,7 +68,7 @@ class SplatTask(MultiViewTask):
     RenderConfig = SplatSettings
     default_model = "gaussians"
 
-    def __init__(self, scene: "SceneConfig"):
+    def __init__(self, scene: SceneConfig):
         super().__init__(scene)
         self.automatic_optimization = False
         if self.cameras.distortion is not None:

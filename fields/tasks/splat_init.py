@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -18,7 +17,7 @@ from fields.models.gaussians_ply import is_splat_ply, read_ply, splat_tensors
 log = logging.getLogger("fields")
 
 
-def read_colmap_points(root: Path) -> Optional[tuple[np.ndarray, np.ndarray]]:
+def read_colmap_points(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """``(points (N, 3), rgb (N, 3) in [0, 1])`` of a COLMAP model's ``points3D``, or None without one."""
     from fields.datasets.colmap import _Reader, find_sparse
 
@@ -39,14 +38,14 @@ def read_colmap_points(root: Path) -> Optional[tuple[np.ndarray, np.ndarray]]:
     return (table[:, :3], table[:, 3:6] / 255.0) if len(table) else None
 
 
-def _subset(points: np.ndarray, rgb: Optional[np.ndarray], limit: int, seed: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def _subset(points: np.ndarray, rgb: np.ndarray | None, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     if len(points) <= limit:
         return points, rgb
     index = np.sort(np.random.default_rng(seed).choice(len(points), limit, replace=False))
     return points[index], None if rgb is None else rgb[index]
 
 
-def _from_arrays(config: Gaussians.Config, points: np.ndarray, rgb: Optional[np.ndarray], seed: int) -> Gaussians:
+def _from_arrays(config: Gaussians.Config, points: np.ndarray, rgb: np.ndarray | None, seed: int) -> Gaussians:
     points, rgb = _subset(points, rgb, config.max_init_points, seed)
     return Gaussians(config, torch.from_numpy(points).float(), None if rgb is None else torch.from_numpy(rgb).float())
 

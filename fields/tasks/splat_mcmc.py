@@ -13,7 +13,7 @@ regularisers keep Gaussians from saturating.
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -62,7 +62,7 @@ class MCMCStrategy(Strategy):
         return cfg.opacity_reg * gaussians.opacities.mean() + cfg.scale_reg * gaussians.scales.mean()
 
     @torch.no_grad()
-    def post_step(self, gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], step: int,
+    def post_step(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int,
                   generator: torch.Generator) -> None:
         cfg, done = self.config, step + 1
         if cfg.refine_start < done < cfg.refine_stop and done % cfg.refine_every == 0:
@@ -74,7 +74,7 @@ class MCMCStrategy(Strategy):
     def _draw(self, weights: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.multinomial(weights.detach().cpu().float(), n, replacement=True, generator=generator).to(weights.device)
 
-    def _share(self, gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], sampled: torch.Tensor,
+    def _share(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, sampled: torch.Tensor,
                n_total: int) -> None:
         """The drawn Gaussians (each drawn ``c`` times, so ``c + 1`` copies) take the shared opacity/scale."""
         ratios = torch.bincount(sampled, minlength=n_total)[sampled] + 1
@@ -85,7 +85,7 @@ class MCMCStrategy(Strategy):
         for name in ("opacity_logits", "log_scales"):
             reset_moments(optimizer, name, sampled)
 
-    def relocate(self, gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], generator: torch.Generator) -> int:
+    def relocate(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, generator: torch.Generator) -> int:
         opacities = gaussians.opacities
         dead = (opacities <= self.config.min_opacity).nonzero().flatten()
         alive = (opacities > self.config.min_opacity).nonzero().flatten()
@@ -99,7 +99,7 @@ class MCMCStrategy(Strategy):
             reset_moments(optimizer, name, dead)
         return len(dead)
 
-    def add(self, gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], generator: torch.Generator) -> int:
+    def add(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, generator: torch.Generator) -> int:
         n = len(gaussians)
         n_new = max(0, min(self.config.cap, int((1.0 + self.config.grow_rate) * n)) - n)
         if not n_new:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from fields.tasks.splat import SplatTask
 
 
-def tsdf_mesh(task: "SplatTask", path: Path, voxels: int, min_opacity: float = 0.5) -> Path:
+def tsdf_mesh(task: SplatTask, path: Path, voxels: int, min_opacity: float = 0.5) -> Path:
     """Fuse every training view into a TSDF with ``voxels`` voxels across the scene box's longest side
     (truncation 4 voxels); pixels with rendered opacity under ``min_opacity`` are left out. Returns ``path``."""
     from fields.datasets.mesh import import_open3d

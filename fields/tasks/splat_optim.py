@@ -7,8 +7,6 @@ Each Gaussian parameter sits alone in an optimiser group named as the parameter 
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from fields.models.gaussians import PARAMS, Gaussians
@@ -16,15 +14,15 @@ from fields.models.gaussians import PARAMS, Gaussians
 _MOMENTS = ("exp_avg", "exp_avg_sq")
 
 
-def _groups(optimizer: Optional[torch.optim.Optimizer]) -> dict[str, dict]:
+def _groups(optimizer: torch.optim.Optimizer | None) -> dict[str, dict]:
     if optimizer is None:
         return {}
     return {group["name"]: group for group in optimizer.param_groups if group.get("name") in PARAMS}
 
 
 @torch.no_grad()
-def rebuild(gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], keep: torch.Tensor,
-            new: Optional[dict[str, torch.Tensor]] = None) -> None:
+def rebuild(gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, keep: torch.Tensor,
+            new: dict[str, torch.Tensor] | None = None) -> None:
     """Keep rows ``keep`` (bool mask or indices) and append ``new`` (parameter name -> rows, all with the
     same count) to the Gaussians, updating the optimiser's groups and state in place."""
     groups = _groups(optimizer)
@@ -51,7 +49,7 @@ def rebuild(gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], ke
 
 
 @torch.no_grad()
-def reset_moments(optimizer: Optional[torch.optim.Optimizer], name: str, rows: Optional[torch.Tensor] = None) -> None:
+def reset_moments(optimizer: torch.optim.Optimizer | None, name: str, rows: torch.Tensor | None = None) -> None:
     """Zero the Adam moments of parameter ``name`` (only ``rows`` if given)."""
     group = _groups(optimizer).get(name)
     if group is None:
@@ -65,6 +63,6 @@ def reset_moments(optimizer: Optional[torch.optim.Optimizer], name: str, rows: O
                 state[key][rows] = 0
 
 
-def current_lr(optimizer: Optional[torch.optim.Optimizer], name: str) -> float:
+def current_lr(optimizer: torch.optim.Optimizer | None, name: str) -> float:
     group = _groups(optimizer).get(name)
     return float(group["lr"]) if group is not None else 0.0

@@ -17,7 +17,7 @@ scales divided by 1.6); Gaussians with opacity under ``prune_opacity`` or larger
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, model_validator
@@ -49,7 +49,7 @@ class Strategy(nn.Module):
     def regularization(self, gaussians: Gaussians) -> torch.Tensor | float:
         return 0.0
 
-    def post_step(self, gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], step: int,
+    def post_step(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int,
                   generator: torch.Generator) -> None:
         """After the optimiser step ``step`` (0-based)."""
 
@@ -84,10 +84,10 @@ class DefaultStrategy(Strategy):
         grow_scale3d: float = Field(0.01, gt=0, description="clone below, split above this largest axis (x extent)")
         prune_opacity: float = Field(0.005, gt=0, lt=0.5)
         prune_scale3d: float = Field(0.1, gt=0, description="prune Gaussians larger than this (x extent) after the first reset")
-        max_gaussians: Optional[int] = Field(None, ge=1, description="no growth beyond this many Gaussians")
+        max_gaussians: int | None = Field(None, ge=1, description="no growth beyond this many Gaussians")
 
         @model_validator(mode="after")
-        def _order(self) -> "DefaultStrategy.Config":
+        def _order(self) -> DefaultStrategy.Config:
             if self.refine_stop < self.refine_start:
                 raise ValueError(f"refine_stop ({self.refine_stop}) must be at least refine_start ({self.refine_start})")
             return self
@@ -101,7 +101,7 @@ class DefaultStrategy(Strategy):
         self.count += visible.to(self.count.dtype)
 
     @torch.no_grad()
-    def post_step(self, gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], step: int,
+    def post_step(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int,
                   generator: torch.Generator) -> None:
         cfg, done = self.config, step + 1  # steps completed
         if cfg.refine_start < done < cfg.refine_stop and done % cfg.refine_every == 0:
@@ -111,7 +111,7 @@ class DefaultStrategy(Strategy):
             gaussians.opacity_logits.clamp_(max=value)
             reset_moments(optimizer, "opacity_logits")
 
-    def refine(self, gaussians: Gaussians, optimizer: Optional[torch.optim.Optimizer], done: int,
+    def refine(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, done: int,
                generator: torch.Generator) -> None:
         cfg = self.config
         n = len(gaussians)

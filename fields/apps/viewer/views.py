@@ -111,6 +111,7 @@ def view_for(task: Any, chunk: int = 32768) -> View:
     import fields.apps.viewer.image_view  # noqa: F401  (registers the built-in views)
     import fields.apps.viewer.geometry_view  # noqa: F401
     import fields.apps.viewer.radiance_view  # noqa: F401
+    import fields.apps.viewer.splat_view  # noqa: F401
 
     name = getattr(getattr(task, "scene", None), "task", None)
     if name in VIEWS:
