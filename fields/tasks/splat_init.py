@@ -28,7 +28,8 @@ def read_colmap_points(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
         for _ in range(r.read("Q")[0]):
             values = r.read("QdddBBBd")
             rows.append(values[1:7])
-            r.pos += r.read("Q")[0] * 8
+            track = r.read("Q")[0]  # (image id, point index) int32 pairs
+            r.pos += track * 8
         table = np.array(rows, float).reshape(-1, 6)
     elif (sparse / "points3D.txt").is_file():
         lines = (sparse / "points3D.txt").read_text().splitlines()
