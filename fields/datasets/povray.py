@@ -126,7 +126,8 @@ def generate_povray_scene(folder: Path, name: str, n_train: int = 100, n_test: i
         frames = [{"file_path": f"./{split}/r_{k}", "transform_matrix": c2w_opengl(loc).tolist()}
                   for k, loc in enumerate(camera_positions(n, radius, seed * 2 + offset))]
         tmp = folder / f".transforms_{split}.json.tmp"
-        tmp.write_text(json.dumps({"camera_angle_x": camera_angle_x, "frames": frames}, indent=1))
+        meta = {"camera_angle_x": camera_angle_x, "aabb_scale": 2.0 / 1.5, "frames": frames}  # box [-2, 2]^3
+        tmp.write_text(json.dumps(meta, indent=1))
         tmp.replace(folder / f"transforms_{split}.json")
     return folder
 

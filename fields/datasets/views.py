@@ -65,7 +65,7 @@ class SyntheticSceneConfig(StrictModel):
 
 
 class PosedViewsData(StrictModel):
-    path: str = Field("synthetic:objects", description="dataset folder, a transforms.json, or synthetic:objects|sphere")
+    path: str = Field("synthetic:objects", description="dataset folder, a transforms.json, synthetic:objects|sphere or povray:NAME")
     format: Literal["auto", "blender", "colmap", "llff"] = "auto"
     convention: Literal["auto", "opengl", "opencv"] = Field("auto", description="pose convention; auto: the format's")
     downscale: float = Field(1.0, ge=1.0)
@@ -84,6 +84,12 @@ class PosedViewsData(StrictModel):
             name = value[len(SYNTHETIC_PREFIX):]
             if name not in SCENES:
                 raise ValueError(f"no synthetic scene '{name}'; valid: {', '.join(SCENES)}")
+            return value
+        if value.startswith(POVRAY_PREFIX):
+            from fields.datasets.povray import SCENES as POVRAY_SCENES
+
+            if value[len(POVRAY_PREFIX):] not in POVRAY_SCENES:
+                raise ValueError(f"no POV-Ray scene '{value[len(POVRAY_PREFIX):]}'; valid: {', '.join(POVRAY_SCENES)}")
             return value
         return resolve_data_path(value, (info.context or {}).get("base_dir"))
 
