@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from fields.config.base import StrictModel
 from fields.datasets.image import SKIMAGE_PREFIX, load_image
-from fields.engine.atomic import atomic_path
+from fields.io import atomic_path, save_image
 
 log = logging.getLogger("fields")
 
@@ -79,7 +79,6 @@ def render_pair(name: str, config: PairsConfig) -> tuple[torch.Tensor, torch.Ten
     """Fit an image field to ``name`` twice (early, converged) and render both: ``(3, S, S)`` each."""
     from fields.config.load import scene_from_dict
     from fields.engine.run import fit, load_run
-    from fields.datasets.image import save_image
 
     renders = []
     with tempfile.TemporaryDirectory(prefix="fields-restore-") as tmp:

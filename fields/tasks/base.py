@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from fields.config.base import StrictModel
+from fields.metrics.psnr import psnr_from_mse
 from fields.tasks.losses import regression_loss
 from fields.tasks.schedules import lr_factor
 
@@ -62,7 +63,7 @@ class FieldTask(pl.LightningModule):
         loss = regression_loss(self.scene.train.loss, pred, target)
         self.log("train/loss", loss, prog_bar=True)
         if self.scene.train.loss == "l2":
-            self.log("train/psnr", -10.0 * torch.log10(loss.detach().clamp_min(1e-12)), prog_bar=True)
+            self.log("train/psnr", psnr_from_mse(loss.detach()), prog_bar=True)
         return loss
 
     def param_groups(self) -> list[dict[str, Any]]:

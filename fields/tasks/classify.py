@@ -32,6 +32,8 @@ from fields.config.base import StrictModel
 from fields.datasets.paths import resolve_data_path
 from fields.heads.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset, load_triplane_dataset
 from fields.heads.triplane_symmetry import random_symmetries, transform_planes, transform_points
+from fields.io import atomic_write_text
+from fields.modules import eval_mode, n_params
 from fields.tasks.base import FieldTask
 from fields.tasks.registry import TASKS
 
@@ -139,11 +141,8 @@ class ClassifyTask(FieldTask):
     # --- evaluation ---------------------------------------------------------------------------------
     @torch.no_grad()
     def predict(self, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-        was_training = self.head.training
-        self.head.eval()
-        out = torch.cat([self.head(x[i : i + chunk]).argmax(1) for i in range(0, x.shape[0], chunk)])
-        self.head.train(was_training)
-        return out
+        with eval_mode(self.head):
+            return torch.cat([self.head(x[i : i + chunk]).argmax(1) for i in range(0, x.shape[0], chunk)])
 
     def confusion(self) -> torch.Tensor:
         """``(K, K)`` held-out counts: row true class, column predicted."""
@@ -162,12 +161,10 @@ class ClassifyTask(FieldTask):
         }
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
-        from fields.engine.atomic import atomic_write_text
-
         path = Path(run_dir) / "confusion.json"
         atomic_write_text(path, json.dumps({"classes": self.classes, "confusion": self.confusion().tolist()}) + "\n")
         return [path]
 
     def describe(self) -> dict[str, Any]:
-        return {"params": sum(p.numel() for p in self.head.parameters() if p.requires_grad),
+        return {"params": n_params(self.head),
                 "head": self.scene.head.type, "dataset": str(self.dataset_path)}

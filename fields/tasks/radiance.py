@@ -20,6 +20,7 @@ from fields.config.base import ComponentConfig, StrictModel
 from fields.datasets.views import PosedViewsData
 from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.radiance import RadianceField
 from fields.render.backends.nerfacc import resolve_backend
 from fields.render.batching import dynamic_batch_size
@@ -172,7 +173,7 @@ class RadianceTask(MultiViewTask):
         rays, target, background, _ = self.random_batch(int(self.next_rays), generator)
         out = self.render_rays(rays, background, training=True, generator=generator)
         loss = regression_loss(self.scene.train.loss, out.rgb, target)
-        self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         e = out.extras
         if cfg.distortion_weight > 0 and e["n_samples"]:
             loss = loss + cfg.distortion_weight * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()

@@ -18,8 +18,10 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from fields.config.base import StrictModel
-from fields.datasets.image import save_image
+from fields.io import save_image
 from fields.heads.restore_pairs import PairsConfig, restore_pairs
+from fields.metrics.psnr import psnr
+from fields.modules import eval_mode, n_params
 from fields.tasks.base import FieldTask
 from fields.tasks.losses import regression_loss
 from fields.tasks.registry import TASKS
@@ -55,12 +57,6 @@ class RestoreData(StrictModel):
         if self.patch > self.pairs.size:
             raise ValueError(f"patch {self.patch} is larger than the images ({self.pairs.size})")
         return self
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR (dB) of ``(N, C, H, W)`` in [0, 1]."""
-    mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-12)
-    return -10.0 * torch.log10(mse)
 
 
 @TASKS.register("restore")
@@ -120,11 +116,8 @@ class RestoreTask(FieldTask):
     def restore(self, images: torch.Tensor) -> torch.Tensor:
         """Restore whole images ``(N, 3, S, S)`` (the UNet is convolutional/partition-based, so any size
         divisible by its factors works) -> ``(N, 3, S, S)`` in [0, 1]."""
-        was_training = self.head.training
-        self.head.eval()
-        out = torch.cat([self.head(images[i : i + 4]) for i in range(0, images.shape[0], 4)]).clamp(0, 1)
-        self.head.train(was_training)
-        return out
+        with eval_mode(self.head):
+            return torch.cat([self.head(images[i : i + 4]) for i in range(0, images.shape[0], 4)]).clamp(0, 1)
 
     def evaluate(self) -> dict[str, float]:
         restored = self.restore(self.test_in)
@@ -143,4 +136,4 @@ class RestoreTask(FieldTask):
         return [path]
 
     def describe(self) -> dict[str, Any]:
-        return {"params": sum(p.numel() for p in self.head.parameters() if p.requires_grad), "head": self.scene.head.type}
+        return {"params": n_params(self.head), "head": self.scene.head.type}
