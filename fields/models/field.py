@@ -13,7 +13,8 @@ from fields.encoders import ENCODERS, Encoder
 from fields.modules import n_params
 
 if TYPE_CHECKING:
-    from fields.config.scene import ModelConfig, OptimizerConfig
+    from fields.config.train import OptimizerConfig
+    from fields.models.config import ModelConfig
 
 
 class Field(nn.Module):

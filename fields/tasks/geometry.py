@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Optional
 
 import numpy as np
 import pydantic
@@ -33,7 +33,7 @@ from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 log = logging.getLogger("fields")
 MESH_FORMATS = ("ply", "obj", "glb", "stl", "off")
@@ -140,11 +140,11 @@ class GeometryTask(FieldTask):
         self._distance: Optional[MeshDistance] = None
         self._reference_distance: Optional[MeshDistance] = None
 
+    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {"model": {"output_activation": "none"}}
+
     @classmethod
     def check_scene(cls, scene: "SceneConfig") -> None:
-        if "output_activation" not in scene.model.model_fields_set:
-            scene.model.output_activation = "none"
-        elif scene.model.output_activation != "none":
+        if scene.model.output_activation != "none":
             raise ValueError(f"model.output_activation: {scene.task} fields need 'none' (got '{scene.model.output_activation}')")
 
     # --- data -----------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from fields.tasks.base import FieldTask
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 class ImageData(StrictModel):

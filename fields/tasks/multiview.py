@@ -28,7 +28,7 @@ from fields.tasks.base import FieldTask
 from fields.tasks.schedules import lr_factor
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 log = logging.getLogger("fields")
 PATHS = ("orbit", "spiral", "dataset")

@@ -34,7 +34,7 @@ from fields.tasks.multiview import MultiViewTask
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 def default_direction_encoder() -> Any:

@@ -1,6 +1,6 @@
 """Image restoration with a UNet head (``task: restore``).
 
-Pairs of degraded and clean images (``fields.heads.restore_pairs``: synthetic noise/blur on
+Pairs of degraded and clean images (``fields.datasets.restore_pairs``: synthetic noise/blur on
 scikit-image photographs, or early-stopped against converged renders of image fields) from
 ``data.images`` train the head; ``data.test_images`` are held out. The head is a UNet of
 ``fields.heads`` (default: MAXIM-style: the ``maxim`` multi-axis gated-MLP mixer with cross-gating skip
@@ -18,8 +18,9 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from fields.config.base import StrictModel
+from fields.datasets.restore_pairs import PairsConfig, restore_pairs
+from fields.heads import BACKBONES
 from fields.io import save_image
-from fields.heads.restore_pairs import PairsConfig, restore_pairs
 from fields.metrics.psnr import psnr
 from fields.modules import eval_mode, n_params
 from fields.tasks.base import FieldTask
@@ -27,7 +28,7 @@ from fields.tasks.losses import regression_loss
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 DEFAULT_HEAD = {"type": "unet", "dims": [32, 64, 96], "depths": [1, 1, 1], "skip": "cross_gating",
                 "mixer": {"type": "maxim", "grid_size": 4, "block_size": 4}, "global_residual": True}
@@ -65,8 +66,6 @@ class RestoreTask(FieldTask):
 
     @classmethod
     def validate_head(cls, value: Any) -> Any:
-        from fields.heads import BACKBONES
-
         config = BACKBONES.validate(value if value is not None else dict(DEFAULT_HEAD))
         if config.type != "unet":
             raise ValueError(f"restore needs an image-to-image head (unet), got '{config.type}'")
@@ -74,8 +73,6 @@ class RestoreTask(FieldTask):
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
-        from fields.heads import BACKBONES
-
         data = scene.data
         degraded, clean = restore_pairs(data.images, data.pairs, data.cache_dir, salt=0)
         test_degraded, test_clean = restore_pairs(data.test_images, data.pairs, data.cache_dir, salt=1)

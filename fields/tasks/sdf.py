@@ -15,6 +15,7 @@ get ``pseudo_distance * |f - (q - p) . n_p|``, Hoppe's signed distance to the ne
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 
@@ -38,11 +39,7 @@ class SDFTask(GeometryTask):
     needs_oriented_cloud = True
     lipschitz = 2.0  # coarse-to-fine marching cubes: a neural SDF's slope can exceed 1
 
-    @classmethod
-    def check_scene(cls, scene) -> None:
-        super().check_scene(scene)
-        if "loss" not in scene.train.model_fields_set:
-            scene.train.loss = "mape"
+    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {"model": {"output_activation": "none"}, "train": {"loss": "mape"}}
 
     def surface_value(self, x: torch.Tensor) -> torch.Tensor:
         return self.field(x)[..., 0]

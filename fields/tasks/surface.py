@@ -31,7 +31,7 @@ from fields.tasks.radiance import ViewRenderConfig, default_direction_encoder
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 UNIT_BOX = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import load_scene
+from fields.engine.scene import load_scene
 from fields.datasets.video import load_video
 from fields.io import write_video
 from fields.engine.run import fit, load_run

@@ -28,7 +28,7 @@ from fields.config.base import StrictModel
 from fields.datasets.shapes_collection import CLASSES, sample_shapes
 from fields.io import atomic_path
 from fields.errors import UserError
-from fields.heads.triplane_fit import BatchedTriplaneField, TriplaneFitConfig, field_iou, fit_fields, training_pool
+from fields.datasets.triplane_fit import BatchedTriplaneField, TriplaneFitConfig, field_iou, fit_fields, training_pool
 
 log = logging.getLogger("fields")
 FORMAT = "fields-triplane-dataset"
