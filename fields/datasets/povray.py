@@ -133,9 +133,9 @@ def generate_povray_scene(folder: Path, name: str, n_train: int = 100, n_test: i
 
 
 if __name__ == "__main__":
+    import os
     import sys
 
-    from fields.datasets.views import cache_dir
-
-    for scene in sys.argv[1:] or sorted(SCENES):
-        print(generate_povray_scene(cache_dir() / "povray" / f"{scene}-100-20-200-0", scene))
+    cache = Path(os.environ.get("FIELDS_CACHE", Path.home() / ".cache" / "fields"))  # as fields.datasets.views
+    for scene in sys.argv[1:] or sorted(SCENES):  # the folders data.path: povray:NAME reads at 100/20/200
+        print(generate_povray_scene(cache / "povray" / f"{scene}-100-20-200-0", scene))

@@ -12,4 +12,16 @@ from fields.tasks.splat import SplatTask
 from fields.tasks.surface import SurfaceTask
 from fields.tasks.video import VideoTask
 
-__all__ = ["TASKS", "FieldTask", "ClassifyTask", "RestoreTask", "ImageTask", "OccupancyTask", "RadianceTask", "SDFTask", "SplatTask", "SurfaceTask", "VideoTask"]
+__all__ = [
+    "TASKS",
+    "FieldTask",
+    "ClassifyTask",
+    "RestoreTask",
+    "ImageTask",
+    "OccupancyTask",
+    "RadianceTask",
+    "SDFTask",
+    "SplatTask",
+    "SurfaceTask",
+    "VideoTask",
+]

@@ -24,7 +24,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 
 import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
 from fields.config.base import ComponentConfig
-from fields.datasets.image import save_image
+from fields.io import save_image
 from fields.datasets.views import PosedViewsData
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
@@ -37,7 +37,7 @@ from fields.tasks.splat_init import init_gaussians
 from fields.tasks.splat_strategy import STRATEGIES
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 log = logging.getLogger("fields")
 

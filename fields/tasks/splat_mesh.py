@@ -19,7 +19,7 @@ def tsdf_mesh(task: SplatTask, path: Path, voxels: int, min_opacity: float = 0.5
     """Fuse every training view into a TSDF of ``voxels**3`` voxels, a cube on the scene box's longest side
     (truncation 4 voxels); pixels with rendered opacity under ``min_opacity`` are left out. Returns ``path``."""
     from fields.datasets.mesh import import_open3d
-    from fields.engine.atomic import atomic_path
+    from fields.io.atomic import atomic_path
     from fields.render.splat import view_matrices
 
     o3d = import_open3d()

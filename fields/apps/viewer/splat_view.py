@@ -12,7 +12,8 @@ import torch
 from fields.apps.viewer.camera import ViewCamera
 from fields.apps.viewer.colormaps import normalise_depth, turbo
 from fields.apps.viewer.radiance_view import RadianceView
-from fields.apps.viewer.views import Overlay, Render, eval_mode, register_view, to_uint8
+from fields.apps.viewer.views import Overlay, Render, register_view, to_uint8
+from fields.modules import eval_mode
 
 
 def view_camera_as_cameras(camera: ViewCamera, width: int, height: int):
