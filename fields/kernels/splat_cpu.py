@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import platform
 import threading
 import time
 from pathlib import Path
@@ -18,12 +19,16 @@ from typing import Any
 
 import torch
 
-from fields.kernels.grid_cpu import CFLAGS, _ensure_ninja_on_path
+from fields.kernels.grid_cpu import CFLAGS as GRID_CFLAGS
+from fields.kernels.grid_cpu import _ensure_ninja_on_path
 
 log = logging.getLogger("fields")
 SOURCE = Path(__file__).with_name("splat_cpu.cpp")
 PROJECT_SOURCE = Path(__file__).with_name("splat_project_cpu.cpp")
 MAX_CHANNELS = 32
+# the pixel loops vectorise; the kernel is built on the machine that runs it, so its own vector width is fine
+# (-fno-trapping-math lets GCC if-convert them; it changes no result)
+CFLAGS = GRID_CFLAGS + ["-fno-trapping-math"] + (["-march=native"] if platform.machine().lower() in ("x86_64", "amd64") else [])
 
 
 class _Build:
@@ -65,13 +70,13 @@ def _p(t: torch.Tensor | None) -> ctypes.c_void_p:
     return ctypes.c_void_p(None if t is None else t.data_ptr())
 
 
-def _call(dtype: torch.dtype, mode: int, *, means2d=None, conics=None, opac=None, feats=None, ids=None, offsets=None,
-          layout=None, image=None, trans=None, last=None, grad_image=None, grad_alpha=None, isect_grad=None, m=0,
-          g_means2d=None, g_conics=None, g_opac=None, g_feats=None, radii=None, order=None, n=0, ids_out=None) -> None:
+def _call(dtype: torch.dtype, mode: int, *, data=None, ids=None, offsets=None, layout=None, image=None, trans=None,
+          last=None, grad_image=None, grad_alpha=None, isect_grad=None, m=0, g_packed=None, radii=None, order=None,
+          n=0, ids_out=None) -> None:
     rc = _Build.module[dtype](
-        ctypes.c_int(mode), _p(means2d), _p(conics), _p(opac), _p(feats), _p(ids), _p(offsets), _p(layout), _p(image),
-        _p(trans), _p(last), _p(grad_image), _p(grad_alpha), _p(isect_grad), ctypes.c_int64(m), _p(g_means2d),
-        _p(g_conics), _p(g_opac), _p(g_feats), _p(radii), _p(order), ctypes.c_int64(n), _p(ids_out),
+        ctypes.c_int(mode), _p(data), _p(ids), _p(offsets), _p(layout), _p(image), _p(trans), _p(last), _p(grad_image),
+        _p(grad_alpha), _p(isect_grad), ctypes.c_int64(m), _p(g_packed), _p(radii), _p(order), ctypes.c_int64(n),
+        _p(ids_out),
     )  # fmt: skip
     if rc != 0:
         raise RuntimeError(f"cpp splat kernel failed (code {rc}, mode {mode})")
@@ -94,10 +99,10 @@ def bin_cpp(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tensor, wi
     layout = torch.tensor([width, height, tiles_x, tiles_y, tile_size, 1], dtype=torch.int64)
     radii = radii.to(torch.int32).contiguous()
     offsets = torch.zeros(tiles_x * tiles_y + 1, dtype=torch.int64)
-    _call(means2d.dtype, 2, means2d=means2d, offsets=offsets, layout=layout, radii=radii, n=means2d.shape[0])
+    _call(means2d.dtype, 2, data=means2d, offsets=offsets, layout=layout, radii=radii, n=means2d.shape[0])
     order = torch.sort(depths.detach(), stable=True).indices.contiguous()
     ids = torch.empty(int(offsets[-1]), dtype=torch.int64)
-    _call(means2d.dtype, 2, means2d=means2d, offsets=offsets, layout=layout, radii=radii, order=order,
+    _call(means2d.dtype, 2, data=means2d, offsets=offsets, layout=layout, radii=radii, order=order,
           n=means2d.shape[0], ids_out=ids)
     return TileBins(ids, offsets, tiles_x, tiles_y, tile_size, width, height)
 
@@ -106,33 +111,34 @@ class _Composite(torch.autograd.Function):
     @staticmethod
     def forward(ctx, means2d, conics, opacities, features, bins):
         dtype, channels = features.dtype, features.shape[1]
-        tensors = [t.detach().contiguous() for t in (means2d, conics, opacities, features)]
+        # one row per Gaussian: [mean2d, conic, opacity, features]
+        data = torch.cat((means2d.detach(), conics.detach(), opacities.detach()[:, None], features.detach()), dim=1)
         ids, offsets = bins.gaussian_ids.contiguous(), bins.tile_offsets.contiguous()
         layout = _layout(bins, channels)
         image = torch.empty(bins.height, bins.width, channels, dtype=dtype)
         trans = torch.empty(bins.height, bins.width, dtype=dtype)
         last = torch.empty(bins.height, bins.width, dtype=torch.int32)
-        _call(dtype, 0, means2d=tensors[0], conics=tensors[1], opac=tensors[2], feats=tensors[3], ids=ids,
-              offsets=offsets, layout=layout, image=image, trans=trans, last=last)
-        ctx.save_for_backward(*tensors, ids, offsets, trans, last)
+        _call(dtype, 0, data=data, ids=ids, offsets=offsets, layout=layout, image=image, trans=trans, last=last)
+        ctx.save_for_backward(data, ids, offsets, trans, last)
         ctx.layout = layout
         return image, (1 - trans)[..., None]
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_image, grad_alpha):
-        means2d, conics, opac, feats, ids, offsets, trans, last = ctx.saved_tensors
-        dtype, channels = feats.dtype, feats.shape[1]
+        data, ids, offsets, trans, last = ctx.saved_tensors
+        dtype, row = data.dtype, data.shape[1]
+        channels = row - 6
         shape = (*trans.shape, channels)
         gi = (torch.zeros(shape, dtype=dtype) if grad_image is None else grad_image.to(dtype)).contiguous()
         ga = (torch.zeros_like(trans) if grad_alpha is None else grad_alpha[..., 0]).to(dtype).contiguous()
         m = ids.shape[0]
-        isect = torch.zeros(m, 6 + channels, dtype=dtype)
-        grads = [torch.zeros_like(t) for t in (means2d, conics, opac, feats)]
-        _call(dtype, 1, means2d=means2d, conics=conics, opac=opac, feats=feats, ids=ids, offsets=offsets,
-              layout=ctx.layout, trans=trans, last=last, grad_image=gi, grad_alpha=ga, isect_grad=isect, m=m,
-              g_means2d=grads[0], g_conics=grads[1], g_opac=grads[2], g_feats=grads[3])
-        return (*grads, None)
+        isect = torch.zeros(m, row, dtype=dtype)
+        packed = torch.zeros_like(data)
+        _call(dtype, 1, data=data, ids=ids, offsets=offsets, layout=ctx.layout, trans=trans, last=last, grad_image=gi,
+              grad_alpha=ga, isect_grad=isect, m=m, g_packed=packed)
+        g_means2d, g_conics, g_opac, g_feats = packed.split([2, 3, 1, channels], dim=1)
+        return g_means2d, g_conics, g_opac[:, 0], g_feats, None
 
 
 def supports(features: torch.Tensor) -> bool:
