@@ -1,6 +1,6 @@
-"""The ``cpp`` backend of the splat rasterizer: tile binning, compositing and its analytic backward pass in one
-C++/OpenMP kernel (``splat_cpu.cpp``), parallel over tiles; the projection (``splat_project_cpu.cpp``, wrapped
-by ``splat_project_cpu.py``) is compiled into the same library.
+"""The ``cpp`` backend of the splat rasterizer: tile binning (``splat_tiles_cpu.cpp``), compositing
+(``splat_cpu.cpp``) and its analytic backward pass (``splat_backward_cpu.cpp``), parallel over tiles, in one
+C++/OpenMP library with the projection (``splat_project_cpu.cpp``, wrapped by ``splat_project_cpu.py``).
 
 Built on first use into ``TORCH_EXTENSIONS_DIR`` and called through ``ctypes`` exactly like the grid kernel
 (``grid_cpu.py``: only ``<ATen/Parallel.h>``, a few seconds to build); a failed build is logged once and the
@@ -10,6 +10,7 @@ renderer falls back to the torch reference. Second derivatives are not provided.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import logging
 import platform
 import threading
@@ -23,8 +24,9 @@ from fields.kernels.grid_cpu import CFLAGS as GRID_CFLAGS
 from fields.kernels.grid_cpu import _ensure_ninja_on_path
 
 log = logging.getLogger("fields")
-SOURCE = Path(__file__).with_name("splat_cpu.cpp")
-PROJECT_SOURCE = Path(__file__).with_name("splat_project_cpu.cpp")
+HERE = Path(__file__).parent
+SOURCES = [HERE / f"splat_{name}.cpp" for name in ("cpu", "backward_cpu", "project_cpu", "tiles_cpu")]
+HEADERS = [HERE / "splat_common.h"]
 MAX_CHANNELS = 32
 # the pixel loops vectorise; the kernel is built on the machine that runs it, so its own vector width is fine
 # (-fno-trapping-math lets GCC if-convert them; it changes no result)
@@ -34,6 +36,7 @@ CFLAGS = GRID_CFLAGS + ["-fno-trapping-math"] + (["-march=native"] if platform.m
 class _Build:
     module: dict[torch.dtype, Any] | None = None
     project: dict[torch.dtype, Any] | None = None
+    bin: dict[torch.dtype, Any] | None = None
     error: str | None = None
     lock = threading.Lock()
 
@@ -48,13 +51,16 @@ def load(required: bool = False) -> Any:
                 _ensure_ninja_on_path()
                 from torch.utils.cpp_extension import load as load_extension
 
-                path = load_extension(name="fields_splat_cpu", sources=[str(SOURCE), str(PROJECT_SOURCE)],
+                # torch rebuilds when a listed source changes, not a header: the name carries a hash of all files
+                digest = hashlib.sha1(b"".join(p.read_bytes() for p in SOURCES + HEADERS)).hexdigest()[:10]
+                path = load_extension(name=f"fields_splat_cpu_{digest}", sources=[str(p) for p in SOURCES],
                                       extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"], is_python_module=False,
                                       verbose=False)  # fmt: skip
                 lib = ctypes.CDLL(path)
                 _Build.project = {torch.float32: lib.fields_splat_project_f32, torch.float64: lib.fields_splat_project_f64}
                 _Build.module = {torch.float32: lib.fields_splat_f32, torch.float64: lib.fields_splat_f64}
-                for fn in (*_Build.module.values(), *_Build.project.values()):
+                _Build.bin = {torch.float32: lib.fields_splat_bin_f32, torch.float64: lib.fields_splat_bin_f64}
+                for fn in (*_Build.module.values(), *_Build.project.values(), *_Build.bin.values()):
                     fn.restype = ctypes.c_int
                 log.info("cpp splat kernel ready (%.1f s to build or load)", time.perf_counter() - started)
             except Exception as err:  # noqa: BLE001  (no compiler, no ninja, a compile error: torch still works)
@@ -71,12 +77,10 @@ def _p(t: torch.Tensor | None) -> ctypes.c_void_p:
 
 
 def _call(dtype: torch.dtype, mode: int, *, data=None, ids=None, offsets=None, layout=None, image=None, trans=None,
-          last=None, grad_image=None, grad_alpha=None, isect_grad=None, m=0, g_packed=None, radii=None, order=None,
-          n=0, ids_out=None) -> None:
+          last=None, grad_image=None, grad_alpha=None, isect_grad=None, m=0, g_packed=None) -> None:
     rc = _Build.module[dtype](
         ctypes.c_int(mode), _p(data), _p(ids), _p(offsets), _p(layout), _p(image), _p(trans), _p(last), _p(grad_image),
-        _p(grad_alpha), _p(isect_grad), ctypes.c_int64(m), _p(g_packed), _p(radii), _p(order), ctypes.c_int64(n),
-        _p(ids_out),
+        _p(grad_alpha), _p(isect_grad), ctypes.c_int64(m), _p(g_packed),
     )  # fmt: skip
     if rc != 0:
         raise RuntimeError(f"cpp splat kernel failed (code {rc}, mode {mode})")
@@ -99,11 +103,13 @@ def bin_cpp(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tensor, wi
     layout = torch.tensor([width, height, tiles_x, tiles_y, tile_size, 1], dtype=torch.int64)
     radii = radii.to(torch.int32).contiguous()
     offsets = torch.zeros(tiles_x * tiles_y + 1, dtype=torch.int64)
-    _call(means2d.dtype, 2, data=means2d, offsets=offsets, layout=layout, radii=radii, n=means2d.shape[0])
+    fn, n = _Build.bin[means2d.dtype], ctypes.c_int64(means2d.shape[0])
+    rc = fn(_p(means2d), _p(radii), _p(None), n, _p(layout), _p(offsets), _p(None))  # pass 1: counts -> offsets
     order = torch.sort(depths.detach(), stable=True).indices.contiguous()
     ids = torch.empty(int(offsets[-1]), dtype=torch.int64)
-    _call(means2d.dtype, 2, data=means2d, offsets=offsets, layout=layout, radii=radii, order=order,
-          n=means2d.shape[0], ids_out=ids)
+    rc = rc or fn(_p(means2d), _p(radii), _p(order), n, _p(layout), _p(offsets), _p(ids))  # pass 2: the lists
+    if rc != 0:
+        raise RuntimeError(f"cpp splat binning failed (code {rc})")
     return TileBins(ids, offsets, tiles_x, tiles_y, tile_size, width, height)
 
 
