@@ -20,7 +20,7 @@ void backward(const T* gdata, const int64_t* ids, const int64_t* offsets, const 
     const int64_t start = offsets[t];
     std::vector<T> Tp(n_pix), t_final(n_pix), ga(n_pix), G(C * n_pix), buf(C * n_pix, T(0)), lanes(R * tw),
         scratch(8 * tw);
-    std::vector<int32_t> lastp(n_pix);
+    std::vector<int32_t> lastp(n_pix), row_last(ty1 - ty0, 0);
     int32_t max_last = 0;
     for (int64_t y = ty0; y < ty1; ++y)
       for (int64_t x = tx0; x < tx1; ++x) {
@@ -30,6 +30,7 @@ void backward(const T* gdata, const int64_t* ids, const int64_t* offsets, const 
         lastp[p] = last[q];
         for (int64_t ch = 0; ch < C; ++ch) G[ch * n_pix + p] = grad_image[q * C + ch];
         max_last = std::max(max_last, last[q]);
+        row_last[y - ty0] = std::max(row_last[y - ty0], last[q]);
       }
     for (int64_t k = start + max_last - 1; k >= start; --k) {
       if (k - kPrefetch >= start) __builtin_prefetch(gdata + R * ids[k - kPrefetch]);
@@ -48,6 +49,7 @@ void backward(const T* gdata, const int64_t* ids, const int64_t* offsets, const 
       T* l_gc2 = l_gc1 + tw; T* l_go = l_gc2 + tw; T* l_gf = l_go + tw;
       const T mx = m[0], c0 = c[0], c1 = c[1], c2 = c[2];
       for (int64_t y = y0; y < y1; ++y) {
+        if (local >= row_last[y - ty0]) continue;  // no pixel of this row composited Gaussian k
         const T dy = m[1] - (T(y) + T(0.5));
         const T cdy = c2 * (dy * dy);
         const int64_t row = (y - ty0) * tw;

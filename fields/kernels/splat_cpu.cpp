@@ -45,6 +45,7 @@ void forward(const T* gdata, const int64_t* ids, const int64_t* offsets, const L
     const int64_t tw = tx1 - tx0, n_pix = tw * (ty1 - ty0);
     TileState<T> st(n_pix, C, tw);
     int64_t n_active = n_pix;
+    std::vector<int32_t> row_active(ty1 - ty0, static_cast<int32_t>(tw));  // rows whose pixels have all stopped are skipped
     const int64_t start = offsets[t], end = offsets[t + 1];
     for (int64_t k = start; k < end && n_active > 0; ++k) {
       if (k + kPrefetch < end) __builtin_prefetch(gdata + R * ids[k + kPrefetch]);
@@ -62,6 +63,7 @@ void forward(const T* gdata, const int64_t* ids, const int64_t* offsets, const L
       // box fail the sigma <= s_cut test anyway
       x0 = tx0, x1 = tx1;
       for (int64_t y = y0; y < y1; ++y) {
+        if (row_active[y - ty0] == 0) continue;
         const T dy = m[1] - (T(y) + T(0.5));
         const T cdy = c[2] * (dy * dy);
         const int64_t row = (y - ty0) * tw - tx0;
@@ -92,6 +94,7 @@ void forward(const T* gdata, const int64_t* ids, const int64_t* offsets, const L
           for (int64_t x = x0; x < x1; ++x) a[x] += wrow[x] * fc;
         }
         n_active -= stops;
+        row_active[y - ty0] -= stops;
       }
     }
     for (int64_t y = ty0; y < ty1; ++y) {
