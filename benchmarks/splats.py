@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.backends = "torch,cpp,gsplat-torch" + (",triton,gsplat" if device.type == "cuda" else "")
     args.backends = args.backends.split(",")
     args.sizes = [24, 40] if args.smoke else [int(s) for s in args.sizes.split(",")]
-    args.counts = [100, 500] if args.smoke else [int(c) for c in args.counts.split(",")]
+    args.counts = [60, 200] if args.smoke else [int(c) for c in args.counts.split(",")]
     if args.smoke:
         args.reps = 1
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -208,3 +208,36 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
+
+
+def gpu_rows(smoke: bool, device: torch.device, bench: Callable[[Callable[[], Any], torch.device, int], float],
+             reps: int) -> list[dict[str, Any]]:
+    """The ``splat`` section of ``benchmarks/gpu.py``: one 800x800 view, 100k and 1M Gaussians, forward and
+    forward+backward for torch (100k only: it is slow), triton and gsplat (CUDA), error of the image to torch."""
+    cases = [(24, 120)] if smoke else [(800, 100_000), (800, 1_000_000)]
+    backends = ["torch", "triton"] + (["gsplat"] if device.type == "cuda" else [])
+    rows = []
+    for size, n in cases:
+        scene = benchmark_scene(n, size, device)
+        reference = None
+        for backend in backends:
+            row: dict[str, Any] = {"section": "splat", "row": f"splat {size}x{size}, {n:,} Gaussians", "backend": backend}
+            try:
+                if backend == "torch" and n > 100_000:
+                    raise RuntimeError("skipped: the torch reference is too slow at this size")
+                _, _, forward, forward_backward = render_fns(backend, scene, size)
+                out = forward()
+                if out.backend != backend:
+                    raise RuntimeError(f"{backend} did not run (backend used: {out.backend})")
+                t_fwd = bench(forward, device, reps)
+                t_both = bench(forward_backward, device, reps)
+                row.update(fwd_ms=round(t_fwd * 1e3, 3), fwd_bwd_ms=round(t_both * 1e3, 3))
+                if reference is None:
+                    reference = out.rgb
+                else:
+                    row["rel_err"] = float((out.rgb - reference).norm() / reference.norm())
+            except Exception as err:  # noqa: BLE001  (a backend that does not build or run here: a row with a note)
+                row["note"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:160]
+            rows.append(row)
+            print(row, flush=True)
+    return rows
