@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that the script runs")
     parser.add_argument("--sizes", default="200,800", help="square view sizes in pixels")
     parser.add_argument("--counts", default="100000,1000000", help="numbers of Gaussians")
-    parser.add_argument("--backends", default=None, help="default: torch,cpp,gsplat-torch (CPU); + triton,gsplat (CUDA)")
+    parser.add_argument("--backends", default=None,
+                        help="default: torch,cpp,gsplat-torch (CPU); + triton,gsplat (CUDA)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--slow-s", type=float, default=20.0, help="a warm-up slower than this is the only run")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here (a folder)")
@@ -193,8 +194,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started, stamp = time.perf_counter(), f"{_dt.datetime.now():%Y%m%d-%H%M%S}"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     machine = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}"
-    report: dict[str, Any] = {"benchmark": "splats", "time": stamp, "machine": machine, "threads": torch.get_num_threads(),
-                              "torch": torch.__version__, "load_average_at_start": load, "smoke": args.smoke}  # fmt: skip
+    report: dict[str, Any] = {"benchmark": "splats", "time": stamp, "machine": machine,
+                              "threads": torch.get_num_threads(), "torch": torch.__version__,
+                              "load_average_at_start": load, "smoke": args.smoke}  # fmt: skip
     report["rows"] = run_rows(args, device)
     report["seconds"] = round(time.perf_counter() - started, 1)
     for folder in [RESULTS] + ([args.out] if args.out else []):
@@ -221,7 +223,8 @@ def gpu_rows(smoke: bool, device: torch.device, bench: Callable[[Callable[[], An
         scene = benchmark_scene(n, size, device)
         reference = None
         for backend in backends:
-            row: dict[str, Any] = {"section": "splat", "row": f"splat {size}x{size}, {n:,} Gaussians", "backend": backend}
+            row: dict[str, Any] = {"section": "splat", "row": f"splat {size}x{size}, {n:,} Gaussians",
+                                   "backend": backend}
             try:
                 if backend == "torch" and n > 100_000:
                     raise RuntimeError("skipped: the torch reference is too slow at this size")

@@ -30,7 +30,8 @@ HEADERS = [HERE / "splat_common.h"]
 MAX_CHANNELS = 32
 # the pixel loops vectorise; the kernel is built on the machine that runs it, so its own vector width is fine
 # (-fno-trapping-math lets GCC if-convert them; it changes no result)
-CFLAGS = GRID_CFLAGS + ["-fno-trapping-math"] + (["-march=native"] if platform.machine().lower() in ("x86_64", "amd64") else [])
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+CFLAGS = GRID_CFLAGS + ["-fno-trapping-math"] + (["-march=native"] if X86 else [])
 
 
 class _Build:
@@ -58,7 +59,8 @@ def load(required: bool = False) -> Any:
                                       extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"], is_python_module=False,
                                       verbose=False)  # fmt: skip
                 lib = ctypes.CDLL(path)
-                _Build.project = {torch.float32: lib.fields_splat_project_f32, torch.float64: lib.fields_splat_project_f64}
+                _Build.project = {torch.float32: lib.fields_splat_project_f32,
+                                  torch.float64: lib.fields_splat_project_f64}
                 _Build.module = {torch.float32: lib.fields_splat_f32, torch.float64: lib.fields_splat_f64}
                 _Build.bin = {torch.float32: lib.fields_splat_bin_f32, torch.float64: lib.fields_splat_bin_f64}
                 for fn in (*_Build.module.values(), *_Build.project.values(), *_Build.bin.values()):
@@ -95,12 +97,11 @@ def _layout(bins, channels: int) -> torch.Tensor:
 
 
 def bin_cpp(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tensor, width: int, height: int,
-            tile_size: int):
-    """``TileBins`` equal to ``tiles.bin_gaussians``' (same rectangles, same depth order with ties by index),
+            tile_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(gaussian_ids (M,), tile_offsets (tiles + 1,))`` as ``fields.render.splat.tiles.bin_gaussians`` makes them
+    (same rectangles, same depth order with ties by index),
     by a counting sort per tile of the Gaussians taken in depth order: one radix sort of the visible depths
     (float32; ``torch.sort`` for float64), no sort of the ``M`` intersections."""
-    from fields.render.splat.tiles import TileBins
-
     means2d = means2d.detach().contiguous()
     tiles_x, tiles_y = -(-width // tile_size), -(-height // tile_size)
     layout = torch.tensor([width, height, tiles_x, tiles_y, tile_size, 1], dtype=torch.int64)
@@ -118,7 +119,7 @@ def bin_cpp(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tensor, wi
     rc = rc or fn(_p(means2d), _p(radii), _p(order), n, ctypes.c_int64(n_order), _p(layout), _p(offsets), _p(ids))
     if rc != 0:
         raise RuntimeError(f"cpp splat binning failed (code {rc})")
-    return TileBins(ids, offsets, tiles_x, tiles_y, tile_size, width, height)
+    return ids, offsets
 
 
 class _Composite(torch.autograd.Function):
@@ -164,10 +165,12 @@ def supports(features: torch.Tensor) -> bool:
 def composite_cpp(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor, features: torch.Tensor,
                   bins) -> tuple[torch.Tensor, torch.Tensor]:
     """As ``fields.render.splat.composite.composite_torch``: image ``(H, W, C)`` (no background), alpha
-    ``(H, W, 1)``, differentiable once. Call ``load()`` first."""
+    ``(H, W, 1)``, differentiable once. ``bins``: a ``TileBins`` (its ``gaussian_ids``, ``tile_offsets``, ``width``,
+    ``height``, ``tiles_x``, ``tiles_y``, ``tile_size``). Call ``load()`` first."""
     if _Build.module is None:
         raise RuntimeError("composite_cpp called before a successful load()")
     if not supports(features):
-        raise ValueError(f"composite_cpp: unsupported features {tuple(features.shape)} {features.dtype} on {features.device}")
+        raise ValueError(f"composite_cpp: unsupported features {tuple(features.shape)} {features.dtype} "
+                         f"on {features.device}")
     dtype = features.dtype
     return _Composite.apply(means2d.to(dtype), conics.to(dtype), opacities.to(dtype), features, bins)
