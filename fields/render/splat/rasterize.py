@@ -68,7 +68,8 @@ def rasterize_gaussians(
         proj = Projection(*project_cpp(means, quats, scales.to(means.dtype), viewmat, K, width, height, near, far,
                                        eps2d, antialiased))  # fmt: skip
     else:
-        proj = project_gaussians(means, quats, scales, viewmat, K, width, height, near, far, eps2d, antialiased)
+        proj = project_gaussians(means, quats, scales, viewmat, K, width, height, near=near, eps2d=eps2d,
+                                 antialiased=antialiased, far=far)
     means2d = proj.means2d
     if means2d.requires_grad:
         means2d.retain_grad()
