@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that the script runs")
     parser.add_argument("--sizes", default="200,800", help="square view sizes in pixels")
     parser.add_argument("--counts", default="100000,1000000", help="numbers of Gaussians")
-    parser.add_argument("--backends", default=None, help="default: torch,cpp,gsplat-torch (CPU); + triton,gsplat (CUDA)")
+    parser.add_argument("--backends", default=None,
+                        help="default: torch,cpp,gsplat-torch (CPU); + triton,gsplat (CUDA)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--slow-s", type=float, default=20.0, help="a warm-up slower than this is the only run")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here (a folder)")
@@ -186,15 +187,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.backends = "torch,cpp,gsplat-torch" + (",triton,gsplat" if device.type == "cuda" else "")
     args.backends = args.backends.split(",")
     args.sizes = [24, 40] if args.smoke else [int(s) for s in args.sizes.split(",")]
-    args.counts = [100, 500] if args.smoke else [int(c) for c in args.counts.split(",")]
+    args.counts = [60, 200] if args.smoke else [int(c) for c in args.counts.split(",")]
     if args.smoke:
         args.reps = 1
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     started, stamp = time.perf_counter(), f"{_dt.datetime.now():%Y%m%d-%H%M%S}"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     machine = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}"
-    report: dict[str, Any] = {"benchmark": "splats", "time": stamp, "machine": machine, "threads": torch.get_num_threads(),
-                              "torch": torch.__version__, "load_average_at_start": load, "smoke": args.smoke}  # fmt: skip
+    report: dict[str, Any] = {"benchmark": "splats", "time": stamp, "machine": machine,
+                              "threads": torch.get_num_threads(), "torch": torch.__version__,
+                              "load_average_at_start": load, "smoke": args.smoke}  # fmt: skip
     report["rows"] = run_rows(args, device)
     report["seconds"] = round(time.perf_counter() - started, 1)
     for folder in [RESULTS] + ([args.out] if args.out else []):
@@ -208,3 +210,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
+
+
+def gpu_rows(smoke: bool, device: torch.device, bench: Callable[[Callable[[], Any], torch.device, int], float],
+             reps: int) -> list[dict[str, Any]]:
+    """The ``splat`` section of ``benchmarks/gpu.py``: one 800x800 view, 100k and 1M Gaussians, forward and
+    forward+backward for torch (100k only: it is slow), triton and gsplat (CUDA), error of the image to torch."""
+    cases = [(24, 120)] if smoke else [(800, 100_000), (800, 1_000_000)]
+    backends = ["torch", "triton"] + (["gsplat"] if device.type == "cuda" else [])
+    rows = []
+    for size, n in cases:
+        scene = benchmark_scene(n, size, device)
+        reference = None
+        for backend in backends:
+            row: dict[str, Any] = {"section": "splat", "row": f"splat {size}x{size}, {n:,} Gaussians",
+                                   "backend": backend}
+            try:
+                if backend == "torch" and n > 100_000:
+                    raise RuntimeError("skipped: the torch reference is too slow at this size")
+                _, _, forward, forward_backward = render_fns(backend, scene, size)
+                out = forward()
+                if out.backend != backend:
+                    raise RuntimeError(f"{backend} did not run (backend used: {out.backend})")
+                t_fwd = bench(forward, device, reps)
+                t_both = bench(forward_backward, device, reps)
+                row.update(fwd_ms=round(t_fwd * 1e3, 3), fwd_bwd_ms=round(t_both * 1e3, 3))
+                if reference is None:
+                    reference = out.rgb
+                else:
+                    row["rel_err"] = float((out.rgb - reference).norm() / reference.norm())
+            except Exception as err:  # noqa: BLE001  (a backend that does not build or run here: a row with a note)
+                row["note"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:160]
+            rows.append(row)
+            print(row, flush=True)
+    return rows

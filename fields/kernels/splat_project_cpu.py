@@ -69,12 +69,10 @@ class _Project(torch.autograd.Function):
 
 def project_cpp(means: torch.Tensor, quats: torch.Tensor, scales: torch.Tensor, viewmat: torch.Tensor, K: torch.Tensor,
                 width: int, height: int, near: float = 0.01, far: float = 1e10, eps2d: float = 0.3,
-                antialiased: bool = False):
-    """As ``project_gaussians`` (same arguments, same ``Projection``) on CPU float32/float64 tensors."""
-    from fields.render.splat.project import Projection
-
+                antialiased: bool = False) -> tuple[torch.Tensor, ...]:
+    """As ``fields.render.splat.project.project_gaussians`` on CPU float32/float64 tensors: the fields of its
+    ``Projection`` as a tuple ``(means2d, conics, depths, radii, opacity_compensation)``."""
     if splat_cpu._Build.project is None:
         raise RuntimeError("project_cpp called before a successful splat_cpu.load()")
     camera = _camera(viewmat, K, width, height, near, far, eps2d)
-    means2d, conics, depths, radii, comp = _Project.apply(means, quats, scales, camera, antialiased)
-    return Projection(means2d=means2d, conics=conics, depths=depths, radii=radii, opacity_compensation=comp)
+    return _Project.apply(means, quats, scales, camera, antialiased)

@@ -3,11 +3,13 @@
 Binning and the depth sort stay in torch (``fields.render.splat.tiles``, one ``torch.sort``); the kernels
 (``triton_splat_kernels.py``) run one program per tile. Computation is in float32. The backward kernel writes
 per-intersection gradient rows that ``index_add_`` sums per Gaussian. A kernel that fails to compile or launch is
-turned off for the process with one logged line (``triton_runtime``) and the torch reference runs instead.
+turned off for the process with one logged line (``triton_runtime``) and the caller runs the torch reference.
 Second derivatives are not provided. Nothing here imports ``triton`` until a kernel runs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -17,6 +19,7 @@ NAME = "splat compositing"
 # Gaussians per early-termination check; warps per tile program. benchmarks/gpu.py may try others.
 LAUNCH = {"GROUP": 8, "num_warps": 4}
 MAX_CHANNELS = 32
+Reference = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
 
 def _channels_padded(c: int) -> int:
@@ -28,18 +31,16 @@ def _launch_args(bins, channels: int) -> dict:
             "GROUP": LAUNCH["GROUP"], "num_warps": LAUNCH["num_warps"]}  # fmt: skip
 
 
-def _reference_grads(inputs, bins, grad_image, grad_alpha):
-    from fields.render.splat.composite import composite_torch
-
+def _reference_grads(reference, inputs, bins, grad_image, grad_alpha):
     with torch.enable_grad():
         leaves = [t.detach().requires_grad_() for t in inputs]
-        image, alpha = composite_torch(*leaves, bins)
+        image, alpha = reference(*leaves, bins)
     return torch.autograd.grad((image, alpha), leaves, (grad_image, grad_alpha), allow_unused=True)
 
 
 class _Composite(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, means2d, conics, opacities, features, bins):
+    def forward(ctx, means2d, conics, opacities, features, bins, reference):
         from fields.kernels.triton_splat_kernels import splat_forward_kernel
 
         dtype = features.dtype
@@ -54,7 +55,8 @@ class _Composite(torch.autograd.Function):
                 *tensors, bins.gaussian_ids, bins.tile_offsets, image, trans, last, bins.width, bins.height,
                 bins.tiles_x, channels, **_launch_args(bins, channels))  # fmt: skip
         ctx.save_for_backward(*tensors, trans, last)
-        ctx.bins, ctx.dtypes = bins, [t.dtype for t in (means2d, conics, opacities, features)]
+        ctx.bins, ctx.reference = bins, reference
+        ctx.dtypes = [t.dtype for t in (means2d, conics, opacities, features)]
         return image.to(dtype), (1 - trans)[..., None].to(dtype)
 
     @staticmethod
@@ -80,8 +82,8 @@ class _Composite(torch.autograd.Function):
             grads = (grads[0], grads[1], grads[2][:, 0], grads[3])
         except Exception as err:  # noqa: BLE001  (a kernel that does not compile: the reference still works)
             triton_runtime.fail(NAME, err)
-            grads = _reference_grads((means2d, conics, opac, feats), bins, gi.float(), ga.float())
-        return (*(None if g is None else g.to(d) for g, d in zip(grads, ctx.dtypes)), None)
+            grads = _reference_grads(ctx.reference, (means2d, conics, opac, feats), bins, gi.float(), ga.float())
+        return (*(None if g is None else g.to(d) for g, d in zip(grads, ctx.dtypes)), None, None)
 
 
 def supports(features: torch.Tensor, tile_size: int) -> bool:
@@ -91,15 +93,13 @@ def supports(features: torch.Tensor, tile_size: int) -> bool:
 
 
 def composite_triton(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor, features: torch.Tensor,
-                     bins) -> tuple[torch.Tensor, torch.Tensor]:
-    """As ``fields.render.splat.composite.composite_torch``; falls back to it (one logged line) when the kernels
-    cannot run here."""
-    from fields.render.splat.composite import composite_torch
-
+                     bins, reference: Reference) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """As ``fields.render.splat.composite.composite_torch`` (``reference``, used for the backward pass if the
+    backward kernel fails), or ``None`` when the kernels cannot run here (logged once)."""
     if not supports(features, bins.tile_size):
-        return composite_torch(means2d, conics, opacities, features, bins)
+        return None
     try:
-        return _Composite.apply(means2d, conics, opacities, features, bins)
+        return _Composite.apply(means2d, conics, opacities, features, bins, reference)
     except Exception as err:  # noqa: BLE001  (ImportError, a compile or launch error)
         triton_runtime.fail(NAME, err)
-        return composite_torch(means2d, conics, opacities, features, bins)
+        return None

@@ -32,7 +32,8 @@ def random_scene(n: int, width: int, height: int, seed: int = 0, dtype=torch.flo
         scales[3] = 0.1
         scales[4] = torch.tensor([2.0, 1.5, 1.0])  # very large
         scales[5] = torch.tensor([1e-4, 2e-4, 1e-4])  # very small
-        for i, (u, v) in zip(range(6, 12), ((16, 16), (32, 40), (16.5, 8), (48, 16), (8, 32), (width - 0.5, height / 2))):
+        borders = ((16, 16), (32, 40), (16.5, 8), (48, 16), (8, 32), (width - 0.5, height / 2))
+        for i, (u, v) in zip(range(6, 12), borders):
             z = 4.0 + float(means[i, 2])  # centres on tile borders
             means[i, 0], means[i, 1] = (u - cx) * z / f, (v - cy) * z / f
     quats = torch.randn(n, 4, generator=g, dtype=dtype)

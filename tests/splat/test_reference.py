@@ -57,7 +57,8 @@ def test_projection_matches_direct_formula():
         assert torch.allclose(proj.means2d[i], u)
         x, y, z = p.tolist()
         if abs(x / z) < 0.5 and abs(y / z) < 0.4:  # inside the Jacobian's clamp
-            J = torch.tensor([[K[0, 0] / z, 0, -K[0, 0] * x / z**2], [0, K[1, 1] / z, -K[1, 1] * y / z**2]], dtype=torch.float64)
+            J = torch.tensor([[K[0, 0] / z, 0, -K[0, 0] * x / z**2], [0, K[1, 1] / z, -K[1, 1] * y / z**2]],
+                             dtype=torch.float64)
             c2 = J @ cov[i] @ J.T + 0.3 * torch.eye(2, dtype=torch.float64)
             inv = torch.linalg.inv(c2)
             assert torch.allclose(proj.conics[i], torch.stack((inv[0, 0], inv[0, 1], inv[1, 1])))
@@ -110,7 +111,8 @@ def test_view_matrices_agree_with_rays():
         rays = generate_rays(cams, torch.zeros(2, dtype=torch.long), u, v)
         points = rays.origins + 2.5 * rays.directions
         viewmat, K = view_matrices(cams, 0)
-        proj = project_gaussians(points, torch.tensor([[1.0, 0, 0, 0]] * 2), torch.full((2, 3), 0.01), viewmat, K, 40, 30)
+        quats, scales = torch.tensor([[1.0, 0, 0, 0]] * 2), torch.full((2, 3), 0.01)
+        proj = project_gaussians(points, quats, scales, viewmat, K, 40, 30)
         torch.testing.assert_close(proj.means2d, torch.stack((u, v), -1), atol=1e-4, rtol=0)
         assert (proj.depths > 0).all()
 
@@ -125,7 +127,8 @@ def test_gradcheck_float64(antialiased):
     names = ("means", "quats", "scales", "opacities", "colors")
 
     def render(*tensors):
-        r = rasterize_gaussians(*tensors, viewmat, K, 10, 9, background=torch.tensor([0.2, 0.5, 0.9], dtype=torch.float64),
+        background = torch.tensor([0.2, 0.5, 0.9], dtype=torch.float64)
+        r = rasterize_gaussians(*tensors, viewmat, K, 10, 9, background=background,
                                 backend="torch", antialiased=antialiased, tile_size=4)
         return r.rgb, r.alpha, r.depth
 

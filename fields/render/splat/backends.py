@@ -52,7 +52,8 @@ def _gsplat_ok() -> bool:
     return True
 
 
-CHECKS: dict[str, Callable[[], bool]] = {"cpp": _cpp_ok, "triton": _triton_ok, "gsplat": _gsplat_ok, "torch": lambda: True}
+CHECKS: dict[str, Callable[[], bool]] = {"cpp": _cpp_ok, "triton": _triton_ok, "gsplat": _gsplat_ok,
+                                         "torch": lambda: True}
 
 
 def select_backend(requested: str, device: torch.device) -> str:
@@ -82,7 +83,10 @@ def select_backend(requested: str, device: torch.device) -> str:
 
 
 def composite_function(backend: str) -> Callable:
-    """``f(means2d, conics, opacities, features, bins) -> (image (H, W, C), alpha (H, W, 1))`` of a backend."""
+    """``f(means2d, conics, opacities, features, bins) -> (image (H, W, C), alpha (H, W, 1))`` of a backend (the
+    triton one falls back to the torch reference, one logged line, when its kernels cannot run)."""
+    from fields.render.splat.composite import composite_torch
+
     if backend == "cpp":
         from fields.kernels.splat_cpu import composite_cpp
 
@@ -90,7 +94,9 @@ def composite_function(backend: str) -> Callable:
     if backend == "triton":
         from fields.kernels.triton_splat import composite_triton
 
-        return composite_triton
-    from fields.render.splat.composite import composite_torch
+        def composite(means2d, conics, opacities, features, bins):
+            out = composite_triton(means2d, conics, opacities, features, bins, composite_torch)
+            return composite_torch(means2d, conics, opacities, features, bins) if out is None else out
 
+        return composite
     return composite_torch

@@ -12,6 +12,8 @@ import logging
 
 import torch
 
+from fields.render.splat.output import SplatRender
+
 log = logging.getLogger("fields")
 _failed: list[str] = []
 
@@ -19,8 +21,6 @@ _failed: list[str] = []
 def rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width, height, background, antialiased,
                      tile_size, near, far, eps2d):
     """As ``rasterize_gaussians`` (same arguments and result), or ``None`` when gsplat cannot run."""
-    from fields.render.splat.rasterize import SplatRender
-
     if _failed:
         return None
     try:

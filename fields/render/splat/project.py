@@ -63,9 +63,9 @@ def project_gaussians(
     width: int,
     height: int,
     near: float = 0.01,
-    far: float = 1e10,
     eps2d: float = 0.3,
     antialiased: bool = False,
+    far: float = 1e10,
 ) -> Projection:
     """Project ``N`` Gaussians: means ``(N, 3)``, quats ``(N, 4)``, scales ``(N, 3)`` (world), viewmat ``(4, 4)``
     world-to-camera (OpenCV frame), K ``(3, 3)``. The 2D covariance is ``J W Sigma W^T J^T + eps2d I`` (the

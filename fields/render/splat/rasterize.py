@@ -12,34 +12,19 @@ background ``rgb + (1 - alpha) * background`` and expected depth ``sum_i w_i z_i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from fields.render.splat.backends import composite_function, select_backend
-from fields.render.splat.project import project_gaussians
-from fields.render.splat.tiles import bin_gaussians
-
-
-@dataclass
-class SplatRender:
-    """rgb ``(H, W, 3)``, alpha ``(H, W, 1)``, depth ``(H, W, 1)`` (expected camera z of the visible Gaussians,
-    0 where nothing is seen), means2d ``(N, 2)`` projected centres (after ``loss.backward()`` its ``.grad`` is
-    the view-space positional gradient that densification uses; ``None`` when no gradient was asked for),
-    radii ``(N,)`` int32 pixels (0: culled), backend: the compositing backend used."""
-
-    rgb: torch.Tensor
-    alpha: torch.Tensor
-    depth: torch.Tensor
-    means2d: torch.Tensor
-    radii: torch.Tensor
-    backend: str
+from fields.render.splat.output import SplatRender
+from fields.render.splat.project import Projection, project_gaussians
+from fields.render.splat.tiles import TileBins, bin_gaussians
 
 
 def _check(means, quats, scales, opacities, colors, viewmat, K) -> int:
     n = means.shape[0]
     shapes = {"means": (means, (n, 3)), "quats": (quats, (n, 4)), "scales": (scales, (n, 3)),
-              "opacities": (opacities, (n,)), "colors": (colors, (n, 3)), "viewmat": (viewmat, (4, 4)), "K": (K, (3, 3))}
+              "opacities": (opacities, (n,)), "colors": (colors, (n, 3)), "viewmat": (viewmat, (4, 4)),
+              "K": (K, (3, 3))}
     for name, (t, shape) in shapes.items():
         if tuple(t.shape) != shape:
             raise ValueError(f"rasterize_gaussians: {name} has shape {tuple(t.shape)}, expected {shape}")
@@ -80,10 +65,11 @@ def rasterize_gaussians(
     if chosen == "cpp" and means.dtype in (torch.float32, torch.float64):
         from fields.kernels.splat_project_cpu import project_cpp
 
-        proj = project_cpp(means, quats, scales.to(means.dtype), viewmat, K, width, height, near, far, eps2d,
-                           antialiased)  # fmt: skip
+        proj = Projection(*project_cpp(means, quats, scales.to(means.dtype), viewmat, K, width, height, near, far,
+                                       eps2d, antialiased))  # fmt: skip
     else:
-        proj = project_gaussians(means, quats, scales, viewmat, K, width, height, near, far, eps2d, antialiased)
+        proj = project_gaussians(means, quats, scales, viewmat, K, width, height, near=near, eps2d=eps2d,
+                                 antialiased=antialiased, far=far)
     means2d = proj.means2d
     if means2d.requires_grad:
         means2d.retain_grad()
@@ -92,7 +78,8 @@ def rasterize_gaussians(
     if chosen == "cpp":
         from fields.kernels.splat_cpu import bin_cpp
 
-        bins = bin_cpp(means2d, proj.radii, proj.depths, width, height, tile_size)
+        ids, offsets = bin_cpp(means2d, proj.radii, proj.depths, width, height, tile_size)
+        bins = TileBins(ids, offsets, -(-width // tile_size), -(-height // tile_size), tile_size, width, height)
     else:
         bins = bin_gaussians(means2d, proj.radii, proj.depths, width, height, tile_size)
     image, alpha = composite_function(chosen)(means2d, proj.conics, opac, features, bins)
