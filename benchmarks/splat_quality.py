@@ -36,15 +36,27 @@ from fields.config.load import apply_overrides, read_yaml, scene_from_dict  # no
 from fields.engine.run import fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = {"splat": ROOT / "configs" / "splat" / "synthetic.yaml", "radiance": ROOT / "configs" / "radiance" / "synthetic.yaml"}
+CONFIGS = {
+    "splat": ROOT / "configs" / "splat" / "synthetic.yaml",
+    "radiance": ROOT / "configs" / "radiance" / "synthetic.yaml",
+}
 SCENES = "synthetic:objects,povray:spheres,povray:csg,povray:table,povray:text"
 
 
 def scene_for(method: str, path: str, minutes: float, args: argparse.Namespace, out: Path, name: str) -> dict:
     data = read_yaml(CONFIGS[method])
-    overrides = [f"data.path={path}", f"data.synthetic.size={args.size}", f"data.synthetic.n_train={args.n_train}",
-                 f"data.synthetic.n_test={args.n_test}", f"train.max_time={minutes * 60}", "train.steps=1000000",
-                 "train.progress=false", f"output.dir={out}", f"output.name={name}", "render.save_test_views=2"]
+    overrides = [
+        f"data.path={path}",
+        f"data.synthetic.size={args.size}",
+        f"data.synthetic.n_train={args.n_train}",
+        f"data.synthetic.n_test={args.n_test}",
+        f"train.max_time={minutes * 60}",
+        "train.steps=1000000",
+        "train.progress=false",
+        f"output.dir={out}",
+        f"output.name={name}",
+        "render.save_test_views=2",
+    ]
     if method == "radiance":
         overrides.append("render.mesh_resolution=0")
     if args.threads:
@@ -55,16 +67,27 @@ def scene_for(method: str, path: str, minutes: float, args: argparse.Namespace, 
 
 def run_one(method: str, path: str, minutes: float, args: argparse.Namespace, out: Path, clock: bool) -> dict:
     name = f"{method}-{path.replace(':', '_')}-{minutes:g}min"
-    scene = scene_from_dict(scene_for(method, path, minutes, args, out, name), base_dir=CONFIGS[method].parent,
-                            source=str(CONFIGS[method]))
+    scene = scene_from_dict(
+        scene_for(method, path, minutes, args, out, name), base_dir=CONFIGS[method].parent, source=str(CONFIGS[method])
+    )
     callbacks = [PsnrClock(args.eval_every, args.eval_views)] if clock and args.eval_every else []
     started = time.perf_counter()
     run_dir, metrics = fit(scene, scene_name=name, callbacks=callbacks)
     curve = callbacks[0].rows if callbacks else []
-    return {"method": method, "scene": path, "minutes": minutes, "steps": metrics["steps"],
-            "train_seconds": round(metrics["train_seconds"], 1), "wall_seconds": round(time.perf_counter() - started, 1),
-            "psnr": round(metrics["psnr"], 2), "ssim": round(metrics["ssim"], 4), "gaussians": metrics.get("gaussians"),
-            "run_dir": str(run_dir), "psnr_curve": curve, "seconds_to_target": time_to(curve, args.target)}
+    return {
+        "method": method,
+        "scene": path,
+        "minutes": minutes,
+        "steps": metrics["steps"],
+        "train_seconds": round(metrics["train_seconds"], 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "psnr": round(metrics["psnr"], 2),
+        "ssim": round(metrics["ssim"], 4),
+        "gaussians": metrics.get("gaussians"),
+        "run_dir": str(run_dir),
+        "psnr_curve": curve,
+        "seconds_to_target": time_to(curve, args.target),
+    }
 
 
 def main() -> None:
@@ -80,7 +103,9 @@ def main() -> None:
     parser.add_argument("--eval-every", type=float, default=20.0, help="seconds of training between test PSNRs")
     parser.add_argument("--eval-views", type=int, default=5)
     parser.add_argument("--target", type=float, default=28.0)
-    parser.add_argument("--set", nargs="*", default=[], help="overrides per method, e.g. splat:render.strategy.type=mcmc")
+    parser.add_argument(
+        "--set", nargs="*", default=[], help="overrides per method, e.g. splat:render.strategy.type=mcmc"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -95,18 +120,31 @@ def main() -> None:
                 row["plateau_psnr"] = run_one(method, path, args.plateau_minutes, args, runs, clock=False)["psnr"]
             rows.append(row)
             print({k: v for k, v in row.items() if k != "psnr_curve"}, flush=True)
-    print(f"\nsplat_quality: {args.n_train} train / {args.n_test} test views at {args.size}x{args.size}, "
-          f"{args.minutes:g} min per run, {torch.get_num_threads()} threads, load average {load:.2f} at the start")
-    print(f"{'scene':<20}{'method':<10}{'steps':>8}{f'to {args.target:g} dB':>12}{f'PSNR@{args.minutes:g}min':>13}"
-          f"{'SSIM':>8}{'plateau':>9}{'gaussians':>11}")
+    print(
+        f"\nsplat_quality: {args.n_train} train / {args.n_test} test views at {args.size}x{args.size}, "
+        f"{args.minutes:g} min per run, {torch.get_num_threads()} threads, load average {load:.2f} at the start"
+    )
+    print(
+        f"{'scene':<20}{'method':<10}{'steps':>8}{f'to {args.target:g} dB':>12}{f'PSNR@{args.minutes:g}min':>13}"
+        f"{'SSIM':>8}{'plateau':>9}{'gaussians':>11}"
+    )
     for r in rows:
         to = r["seconds_to_target"]
         plateau = r.get("plateau_psnr")
-        print(f"{r['scene']:<20}{r['method']:<10}{r['steps']:>8}{'-' if to is None else f'{to:g} s':>12}{r['psnr']:>13}"
-              f"{r['ssim']:>8}{'-' if plateau is None else plateau:>9}{r['gaussians'] or '-':>11}")
-    result = {"benchmark": "splat_quality", "time": stamp, "machine": platform.platform(), "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "load_average_at_start": load, "settings": vars(args) | {"out": str(args.out)},
-              "rows": rows}
+        print(
+            f"{r['scene']:<20}{r['method']:<10}{r['steps']:>8}{'-' if to is None else f'{to:g} s':>12}{r['psnr']:>13}"
+            f"{r['ssim']:>8}{'-' if plateau is None else plateau:>9}{r['gaussians'] or '-':>11}"
+        )
+    result = {
+        "benchmark": "splat_quality",
+        "time": stamp,
+        "machine": platform.platform(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "load_average_at_start": load,
+        "settings": vars(args) | {"out": str(args.out)},
+        "rows": rows,
+    }
     path = args.out / f"splat_quality-{stamp}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -22,10 +22,12 @@ import numpy as np
 
 from fields.errors import UserError
 
-_HEAD = '#include "colors.inc"\n#include "textures.inc"\n#include "stones.inc"\n#include "woods.inc"\n' \
-        "global_settings { assumed_gamma 1.0 }\n" \
-        "camera { perspective location <CX, CY, CZ> look_at <0, 0, 0> sky <0, 1, 0> right x up y angle ANGLE }\n" \
-        "light_source { <6, 10, -8> color rgb 1.0 }\nlight_source { <-8, 6, 5> color rgb 0.45 shadowless }\n"
+_HEAD = (
+    '#include "colors.inc"\n#include "textures.inc"\n#include "stones.inc"\n#include "woods.inc"\n'
+    "global_settings { assumed_gamma 1.0 }\n"
+    "camera { perspective location <CX, CY, CZ> look_at <0, 0, 0> sky <0, 1, 0> right x up y angle ANGLE }\n"
+    "light_source { <6, 10, -8> color rgb 1.0 }\nlight_source { <-8, 6, 5> color rgb 0.45 shadowless }\n"
+)
 
 SCENES = {
     "spheres": """
@@ -41,7 +43,8 @@ difference { box { <-0.7, -0.7, -0.7>, <0.7, 0.7, 0.7> } sphere { <0, 0, 0>, 0.9
 object { torus { 0.55, 0.12 } rotate <60, 20, 0> translate <0, 0.1, 0> pigment { color rgb <0.95, 0.6, 0.1> }
   finish { phong 0.7 } }
 cone { <1.2, -0.7, 0.3>, 0.35, <1.2, 0.5, 0.3>, 0.0 texture { T_Wood3 scale 0.3 } }
-cylinder { <-1.2, -0.7, -0.2>, <-1.2, 0.3, -0.2>, 0.3 pigment { gradient y color_map { [0 color Blue] [1 color White] } scale 0.2 } }
+cylinder { <-1.2, -0.7, -0.2>, <-1.2, 0.3, -0.2>, 0.3
+  pigment { gradient y color_map { [0 color Blue] [1 color White] } scale 0.2 } }
 """,
     "table": """
 cylinder { <0, -0.95, 0>, <0, -0.9, 0>, 1.8 pigment { checker color rgb 0.9 color rgb <0.2, 0.3, 0.5> scale 0.3 } }
@@ -57,7 +60,8 @@ sphere { <-0.1, 0.2, 0.3>, 0.12 pigment { color rgb <0.2, 0.8, 0.2> } }
     "text": """
 text { ttf "timrom.ttf" "POV" 0.3, 0 translate <-0.85, -0.3, -0.15> scale 1.0
   pigment { color rgb <0.1, 0.4, 0.8> } finish { phong 0.6 } }
-torus { 0.9, 0.08 rotate <90, 0, 0> pigment { radial color_map { [0 color Red] [0.5 color Yellow] [1 color Red] } frequency 8 } }
+torus { 0.9, 0.08 rotate <90, 0, 0>
+  pigment { radial color_map { [0 color Red] [0.5 color Yellow] [1 color Red] } frequency 8 } }
 box { <-1.2, -0.75, -0.4>, <1.2, -0.6, 0.4> texture { T_Stone13 scale 0.5 } }
 """,
 }
@@ -68,7 +72,9 @@ def camera_positions(n: int, radius: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     azimuth = rng.uniform(0, 2 * math.pi, n)
     elevation = np.radians(rng.uniform(10, 70, n))
-    return radius * np.stack([np.cos(elevation) * np.cos(azimuth), np.sin(elevation), np.cos(elevation) * np.sin(azimuth)], 1)
+    return radius * np.stack(
+        [np.cos(elevation) * np.cos(azimuth), np.sin(elevation), np.cos(elevation) * np.sin(azimuth)], 1
+    )
 
 
 def c2w_opengl(location: np.ndarray) -> np.ndarray:
@@ -85,8 +91,16 @@ def c2w_opengl(location: np.ndarray) -> np.ndarray:
     return c2w
 
 
-def generate_povray_scene(folder: Path, name: str, n_train: int = 100, n_test: int = 20, size: int = 200,
-                          seed: int = 0, angle: float = 40.0, radius: float = 4.5) -> Path:
+def generate_povray_scene(
+    folder: Path,
+    name: str,
+    n_train: int = 100,
+    n_test: int = 20,
+    size: int = 200,
+    seed: int = 0,
+    angle: float = 40.0,
+    radius: float = 4.5,
+) -> Path:
     """Render scene ``name`` into ``folder`` (``transforms_{train,test}.json``, ``{train,test}/r_N.png``)."""
     if name not in SCENES:
         raise UserError(f"unknown POV-Ray scene '{name}'; valid: {', '.join(sorted(SCENES))}")
@@ -110,8 +124,24 @@ def generate_povray_scene(folder: Path, name: str, n_train: int = 100, n_test: i
         if out.is_file():
             return
         tmp = out.with_name(f".{out.stem}.tmp.png")
-        command = [povray, f"+I{source}", f"+O{tmp}", f"+W{size}", f"+H{size}", "+UA", "+A0.05", "+R3", "+FN8", "-D",
-                   "-V", "-GA", f"Declare=CX={x:.6f}", f"Declare=CY={y:.6f}", f"Declare=CZ={z:.6f}", "+L/usr/share/povray-3.7/include"]
+        command = [
+            povray,
+            f"+I{source}",
+            f"+O{tmp}",
+            f"+W{size}",
+            f"+H{size}",
+            "+UA",
+            "+A0.05",
+            "+R3",
+            "+FN8",
+            "-D",
+            "-V",
+            "-GA",
+            f"Declare=CX={x:.6f}",
+            f"Declare=CY={y:.6f}",
+            f"Declare=CZ={z:.6f}",
+            "+L/usr/share/povray-3.7/include",
+        ]
         result = subprocess.run(command, capture_output=True, text=True, cwd=folder, check=False)
         if result.returncode != 0 or not tmp.is_file():
             raise UserError(f"povray failed on {source.name} ({result.stderr.strip().splitlines()[-1:]})")
@@ -123,8 +153,10 @@ def generate_povray_scene(folder: Path, name: str, n_train: int = 100, n_test: i
             progress.advance(bar)
     camera_angle_x = math.radians(angle)
     for split, n, offset in (("train", n_train, 0), ("test", n_test, 1)):
-        frames = [{"file_path": f"./{split}/r_{k}", "transform_matrix": c2w_opengl(loc).tolist()}
-                  for k, loc in enumerate(camera_positions(n, radius, seed * 2 + offset))]
+        frames = [
+            {"file_path": f"./{split}/r_{k}", "transform_matrix": c2w_opengl(loc).tolist()}
+            for k, loc in enumerate(camera_positions(n, radius, seed * 2 + offset))
+        ]
         tmp = folder / f".transforms_{split}.json.tmp"
         meta = {"camera_angle_x": camera_angle_x, "aabb_scale": 2.0 / 1.5, "frames": frames}  # box [-2, 2]^3
         tmp.write_text(json.dumps(meta, indent=1))

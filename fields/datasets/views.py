@@ -41,7 +41,9 @@ class SyntheticSceneConfig(StrictModel):
 
 
 class PosedViewsData(StrictModel):
-    path: str = Field("synthetic:objects", description="dataset folder, a transforms.json, synthetic:objects|sphere or povray:NAME")
+    path: str = Field(
+        "synthetic:objects", description="dataset folder, a transforms.json, synthetic:objects|sphere or povray:NAME"
+    )
     format: Literal["auto", "blender", "colmap", "llff"] = "auto"
     convention: Literal["auto", "opengl", "opencv"] = Field("auto", description="pose convention; auto: the format's")
     downscale: float = Field(1.0, ge=1.0)

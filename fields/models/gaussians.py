@@ -47,17 +47,31 @@ def knn_mean_distance(points: torch.Tensor, k: int = 3, chunk: int = 2048) -> to
 def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
     """``(N, 4)`` quaternions ``(w, x, y, z)`` (any length) -> ``(N, 3, 3)`` rotation matrices."""
     w, x, y, z = (quats / quats.norm(dim=-1, keepdim=True).clamp_min(1e-12)).unbind(-1)
-    return torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1).reshape(-1, 3, 3)
+    return torch.stack(
+        [
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
+        ],
+        -1,
+    ).reshape(-1, 3, 3)
 
 
 class Gaussians(nn.Module):
     class Config(ComponentConfig):
         type: Literal["gaussians"] = "gaussians"
         init: Literal["auto", "sfm", "ply", "random"] = Field(
-            "auto", description="auto: the COLMAP points3D when the data has them, else init_path if set, else random")
-        init_path: str | None = Field(None, description="init: ply: a point cloud .ply (xyz, optional rgb) or a 3DGS .ply")
+            "auto", description="auto: the COLMAP points3D when the data has them, else init_path if set, else random"
+        )
+        init_path: str | None = Field(
+            None, description="init: ply: a point cloud .ply (xyz, optional rgb) or a 3DGS .ply"
+        )
         n_random: int = Field(5000, ge=1, description="init: random: Gaussians drawn in the scene box")
         max_init_points: int = Field(100_000, ge=1, description="SfM / point-cloud init: a random subset above this")
         sh_degree: int = Field(3, ge=0, le=3)
@@ -65,8 +79,13 @@ class Gaussians(nn.Module):
         init_opacity: float = Field(0.1, gt=0, lt=1)
         init_scale: float = Field(1.0, gt=0, description="factor on the initial scale (mean distance to 3 neighbours)")
 
-    def __init__(self, config: Gaussians.Config, means: torch.Tensor, rgb: torch.Tensor | None = None,
-                 log_scales: torch.Tensor | None = None):
+    def __init__(
+        self,
+        config: Gaussians.Config,
+        means: torch.Tensor,
+        rgb: torch.Tensor | None = None,
+        log_scales: torch.Tensor | None = None,
+    ):
         """``means (N, 3)``, ``rgb (N, 3)`` in [0, 1] (default grey), ``log_scales (N, 3)`` (default from the
         distance to the 3 nearest neighbours)."""
         super().__init__()

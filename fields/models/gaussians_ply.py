@@ -16,15 +16,33 @@ import torch
 
 from fields.errors import UserError
 
-_TYPES = {"char": "i1", "uchar": "u1", "int8": "i1", "uint8": "u1", "short": "i2", "ushort": "u2", "int16": "i2",
-          "uint16": "u2", "int": "i4", "uint": "u4", "int32": "i4", "uint32": "u4", "float": "f4", "float32": "f4",
-          "double": "f8", "float64": "f8"}
+_TYPES = {
+    "char": "i1",
+    "uchar": "u1",
+    "int8": "i1",
+    "uint8": "u1",
+    "short": "i2",
+    "ushort": "u2",
+    "int16": "i2",
+    "uint16": "u2",
+    "int": "i4",
+    "uint": "u4",
+    "int32": "i4",
+    "uint32": "u4",
+    "float": "f4",
+    "float32": "f4",
+    "double": "f8",
+    "float64": "f8",
+}
 
 
 def splat_properties(n_rest: int) -> list[str]:
     """Property names of the 3DGS layout with ``n_rest`` higher-band coefficients per channel."""
-    return (["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"] + [f"f_rest_{i}" for i in range(3 * n_rest)]
-            + ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"])
+    return (
+        ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"]
+        + [f"f_rest_{i}" for i in range(3 * n_rest)]
+        + ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
+    )
 
 
 def write_splat_ply(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
@@ -33,8 +51,15 @@ def write_splat_ply(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
 
     t = {k: v.detach().float().cpu() for k, v in tensors.items()}
     n, n_rest = t["means"].shape[0], t["sh_rest"].shape[1]
-    columns = [t["means"], torch.zeros(n, 3), t["sh_dc"][:, 0, :], t["sh_rest"].transpose(1, 2).reshape(n, 3 * n_rest),
-               t["opacity_logits"][:, None], t["log_scales"], t["quats"]]
+    columns = [
+        t["means"],
+        torch.zeros(n, 3),
+        t["sh_dc"][:, 0, :],
+        t["sh_rest"].transpose(1, 2).reshape(n, 3 * n_rest),
+        t["opacity_logits"][:, None],
+        t["log_scales"],
+        t["quats"],
+    ]
     data = torch.cat(columns, 1).numpy().astype("<f4")
     names = splat_properties(n_rest)
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {n}"]
@@ -56,7 +81,7 @@ def read_ply(path: str | Path) -> dict[str, np.ndarray]:
     end = raw.find(b"end_header")
     if not raw.startswith(b"ply") or end < 0:
         raise UserError(f"{path}: not a PLY file")
-    body = raw[raw.index(b"\n", end) + 1:]
+    body = raw[raw.index(b"\n", end) + 1 :]
     lines = raw[:end].decode("ascii", "replace").splitlines()
     fmt, elements = "", []  # [(name, count, [(property, dtype)])]
     for line in lines[1:]:
@@ -103,6 +128,7 @@ def is_splat_ply(vertex: dict[str, np.ndarray]) -> bool:
 def splat_tensors(vertex: dict[str, np.ndarray], sh_degree: int) -> dict[str, torch.Tensor]:
     """A 3DGS ``.ply``'s vertex table -> Gaussian tensors with ``(sh_degree + 1)**2`` SH coefficients (bands
     the file lacks are zero, extra ones dropped)."""
+
     def stack(keys: list[str]) -> torch.Tensor:
         return torch.from_numpy(np.stack([vertex[k] for k in keys], 1).astype(np.float32))
 
@@ -113,6 +139,11 @@ def splat_tensors(vertex: dict[str, np.ndarray], sh_degree: int) -> dict[str, to
     rest = torch.zeros(n, n_rest, 3)
     k = min(n_rest, n_file)
     rest[:, :k] = rest_file[:, :k]
-    return {"means": stack(["x", "y", "z"]), "log_scales": stack(["scale_0", "scale_1", "scale_2"]),
-            "quats": stack(["rot_0", "rot_1", "rot_2", "rot_3"]), "opacity_logits": stack(["opacity"])[:, 0],
-            "sh_dc": stack(["f_dc_0", "f_dc_1", "f_dc_2"])[:, None, :], "sh_rest": rest}
+    return {
+        "means": stack(["x", "y", "z"]),
+        "log_scales": stack(["scale_0", "scale_1", "scale_2"]),
+        "quats": stack(["rot_0", "rot_1", "rot_2", "rot_3"]),
+        "opacity_logits": stack(["opacity"])[:, 0],
+        "sh_dc": stack(["f_dc_0", "f_dc_1", "f_dc_2"])[:, None, :],
+        "sh_rest": rest,
+    }

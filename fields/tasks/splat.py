@@ -102,9 +102,20 @@ class SplatTask(MultiViewTask):
         viewmat, k = view_matrices(cameras, index)
         center = cameras.origins[index].to(self.device)
         degree = g.config.sh_degree if degree is None else degree
-        out = rasterize_gaussians(g.means, g.rotations, g.scales, g.opacities, g.colors(center, degree),
-                                  viewmat.to(self.device), k.to(self.device), cameras.width, cameras.height,
-                                  background=background.to(self.device), backend=cfg.backend, antialiased=cfg.antialiased)
+        out = rasterize_gaussians(
+            g.means,
+            g.rotations,
+            g.scales,
+            g.opacities,
+            g.colors(center, degree),
+            viewmat.to(self.device),
+            k.to(self.device),
+            cameras.width,
+            cameras.height,
+            background=background.to(self.device),
+            backend=cfg.backend,
+            antialiased=cfg.antialiased,
+        )
         self.backend = getattr(out, "backend", cfg.backend)
         return out
 
@@ -120,14 +131,24 @@ class SplatTask(MultiViewTask):
         forward = cameras.forward[index].to(rays.directions)
         along = (rays.directions @ forward).clamp_min(1e-6)
         points = rays.origins + rays.directions * (depth.reshape(-1) / along)[:, None]
-        return {"rgb": out.rgb.detach().float().cpu().clamp(0, 1).reshape(h, w, 3), "depth": depth, "opacity": opacity,
-                "points": points.reshape(h, w, 3)}
+        return {
+            "rgb": out.rgb.detach().float().cpu().clamp(0, 1).reshape(h, w, 3),
+            "depth": depth,
+            "opacity": opacity,
+            "points": points.reshape(h, w, 3),
+        }
 
     # --- training ------------------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         cfg: SplatSettings = self.scene.render
-        lrs = {"means": cfg.lr_means * self.extent, "log_scales": cfg.lr_scales, "quats": cfg.lr_quats,
-               "opacity_logits": cfg.lr_opacities, "sh_dc": cfg.lr_sh_dc, "sh_rest": cfg.lr_sh_rest}
+        lrs = {
+            "means": cfg.lr_means * self.extent,
+            "log_scales": cfg.lr_scales,
+            "quats": cfg.lr_quats,
+            "opacity_logits": cfg.lr_opacities,
+            "sh_dc": cfg.lr_sh_dc,
+            "sh_rest": cfg.lr_sh_rest,
+        }
         optimizer = torch.optim.Adam(self.field.param_groups(lrs), lr=0.0, eps=1e-15)
         total, max_time = max(self.scene.train.steps, 1), self.scene.train.max_time
         ratio = math.log(cfg.lr_means_final / cfg.lr_means)
@@ -158,7 +179,9 @@ class SplatTask(MultiViewTask):
         l1 = (rgb - target).abs().mean()
         loss = (1.0 - cfg.ssim_weight) * l1 + self.strategy.regularization(self.field)
         if cfg.ssim_weight > 0:
-            ssim = structural_similarity_index_measure(rgb.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None], data_range=1.0)
+            ssim = structural_similarity_index_measure(
+                rgb.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None], data_range=1.0
+            )
             loss = loss + cfg.ssim_weight * (1.0 - ssim)
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
@@ -175,8 +198,12 @@ class SplatTask(MultiViewTask):
 
     # --- outputs -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        return {"params": self.field.n_params(), "gaussians": len(self.field), "render_backend": self.backend,
-                "strategy": self.scene.render.strategy.type}
+        return {
+            "params": self.field.n_params(),
+            "gaussians": len(self.field),
+            "render_backend": self.backend,
+            "strategy": self.scene.render.strategy.type,
+        }
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
         paths = super().write_outputs(run_dir)
@@ -185,8 +212,11 @@ class SplatTask(MultiViewTask):
             psnr = float(peak_signal_noise_ratio(out["rgb"], target, data_range=1.0))
             solid = out["opacity"] > 0.5
             depth = out["depth"] / out["depth"][solid].max() if solid.any() else out["depth"]
-            panels = [(out["rgb"], f"splats {psnr:.2f} dB"), (target, f"truth (test view {index})"),
-                      (depth[..., None].expand(-1, -1, 3), "depth")]
+            panels = [
+                (out["rgb"], f"splats {psnr:.2f} dB"),
+                (target, f"truth (test view {index})"),
+                (depth[..., None].expand(-1, -1, 3), "depth"),
+            ]
             save_image(Path(run_dir) / "renders" / f"test_{k:03d}.png", labelled(panels))
         paths.append(write_splat_ply(Path(run_dir) / "splat.ply", self.field.tensors()))
         return paths

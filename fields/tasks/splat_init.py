@@ -33,7 +33,9 @@ def read_colmap_points(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
         table = np.array(rows, float).reshape(-1, 6)
     elif (sparse / "points3D.txt").is_file():
         lines = (sparse / "points3D.txt").read_text().splitlines()
-        table = np.array([line.split()[1:7] for line in lines if line.strip() and not line.startswith("#")], float).reshape(-1, 6)
+        table = np.array(
+            [line.split()[1:7] for line in lines if line.strip() and not line.startswith("#")], float
+        ).reshape(-1, 6)
     else:
         return None
     return (table[:, :3], table[:, 3:6] / 255.0) if len(table) else None

@@ -26,7 +26,9 @@ from fields.tasks.splat_strategy import STRATEGIES, Strategy
 N_MAX = 51  # copies per relocated Gaussian at most (gsplat's bound)
 
 
-def relocation(opacities: torch.Tensor, scales: torch.Tensor, ratios: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def relocation(
+    opacities: torch.Tensor, scales: torch.Tensor, ratios: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Opacity ``(M,)`` and scales ``(M, 3)`` for each of ``ratios (M,)`` copies of a Gaussian, so that
     the copies together match the original (Kheradmand et al., eq. 9)."""
     ratios = ratios.clamp(1, N_MAX).to(opacities.dtype)
@@ -62,8 +64,9 @@ class MCMCStrategy(Strategy):
         return cfg.opacity_reg * gaussians.opacities.mean() + cfg.scale_reg * gaussians.scales.mean()
 
     @torch.no_grad()
-    def post_step(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int,
-                  generator: torch.Generator) -> None:
+    def post_step(
+        self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int, generator: torch.Generator
+    ) -> None:
         cfg, done = self.config, step + 1
         if cfg.refine_start < done < cfg.refine_stop and done % cfg.refine_every == 0:
             relocated = self.relocate(gaussians, optimizer, generator)
@@ -72,10 +75,13 @@ class MCMCStrategy(Strategy):
         self.inject_noise(gaussians, current_lr(optimizer, "means") * cfg.noise_lr, generator)
 
     def _draw(self, weights: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.multinomial(weights.detach().cpu().float(), n, replacement=True, generator=generator).to(weights.device)
+        return torch.multinomial(weights.detach().cpu().float(), n, replacement=True, generator=generator).to(
+            weights.device
+        )
 
-    def _share(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, sampled: torch.Tensor,
-               n_total: int) -> None:
+    def _share(
+        self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, sampled: torch.Tensor, n_total: int
+    ) -> None:
         """The drawn Gaussians (each drawn ``c`` times, so ``c + 1`` copies) take the shared opacity/scale."""
         ratios = torch.bincount(sampled, minlength=n_total)[sampled] + 1
         opacity, scales = relocation(gaussians.opacities[sampled], gaussians.scales[sampled], ratios)
@@ -85,7 +91,9 @@ class MCMCStrategy(Strategy):
         for name in ("opacity_logits", "log_scales"):
             reset_moments(optimizer, name, sampled)
 
-    def relocate(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, generator: torch.Generator) -> int:
+    def relocate(
+        self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, generator: torch.Generator
+    ) -> int:
         opacities = gaussians.opacities
         dead = (opacities <= self.config.min_opacity).nonzero().flatten()
         alive = (opacities > self.config.min_opacity).nonzero().flatten()

@@ -28,19 +28,28 @@ def tsdf_mesh(task: SplatTask, path: Path, voxels: int, min_opacity: float = 0.5
     box = task.views.aabb.double()
     length = float((box[3:] - box[:3]).max())
     volume = o3d.pipelines.integration.UniformTSDFVolume(
-        length=length, resolution=voxels, sdf_trunc=4.0 * length / voxels,
-        color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8, origin=box[:3].numpy().reshape(3, 1))
+        length=length,
+        resolution=voxels,
+        sdf_trunc=4.0 * length / voxels,
+        color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8,
+        origin=box[:3].numpy().reshape(3, 1),
+    )
     cams = task.cameras
     for index in track(task.views.train, description="TSDF fusion", transient=True):
         out = task.render_view(cams, index)
         depth = np.where(out["opacity"].numpy() >= min_opacity, out["depth"].numpy(), 0.0).astype(np.float32)
         colour = np.ascontiguousarray((out["rgb"].numpy() * 255 + 0.5).astype(np.uint8))
         rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
-            o3d.geometry.Image(colour), o3d.geometry.Image(depth), depth_scale=1.0, depth_trunc=1e9,
-            convert_rgb_to_intensity=False)
+            o3d.geometry.Image(colour),
+            o3d.geometry.Image(depth),
+            depth_scale=1.0,
+            depth_trunc=1e9,
+            convert_rgb_to_intensity=False,
+        )
         viewmat, k = view_matrices(cams, index)
-        intrinsic = o3d.camera.PinholeCameraIntrinsic(cams.width, cams.height, float(k[0, 0]), float(k[1, 1]),
-                                                      float(k[0, 2]), float(k[1, 2]))
+        intrinsic = o3d.camera.PinholeCameraIntrinsic(
+            cams.width, cams.height, float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2])
+        )
         volume.integrate(rgbd, intrinsic, viewmat.double().numpy())
     mesh = volume.extract_triangle_mesh()
     if len(mesh.triangles) == 0:

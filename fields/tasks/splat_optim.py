@@ -21,8 +21,12 @@ def _groups(optimizer: torch.optim.Optimizer | None) -> dict[str, dict]:
 
 
 @torch.no_grad()
-def rebuild(gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, keep: torch.Tensor,
-            new: dict[str, torch.Tensor] | None = None) -> None:
+def rebuild(
+    gaussians: Gaussians,
+    optimizer: torch.optim.Optimizer | None,
+    keep: torch.Tensor,
+    new: dict[str, torch.Tensor] | None = None,
+) -> None:
     """Keep rows ``keep`` (bool mask or indices) and append ``new`` (parameter name -> rows, all with the
     same count) to the Gaussians, updating the optimiser's groups and state in place."""
     groups = _groups(optimizer)

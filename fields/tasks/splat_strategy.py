@@ -43,14 +43,17 @@ class Strategy(nn.Module):
         for name in self.PER_GAUSSIAN:
             self.register_buffer(name, torch.zeros(n))
 
-    def observe(self, gaussians: Gaussians, means2d: torch.Tensor, radii: torch.Tensor, width: int, height: int) -> None:
+    def observe(
+        self, gaussians: Gaussians, means2d: torch.Tensor, radii: torch.Tensor, width: int, height: int
+    ) -> None:
         """After the backward pass: ``means2d (N, 2)`` with its gradient, ``radii (N,)`` (0: not drawn)."""
 
     def regularization(self, gaussians: Gaussians) -> torch.Tensor | float:
         return 0.0
 
-    def post_step(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int,
-                  generator: torch.Generator) -> None:
+    def post_step(
+        self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int, generator: torch.Generator
+    ) -> None:
         """After the optimiser step ``step`` (0-based)."""
 
     def resized(self, keep: torch.Tensor, n_new: int) -> None:
@@ -79,20 +82,28 @@ class DefaultStrategy(Strategy):
         refine_start: int = Field(300, ge=0, description="first step that densifies")
         refine_stop: int = Field(3000, ge=0, description="no densification from this step on")
         refine_every: int = Field(100, ge=1)
-        reset_every: int = Field(1500, ge=1, description="steps between opacity resets (the last one before refine_stop)")
+        reset_every: int = Field(
+            1500, ge=1, description="steps between opacity resets (the last one before refine_stop)"
+        )
         grad_threshold: float = Field(2e-4, gt=0, description="mean view-space gradient norm (NDC) that densifies")
         grow_scale3d: float = Field(0.01, gt=0, description="clone below, split above this largest axis (x extent)")
         prune_opacity: float = Field(0.005, gt=0, lt=0.5)
-        prune_scale3d: float = Field(0.1, gt=0, description="prune Gaussians larger than this (x extent) after the first reset")
+        prune_scale3d: float = Field(
+            0.1, gt=0, description="prune Gaussians larger than this (x extent) after the first reset"
+        )
         max_gaussians: int | None = Field(None, ge=1, description="no growth beyond this many Gaussians")
 
         @model_validator(mode="after")
         def _order(self) -> DefaultStrategy.Config:
             if self.refine_stop < self.refine_start:
-                raise ValueError(f"refine_stop ({self.refine_stop}) must be at least refine_start ({self.refine_start})")
+                raise ValueError(
+                    f"refine_stop ({self.refine_stop}) must be at least refine_start ({self.refine_start})"
+                )
             return self
 
-    def observe(self, gaussians: Gaussians, means2d: torch.Tensor, radii: torch.Tensor, width: int, height: int) -> None:
+    def observe(
+        self, gaussians: Gaussians, means2d: torch.Tensor, radii: torch.Tensor, width: int, height: int
+    ) -> None:
         if means2d.grad is None or len(self.count) != len(radii):
             return
         grad = means2d.grad.detach() * torch.tensor([width / 2.0, height / 2.0], device=means2d.device)
@@ -101,8 +112,9 @@ class DefaultStrategy(Strategy):
         self.count += visible.to(self.count.dtype)
 
     @torch.no_grad()
-    def post_step(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int,
-                  generator: torch.Generator) -> None:
+    def post_step(
+        self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, step: int, generator: torch.Generator
+    ) -> None:
         cfg, done = self.config, step + 1  # steps completed
         if cfg.refine_start < done < cfg.refine_stop and done % cfg.refine_every == 0:
             self.refine(gaussians, optimizer, done, generator)
@@ -111,8 +123,9 @@ class DefaultStrategy(Strategy):
             gaussians.opacity_logits.clamp_(max=value)
             reset_moments(optimizer, "opacity_logits")
 
-    def refine(self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, done: int,
-               generator: torch.Generator) -> None:
+    def refine(
+        self, gaussians: Gaussians, optimizer: torch.optim.Optimizer | None, done: int, generator: torch.Generator
+    ) -> None:
         cfg = self.config
         n = len(gaussians)
         avg = self.grad2d / self.count.clamp_min(1)
@@ -145,5 +158,10 @@ class DefaultStrategy(Strategy):
         self.resized(keep, len(new["means"]))
         self.grad2d.zero_()
         self.count.zero_()
-        self.last_refine = {"step": done, "cloned": int(clone.sum()), "split": len(s),
-                            "pruned": int((prune & ~split).sum()), "count": len(gaussians)}
+        self.last_refine = {
+            "step": done,
+            "cloned": int(clone.sum()),
+            "split": len(s),
+            "pruned": int((prune & ~split).sum()),
+            "count": len(gaussians),
+        }

@@ -54,8 +54,11 @@ def test_ply_round_trip_is_exact_and_header_is_the_standard_layout(tmp_path: Pat
     assert header[:3] == ["ply", "format binary_little_endian 1.0", "element vertex 37"]
     names = [line.split()[2] for line in header[3:-1]]
     assert all(line.startswith("property float ") for line in header[3:-1])
-    assert names == (["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"] + [f"f_rest_{i}" for i in range(45)]
-                     + ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"])
+    assert names == (
+        ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"]
+        + [f"f_rest_{i}" for i in range(45)]
+        + ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
+    )
     assert names == splat_properties(15)
     assert len(raw) - len("\n".join(header)) - 1 == 37 * 62 * 4
     vertex = read_ply(path)
@@ -83,8 +86,10 @@ def test_ply_of_lower_degree_is_padded_and_bad_files_are_user_errors(tmp_path: P
 
 def test_ascii_point_cloud_ply_is_read(tmp_path: Path):
     path = tmp_path / "cloud.ply"
-    path.write_text("ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\n"
-                    "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n1 2 3 255 0 0\n4 5 6 0 255 0\n")
+    path.write_text(
+        "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\n"
+        "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n1 2 3 255 0 0\n4 5 6 0 255 0\n"
+    )
     vertex = read_ply(path)
     assert vertex["x"].tolist() == [1, 4] and vertex["green"].tolist() == [0, 255]
 

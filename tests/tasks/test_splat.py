@@ -55,8 +55,13 @@ def test_splat_fit_densifies_reaches_psnr_and_writes_a_standard_ply(tmp_path: Pa
     assert (run / "renders/test_000.png").is_file()
 
     # the .ply seeds a fine-tuning run whole: it starts where the first run ended
-    tune = run_cli("fit", str(scene_file(tmp_path, 1, 50)), "output.name=tune", "model.init=ply",
-                   f"model.init_path={run / 'splat.ply'}")
+    tune = run_cli(
+        "fit",
+        str(scene_file(tmp_path, 1, 50)),
+        "output.name=tune",
+        "model.init=ply",
+        f"model.init_path={run / 'splat.ply'}",
+    )
     assert tune.returncode == 0, tune.stderr
     tuned = json.loads((tmp_path / "runs/tune/metrics.json").read_text())
     assert abs(tuned["psnr"] - metrics["psnr"]) < 0.5, (tuned, metrics)
@@ -82,8 +87,9 @@ def test_splat_resume_after_sigkill_while_densifying_matches_uninterrupted_run(t
     whole = json.loads((tmp_path / "runs/whole/metrics.json").read_text())
 
     command = [sys.executable, "-m", "fields.apps.cli", "fit", str(scene), "output.name=killed"]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"}
+    )
     ckpt = tmp_path / "runs/killed/checkpoints/last.safetensors"
     deadline, step = time.time() + 900, 0
     while time.time() < deadline and proc.poll() is None:

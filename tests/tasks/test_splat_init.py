@@ -39,9 +39,11 @@ def test_ply_point_cloud_random_box_and_bad_settings(tmp_path: Path):
     lo, hi = views.aabb[:3], views.aabb[3:]
     assert len(g) == 50 and ((g.means >= lo) & (g.means <= hi)).all()
     ply = tmp_path / "cloud.ply"
-    ply.write_text("ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
-                   "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
-                   "0 0 0 255 0 0\n1 0 0 0 255 0\n0 1 0 0 0 255\n")
+    ply.write_text(
+        "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+        "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
+        "0 0 0 255 0 0\n1 0 0 0 255 0\n0 1 0 0 0 255\n"
+    )
     g = init_gaussians(config(init="ply", init_path=str(ply)), data, views)
     assert len(g) == 3 and torch.allclose(sh_to_rgb(g.sh_dc[:, 0]).detach(), torch.eye(3), atol=1e-6)
     with pytest.raises(UserError, match="init_path"):

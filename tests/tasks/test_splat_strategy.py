@@ -49,8 +49,9 @@ def test_rebuild_keeps_moments_of_kept_rows_and_zeros_for_new_ones():
 
 
 def strategy(**overrides) -> DefaultStrategy:
-    config = STRATEGIES.validate({"type": "default", "refine_start": 0, "refine_stop": 1000, "refine_every": 10,
-                                  "reset_every": 500, **overrides})
+    config = STRATEGIES.validate(
+        {"type": "default", "refine_start": 0, "refine_stop": 1000, "refine_every": 10, "reset_every": 500, **overrides}
+    )
     return STRATEGIES.build(config, 1.0, 0)
 
 

@@ -14,11 +14,17 @@ from tests.viewer.test_viewer_geometry_radiance import check_modes
 
 
 def test_splat_view(tmp_path: Path):
-    config = {"task": "splat", "data": {"path": "synthetic:objects", "synthetic": {"n_train": 8, "n_test": 2, "size": 48}},
-              "model": {"type": "gaussians", "n_random": 2000, "sh_degree": 1},
-              "render": {"save_test_views": 0, "strategy": {"type": "default", "refine_start": 20, "refine_stop": 100,
-                                                            "refine_every": 20}},
-              "train": {"steps": 150, "progress": False, "threads": 2}, "output": {"dir": str(tmp_path)}}
+    config = {
+        "task": "splat",
+        "data": {"path": "synthetic:objects", "synthetic": {"n_train": 8, "n_test": 2, "size": 48}},
+        "model": {"type": "gaussians", "n_random": 2000, "sh_degree": 1},
+        "render": {
+            "save_test_views": 0,
+            "strategy": {"type": "default", "refine_start": 20, "refine_stop": 100, "refine_every": 20},
+        },
+        "train": {"steps": 150, "progress": False, "threads": 2},
+        "output": {"dir": str(tmp_path)},
+    }
     run_dir, _ = fit(scene_from_dict(config), tmp_path / "run")
     task = load_run(run_dir)[1]
     view = view_for(task)

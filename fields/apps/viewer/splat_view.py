@@ -24,8 +24,9 @@ def view_camera_as_cameras(camera: ViewCamera, width: int, height: int):
     c2w[0, :, :3] = torch.tensor(camera.rotation, dtype=torch.float32)
     c2w[0, :, 3] = torch.tensor(camera.position, dtype=torch.float32)
     focal = torch.tensor([camera.focal(height)], dtype=torch.float32)
-    return Cameras(c2w, focal, focal.clone(), torch.tensor([0.5 * width]), torch.tensor([0.5 * height]), width, height,
-                   "opencv")
+    return Cameras(
+        c2w, focal, focal.clone(), torch.tensor([0.5 * width]), torch.tensor([0.5 * height]), width, height, "opencv"
+    )
 
 
 @register_view("splat")
@@ -62,15 +63,27 @@ class SplatView(RadianceView):
         size = distance / float(k[0, 0])
         device = g.means.device
         colors = g.colors(cameras.origins[0].to(device), g.config.sh_degree).clamp(0, 1)
-        out = rasterize_gaussians(g.means, g.rotations, torch.full_like(g.means, size), torch.ones_like(g.opacity_logits),
-                                  colors, viewmat.to(device), k.to(device), cameras.width, cameras.height,
-                                  background=task.eval_background, backend=task.scene.render.backend)
+        out = rasterize_gaussians(
+            g.means,
+            g.rotations,
+            torch.full_like(g.means, size),
+            torch.ones_like(g.opacity_logits),
+            colors,
+            viewmat.to(device),
+            k.to(device),
+            cameras.width,
+            cameras.height,
+            background=task.eval_background,
+            backend=task.scene.render.backend,
+        )
         return out.rgb.float().cpu()
 
     def overlays(self) -> list[Overlay]:
         g = self.task.field
         colors = g.colors(g.means.detach().mean(0), 0).detach().clamp(0, 1).cpu().numpy()
-        return [Overlay("gaussian_centres", points=g.means.detach().cpu().numpy(), colors=(colors * 255).astype(np.uint8))]
+        return [
+            Overlay("gaussian_centres", points=g.means.detach().cpu().numpy(), colors=(colors * 255).astype(np.uint8))
+        ]
 
     def export_mesh(self, path: Path) -> tuple[Path, Overlay | None]:
         import trimesh
