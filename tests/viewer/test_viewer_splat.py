@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from fields.apps.viewer import finish, view_for
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.engine.run import fit, load_run
 from tests.viewer.test_viewer_geometry_radiance import check_modes
 
