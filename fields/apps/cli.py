@@ -223,7 +223,10 @@ def info() -> None:
             table.add_row("pytorch-lightning", f"missing ({err})")
         devices = ["cpu"] + [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         table.add_row("devices", ", ".join(devices))
+        from fields.threads import configure_threads
+
         table.add_row("threads", str(torch.get_num_threads()))
+        table.add_row("OpenMP wait", f"{configure_threads().wait} ({configure_threads().reason})")
         out.print(table)
         backends = Table(title="backends")
         for column in ("backend", "usable", "detail"):
