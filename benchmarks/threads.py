@@ -8,7 +8,7 @@ torch matrix products, like other fits) and stop them afterwards. Prints one tab
 
     policy    quiet steps   busy steps   busy / quiet   quiet vs today
 
-    python -m benchmarks.threads                          # ~5 min on 2 cores: 3 policies x quiet/busy, 40 s each
+    python -m benchmarks.threads                          # ~5 min on 2 cores: 3 policies x quiet/busy, 30 s each
     python -m benchmarks.threads --seconds 20 --policies today,fields
 
 Policies: ``today`` (libgomp's defaults, FIELDS_THREADS=off), ``fields`` (what ``import fields`` picks,
@@ -116,7 +116,7 @@ def run_cell(policy: str, busy: int, args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policies", default="today,fields,passive", help="comma-separated: today, fields, passive, spinN")
-    parser.add_argument("--seconds", type=float, default=40.0, help="timed training per cell")
+    parser.add_argument("--seconds", type=float, default=30.0, help="timed training per cell")
     parser.add_argument("--warmup", type=int, default=30, help="untimed first steps (kernel load, grid warm-up)")
     parser.add_argument("--busy", type=int, default=len(os.sched_getaffinity(0)), help="busy processes (default: one per CPU)")
     parser.add_argument("--busy-kind", choices=sorted(BUSY), default="spin")
@@ -137,11 +137,13 @@ def main() -> None:
         print(f"  {policy}: quiet {quiet['steps']} steps ({quiet['cpu_ms']:.0f} CPU ms/step), busy {busy['steps']} steps "
               f"({busy['cpu_ms']:.0f} CPU ms/step); {quiet['wait']}, {quiet['threads']} threads", flush=True)
     today = next((q["steps"] for p, q, _ in rows if p == "today"), None)
-    print(f"\n{'policy':10} {'threads':>7} {'quiet steps':>11} {'busy steps':>10} {'busy/quiet':>10} {'quiet vs today':>14}  wait")
+    print(f"\n{'policy':10} {'threads':>7} {'quiet steps':>11} {'busy steps':>10} {'busy/quiet':>10} {'quiet vs today':>14} "
+          f"{'CPU ms/step quiet':>17} {'busy':>5}  wait")
     for policy, quiet, busy in rows:
         versus = f"{quiet['steps'] / today - 1:+.1%}" if today else "-"
         print(f"{policy:10} {quiet['threads']:7d} {quiet['steps']:11d} {busy['steps']:10d} "
-              f"{busy['steps'] / max(quiet['steps'], 1):10.2f} {versus:>14}  {quiet['wait']}")
+              f"{busy['steps'] / max(quiet['steps'], 1):10.2f} {versus:>14} {quiet['cpu_ms']:17.0f} {busy['cpu_ms']:5.0f}  "
+              f"{quiet['wait']}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
