@@ -26,9 +26,12 @@ from fields.render.rays import ray_aabb
 
 
 class OccupancyGrid(nn.Module):
-    def __init__(self, resolution: int = 128, levels: int = 1):
+    """``marcher``: ``cpp`` (the C++ loop of ``fields.kernels.march_cpu``), ``torch`` (rounds of torch ops,
+    any device) or ``auto`` (cpp for float32 CPU rays when it builds, else torch)."""
+
+    def __init__(self, resolution: int = 128, levels: int = 1, marcher: str = "auto"):
         super().__init__()
-        self.resolution, self.levels = resolution, levels
+        self.resolution, self.levels, self.marcher = resolution, levels, marcher
         cells = resolution**3
         # opacity EMA (-1: never seen) and the binary grid; persistent, so checkpoints keep them
         self.register_buffer("occs", torch.full((levels, cells), -1.0))
@@ -133,13 +136,33 @@ class OccupancyGrid(nn.Module):
         first = first.clamp(0, len(edges) - 2)
         count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
         shift = torch.rand(n_rays, generator=generator).to(origins) if stratified else torch.full((n_rays,), 0.5).to(origins)
-        ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
-        t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
+        if self._use_cpp(origins):
+            from fields.kernels.march_cpu import march
+
+            ray_indices, _, t_starts, t_ends = march(origins, directions, edges, first, count, shift, self.binaries)
+        else:
+            ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
+            t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
         if sigma_fn is not None and len(ray_indices):
             keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre,
                               round_samples)
             ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
         return ray_indices, t_starts, t_ends
+
+    def _use_cpp(self, origins: torch.Tensor) -> bool:
+        if self.marcher == "torch":
+            return False
+        from fields.kernels import march_cpu
+
+        if not march_cpu.supports(origins):
+            if self.marcher == "cpp":
+                raise ValueError("marcher cpp needs float32 rays on the CPU")
+            return False
+        if not march_cpu.available():
+            if self.marcher == "cpp":
+                raise RuntimeError("marcher cpp requested but its kernel did not build")
+            return False
+        return True
 
     def _cells(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(P, 3)`` points -> finest containing ``level (P,)``, ``inside (P,)`` and ``cell (P, 3)`` at it."""

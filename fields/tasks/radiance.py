@@ -52,6 +52,8 @@ class ViewRenderConfig(StrictModel):
 class RadianceRender(ViewRenderConfig):
     sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
     backend: Literal["auto", "torch", "nerfacc"] = "auto"
+    marcher: Literal["auto", "cpp", "torch"] = Field("auto", description="occupancy grid marching: the C++ loop "
+                                                     "(CPU), rounds of torch ops, or auto (cpp where it builds)")
     n_samples: int = Field(64, ge=1, description="uniform: samples per ray; proposal: final samples per ray")
     max_steps: int = Field(512, ge=8, description="occupancy grid: steps across the unit cube's diagonal")
     render_step_size: Optional[float] = Field(None, gt=0, description="occupancy grid step (unit frame); default from max_steps")
@@ -104,7 +106,7 @@ class RadianceTask(MultiViewTask):
         box = (0.5 - 0.5 * 2 ** (levels - 1), float(2 ** (levels - 1)))
         self.field = RadianceField(scene.model, cfg.direction_encoder, cfg.density_neurons, cfg.density_hidden_layers,
                                    cfg.geo_feat_dim, box=box, density_decoder=cfg.density_decoder)
-        self.grid = OccupancyGrid(cfg.grid_resolution, levels) if cfg.sampler == "occupancy_grid" else None
+        self.grid = OccupancyGrid(cfg.grid_resolution, levels, cfg.marcher) if cfg.sampler == "occupancy_grid" else None
         self.proposal = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if cfg.sampler == "proposal" else None
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))

@@ -55,9 +55,11 @@ def random_rays(n: int, levels: int, seed: int = 1):
     return origins, directions
 
 
+@pytest.mark.parametrize("marcher", ["torch", "cpp"])
 @pytest.mark.parametrize("levels,cone_angle,stratified", [(1, 0.0, False), (1, 0.0, True), (3, 0.0, True), (3, 0.02, False)])
-def test_march_matches_testing_every_step(levels, cone_angle, stratified):
+def test_march_matches_testing_every_step(levels, cone_angle, stratified, marcher):
     grid = random_grid(levels)
+    grid.marcher = marcher
     origins, directions = random_rays(1500, levels)
     step = math.sqrt(3) * 2 ** (levels - 1) / 300
     shift = torch.rand(len(origins), generator=torch.Generator().manual_seed(2)) if stratified else None
@@ -70,8 +72,9 @@ def test_march_matches_testing_every_step(levels, cone_angle, stratified):
         assert torch.equal(a, b)
 
 
-def test_march_on_an_empty_and_a_full_grid():
-    grid = OccupancyGrid(16, 1)
+@pytest.mark.parametrize("marcher", ["torch", "cpp"])
+def test_march_on_an_empty_and_a_full_grid(marcher):
+    grid = OccupancyGrid(16, 1, marcher)
     origins, directions = random_rays(200, 1)
     ref = reference_sampling(grid, origins, directions, 0.01)
     new = grid.sampling(origins, directions, render_step_size=0.01)
