@@ -61,6 +61,9 @@ def parts_of(task) -> None:
     labelled(radiance_module, "regression_loss", "#loss")
     labelled(surface_module, "regression_loss", "#loss")
     labelled(task, "random_batch", "#ray_batch")
+    labelled(task, "training_step", "#step_other")  # unlabelled ops of the step (not the optimiser's)
+    if hasattr(field, "sdf_layers"):
+        labelled(field, "sdf_and_features", "#mlp")  # the SDF network (its encoder is labelled inside)
 
 
 def share_table(events, wall: float, steps: int, top: int) -> None:
