@@ -27,7 +27,7 @@ import numpy as np
 COMMON = """
 #version 3.7;
 global_settings { assumed_gamma 1.0 ambient_light rgb <1, 1, 1> }
-light_source { <4, -3, 6> color rgb <1.0, 0.97, 0.92> area_light <1, 0, 0>, <0, 1, 0>, 3, 3 jitter adaptive 1 }
+light_source { <4, -3, 6> color rgb <1.0, 0.97, 0.92> area_light <1, 0, 0>, <0, 1, 0>, 2, 2 adaptive 1 }
 light_source { <-5, 4, 3> color rgb <0.35, 0.38, 0.45> shadowless }
 """
 
@@ -96,7 +96,7 @@ def pov_camera(pose: np.ndarray, angle_x: float) -> str:
 def render(scene: str, pose: np.ndarray, angle_x: float, size: int, target: Path, work: Path) -> None:
     source = work / f"{target.parent.name}_{target.stem}.pov"
     source.write_text(COMMON + SCENES[scene] + pov_camera(pose, angle_x))
-    cmd = ["povray", f"+I{source}", f"+O{target}", f"+W{size}", f"+H{size}", "+UA", "+A0.05", "+AM2", "+R3", "+FN",
+    cmd = ["povray", f"+I{source}", f"+O{target}", f"+W{size}", f"+H{size}", "+UA", "+A0.1", "+AM2", "+R2", "+FN",
            "-D", "-V", "+WT1", "-GA"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not target.is_file():

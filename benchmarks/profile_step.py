@@ -18,8 +18,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import fields.threads  # noqa: F401 - before torch: the OpenMP environment
-
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {"radiance": ROOT / "configs" / "radiance" / "synthetic.yaml", "surface": ROOT / "configs" / "surface" / "sphere.yaml"}
 # autograd node name fragments -> part (checked in order)

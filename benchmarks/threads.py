@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-import fields.threads  # before torch (in the child processes): it sets the OpenMP environment
+import fields.threads  # (benchmarks/__init__ imported fields first: the OpenMP environment is set)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "radiance" / "synthetic.yaml"
