@@ -48,7 +48,7 @@ def load_library(name: str, source: Path) -> ctypes.CDLL | None:
                                       extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
                 _built[name] = ctypes.CDLL(path)
                 log.info("cpp kernel %s ready (%.1f s to build or load)", name, time.perf_counter() - started)
-            except Exception as err:  # no compiler, no ninja, a compile error: the torch path still works
+            except Exception as err:  # noqa: BLE001 - no compiler, no ninja, a compile error: the torch path still works
                 lines = [line for line in str(err).splitlines() if line.strip()]
                 _errors[name] = f"{type(err).__name__}: {lines[0] if lines else ''}"
                 _built[name] = None

@@ -8,7 +8,10 @@
 // Step s of ray r: lo = edges[s], hi = edges[s + 1], offset = (shift_r - 0.5) (hi - lo),
 // t0 = lo + offset, t1 = hi + offset, x = o + d (t0 + t1) / 2. Level l (cube of side 2^l centred on
 // 0.5): the smallest with 2 max|x - 0.5| <= 2^l; cell = floor(((x - 0.5) / 2^l + 0.5) res).
-// Two calls: counts (offsets null) then the packed samples at offsets (exclusive sums of the counts).
+// fields_march_f32: every occupied step of every ray, in two calls: counts (offsets null), then the
+// packed samples at offsets (exclusive sums of the counts).
+// fields_march_next_f32: for the rays listed, the next k occupied steps from next[r] (updated past the
+// last step tested): the rounds of early ray termination march only as far as the rays stay alive.
 
 #include <ATen/Parallel.h>
 
@@ -71,6 +74,41 @@ extern "C" int fields_march_f32(const float* origins, const float* directions, c
           ++n;
         }
         if (!offsets) counts[r] = n;
+      }
+    });
+  } catch (...) {
+    return -2;
+  }
+  return 0;
+}
+
+extern "C" int fields_march_next_f32(const float* origins, const float* directions, const float* edges,
+                                     const float* shift, const uint8_t* binaries, int64_t levels, int64_t res,
+                                     const int64_t* rays, int64_t n_rays, int64_t* next, const int64_t* end,
+                                     int64_t k, int64_t* step_out, float* t0_out, float* t1_out, int64_t* n_out) {
+  const Grid g{binaries, levels, res};
+  try {
+    at::parallel_for(0, n_rays, 16, [&](int64_t begin, int64_t stop_row) {
+      for (int64_t a = begin; a < stop_row; ++a) {
+        const int64_t r = rays[a];
+        const float o0 = origins[3 * r], o1 = origins[3 * r + 1], o2 = origins[3 * r + 2];
+        const float d0 = directions[3 * r], d1 = directions[3 * r + 1], d2 = directions[3 * r + 2];
+        const float jitter = shift[r] - 0.5f;
+        int64_t n = 0, s = next[r];
+        const int64_t stop = end[r];
+        for (; s < stop && n < k; ++s) {
+          const float lo = edges[s], hi = edges[s + 1];
+          const float offset = jitter * (hi - lo);
+          const float t0 = lo + offset, t1 = hi + offset;
+          const float mid = (t0 + t1) / 2.0f;
+          if (!occupied(g, o0 + d0 * mid, o1 + d1 * mid, o2 + d2 * mid)) continue;
+          step_out[a * k + n] = s;
+          t0_out[a * k + n] = t0;
+          t1_out[a * k + n] = t1;
+          ++n;
+        }
+        next[r] = s;
+        n_out[a] = n;
       }
     });
   } catch (...) {

@@ -21,8 +21,10 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from fields.render.packing import exclusive_sum
+from fields.render.early_stop import early_stop, march_with_early_stop
 from fields.render.rays import ray_aabb
+
+__all__ = ["OccupancyGrid", "early_stop", "step_edges"]
 
 
 class OccupancyGrid(nn.Module):
@@ -137,8 +139,11 @@ class OccupancyGrid(nn.Module):
         count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
         shift = torch.rand(n_rays, generator=generator).to(origins) if stratified else torch.full((n_rays,), 0.5).to(origins)
         if self._use_cpp(origins):
-            from fields.kernels.march_cpu import march
+            from fields.kernels.march_cpu import Marcher, march
 
+            if sigma_fn is not None and round_samples > 0:
+                marcher = Marcher(origins, directions, edges, first, count, shift, self.binaries)
+                return march_with_early_stop(marcher, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples)
             ray_indices, _, t_starts, t_ends = march(origins, directions, edges, first, count, shift, self.binaries)
         else:
             ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
@@ -268,38 +273,6 @@ def _steps_at(origins, directions, edges, shift, rays, index):
     t0, t1 = lo + offset, hi + offset
     mid = (t0 + t1) / 2
     return t0, t1, origins[rays] + directions[rays] * mid[:, None]
-
-
-def early_stop(ray_indices: torch.Tensor, t_starts: torch.Tensor, t_ends: torch.Tensor,
-               sigma_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], n_rays: int,
-               early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, round_samples: int = 32) -> torch.Tensor:
-    """Packed samples ``(N,)`` sorted by ray and ``t`` -> ``keep (N,)`` bool: transmittance at the sample
-    ``>= early_stop_eps`` and ``alpha >= alpha_thre``. Densities are evaluated ``round_samples`` steps
-    per ray at a time, for the rays whose transmittance is not yet spent (0: all at once)."""
-    n = len(ray_indices)
-    sigmas = t_starts.new_zeros(n)
-    evaluated = torch.zeros(n, dtype=torch.bool, device=t_starts.device)
-    if round_samples <= 0:
-        sigmas = sigma_fn(t_starts, t_ends, ray_indices).reshape(-1)
-        evaluated[:] = True
-    else:
-        counts = torch.bincount(ray_indices, minlength=n_rays)
-        rank = torch.arange(n, device=t_starts.device) - (torch.cumsum(counts, 0) - counts)[ray_indices]
-        depth_limit = -math.log(early_stop_eps) if early_stop_eps > 0 else math.inf
-        depth = t_starts.new_zeros(n_rays)  # optical depth of the evaluated steps, per ray
-        for start in range(0, int(counts.max()), round_samples):
-            alive = depth < depth_limit
-            index = ((rank >= start) & (rank < start + round_samples) & alive[ray_indices]).nonzero().flatten()
-            if len(index) == 0:
-                break
-            s = sigma_fn(t_starts[index], t_ends[index], ray_indices[index]).reshape(-1)
-            sigmas[index] = s.to(sigmas)
-            evaluated[index] = True
-            depth.index_add_(0, ray_indices[index], sigmas[index] * (t_ends[index] - t_starts[index]))
-    # the steps never evaluated lie behind a spent transmittance: their zero density changes no scan
-    sigma_delta = sigmas * (t_ends - t_starts)
-    transmittance = torch.exp(-exclusive_sum(sigma_delta, ray_indices))
-    return evaluated & (transmittance >= early_stop_eps) & (1.0 - torch.exp(-sigma_delta) >= alpha_thre)
 
 
 _EDGE_CACHE: dict = {}

@@ -81,3 +81,33 @@ def test_march_on_an_empty_and_a_full_grid(marcher):
     assert len(ref[0]) > 0 and all(torch.equal(a, b) for a, b in zip(ref, new))
     grid.binaries.zero_()
     assert len(grid.sampling(origins, directions, render_step_size=0.01)[0]) == 0
+
+
+@pytest.mark.parametrize("round_samples,alpha_thre", [(32, 0.0), (8, 0.0), (16, 1e-3)])
+def test_cpp_marching_round_by_round_keeps_the_samples_of_early_stop(round_samples, alpha_thre):
+    """The C++ marcher marches the rounds of early termination itself: same samples as marching every
+    ray to its end (the torch marcher) and then dropping those behind a spent transmittance."""
+    grid = random_grid(3)
+    origins, directions = random_rays(1500, 3)
+    step = math.sqrt(3) * 4 / 300
+    calls = {"torch": 0, "cpp": 0}
+
+    def sigma_for(name):
+        def sigma_fn(t0, t1, ri):
+            calls[name] += len(t0)
+            x = origins[ri] + directions[ri] * ((t0 + t1) / 2)[:, None]
+            return 40.0 * torch.exp(-8.0 * ((x - 0.5) ** 2).sum(-1))  # a soft ball: rays stop inside it
+        return sigma_fn
+
+    results = {}
+    for marcher in ("torch", "cpp"):
+        grid.marcher = marcher
+        results[marcher] = grid.sampling(origins, directions, sigma_for(marcher), render_step_size=step, stratified=True,
+                                         generator=torch.Generator().manual_seed(3), alpha_thre=alpha_thre,
+                                         round_samples=round_samples)
+    ref, new = results["torch"], results["cpp"]
+    assert len(ref[0]) > 1000
+    assert torch.equal(ref[0], new[0])
+    torch.testing.assert_close(new[1], ref[1], rtol=0, atol=0)
+    torch.testing.assert_close(new[2], ref[2], rtol=0, atol=0)
+    assert calls["cpp"] == calls["torch"]  # the same densities evaluated, round by round
