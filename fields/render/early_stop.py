@@ -48,35 +48,41 @@ def early_stop(ray_indices: torch.Tensor, t_starts: torch.Tensor, t_ends: torch.
 
 
 def march_with_early_stop(marcher, sigma_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-                          n_rays: int, early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, round_samples: int = 32
-                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                          n_rays: int, early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, round_samples: int = 32,
+                          carry: bool = False) -> tuple[torch.Tensor, ...]:
     """``early_stop`` with the marching done round by round (``fields.kernels.march_cpu.Marcher``): each
     round marches the next ``round_samples`` occupied steps of the rays still alive and evaluates their
     densities, so no ray is marched past the point where its transmittance is spent. Same samples as
-    marching everything and then ``early_stop``. Returns the packed ``ray_indices, t_starts, t_ends``."""
+    marching everything and then ``early_stop``. Returns the packed ``ray_indices, t_starts, t_ends``; with
+    ``carry``, ``sigma_fn`` returns ``(n, 1 + C)`` (density first) and the values ``(N, 1 + C)`` of the kept
+    samples come fourth (inference: a field's colour computed with its density, not in a second pass)."""
     depth_limit = -math.log(early_stop_eps) if early_stop_eps > 0 else math.inf
     depth = torch.zeros(n_rays, dtype=torch.float64)  # optical depth of the evaluated steps, per ray
     alive = (marcher.next < marcher.end).nonzero().flatten()
     columns = torch.arange(round_samples)
-    kept_rays, kept_t0, kept_t1 = [], [], []
+    kept_rays, kept_t0, kept_t1, kept_values = [], [], [], []
     while len(alive):
         _, t0, t1, n = marcher.next_steps(alive, round_samples)
         valid = columns < n[:, None]  # (A, k): a prefix of each row
         rows = alive[:, None].expand_as(valid)
         if valid.any():
             sigma = t0.new_zeros(valid.shape, dtype=torch.float64)
-            sigma[valid] = sigma_fn(t0[valid], t1[valid], rows[valid]).reshape(-1).double()
+            values = sigma_fn(t0[valid], t1[valid], rows[valid])
+            sigma[valid] = (values[:, 0] if carry else values.reshape(-1)).double()
             sigma_delta = sigma * (t1 - t0).double()
             before = depth[alive][:, None] + torch.cumsum(sigma_delta, 1) - sigma_delta
             keep = valid & (torch.exp(-before) >= early_stop_eps) & (1.0 - torch.exp(-sigma_delta) >= alpha_thre)
             kept_rays.append(rows[keep])
             kept_t0.append(t0[keep])
             kept_t1.append(t1[keep])
+            if carry:
+                kept_values.append(values[keep[valid]])
             depth[alive] += sigma_delta.sum(1)
         alive = alive[(depth[alive] < depth_limit) & ~marcher.done(alive)]
     if not kept_rays:
         empty = torch.zeros(0)
-        return torch.zeros(0, dtype=torch.int64), empty, empty
+        return (torch.zeros(0, dtype=torch.int64), empty, empty) + ((None,) if carry else ())
     rays = torch.cat(kept_rays)
     order = torch.argsort(rays, stable=True)  # rounds are in t order within each ray
-    return rays[order], torch.cat(kept_t0)[order], torch.cat(kept_t1)[order]
+    out = (rays[order], torch.cat(kept_t0)[order], torch.cat(kept_t1)[order])
+    return out + (torch.cat(kept_values)[order],) if carry else out

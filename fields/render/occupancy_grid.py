@@ -1,4 +1,4 @@
-"""Occupancy-grid estimator (Instant-NGP; nerfacc's ``OccGridEstimator``) in plain PyTorch.
+"""Occupancy-grid estimator (Instant-NGP; nerfacc's ``OccGridEstimator``): torch, with a C++ marcher on CPU.
 
 A multi-level binary grid over the unit frame: level ``l`` covers the cube of side ``2**l`` centred on
 ``(0.5, 0.5, 0.5)`` at ``resolution**3`` cells. Each cell keeps an exponential moving average of the
@@ -10,7 +10,7 @@ Marching: every ray is cut into steps of ``render_step_size`` (growing as ``t * 
 is larger) from ``near_plane``; steps inside the ray's part of the box around the occupied cells whose
 midpoint lies in an occupied cell are kept, and with a ``sigma_fn`` those behind spent transmittance
 (``T < early_stop_eps``) or with ``alpha < alpha_thre`` are dropped (densities evaluated in rounds of
-steps, only for rays still alive: Instant-NGP's early ray termination). Output: the packed layout.
+steps, only for rays still alive: Instant-NGP's early ray termination, ``render/early_stop.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from fields.render.early_stop import early_stop, march_with_early_stop
 from fields.render.rays import ray_aabb
 
 __all__ = ["OccupancyGrid", "early_stop", "step_edges"]
-
 
 class OccupancyGrid(nn.Module):
     """``marcher``: ``cpp`` (the C++ loop of ``fields.kernels.march_cpu``), ``torch`` (rounds of torch ops,
@@ -116,13 +115,15 @@ class OccupancyGrid(nn.Module):
                  render_step_size: float = 1e-3, near_plane: float = 0.0, far_plane: float = 1e10,
                  early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, cone_angle: float = 0.0,
                  stratified: bool = False, generator: Optional[torch.Generator] = None,
-                 block: int = 8, round_samples: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 block: int = 8, round_samples: int = 32, carry: bool = False) -> tuple[torch.Tensor, ...]:
         """March rays ``(R, 3)`` (unit frame, unit directions) through occupied cells.
 
         sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``;
         it is called on the next ``round_samples`` steps of the rays still alive, round after round, so
         the steps behind an opaque surface are never evaluated (0: every step in one call).
-        Returns the packed ``ray_indices (N,)``, ``t_starts (N,)``, ``t_ends (N,)``, sorted by ray and ``t``.
+        Returns the packed ``ray_indices (N,)``, ``t_starts (N,)``, ``t_ends (N,)``, sorted by ray and ``t``;
+        with ``carry``, ``sigma_fn`` returns ``(n, 1 + C)`` (density first) and those of the kept samples
+        come fourth (``None`` when no sample is kept).
         """
         n_rays = origins.shape[0]
         box = self.occupied_aabb()
@@ -143,15 +144,19 @@ class OccupancyGrid(nn.Module):
 
             if sigma_fn is not None and round_samples > 0:
                 marcher = Marcher(origins, directions, edges, first, count, shift, self.binaries)
-                return march_with_early_stop(marcher, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples)
+                return march_with_early_stop(marcher, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples, carry)
             ray_indices, _, t_starts, t_ends = march(origins, directions, edges, first, count, shift, self.binaries)
         else:
             ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
             t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
         if sigma_fn is not None and len(ray_indices):
-            keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre,
+            density_fn = (lambda *a: sigma_fn(*a)[:, 0]) if carry else sigma_fn
+            keep = early_stop(ray_indices, t_starts, t_ends, density_fn, n_rays, early_stop_eps, alpha_thre,
                               round_samples)
             ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
+        if carry:  # the values of the kept samples, in a second pass (the C++ marcher keeps those of the first)
+            values = sigma_fn(t_starts, t_ends, ray_indices) if len(ray_indices) else None
+            return ray_indices, t_starts, t_ends, values
         return ray_indices, t_starts, t_ends
 
     def _use_cpp(self, origins: torch.Tensor) -> bool:
@@ -159,15 +164,10 @@ class OccupancyGrid(nn.Module):
             return False
         from fields.kernels import march_cpu
 
-        if not march_cpu.supports(origins):
-            if self.marcher == "cpp":
-                raise ValueError("marcher cpp needs float32 rays on the CPU")
-            return False
-        if not march_cpu.available():
-            if self.marcher == "cpp":
-                raise RuntimeError("marcher cpp requested but its kernel did not build")
-            return False
-        return True
+        usable = march_cpu.supports(origins) and march_cpu.available()
+        if not usable and self.marcher == "cpp":
+            raise RuntimeError("marcher cpp needs float32 rays on the CPU and its kernel built")
+        return usable
 
     def _cells(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(P, 3)`` points -> finest containing ``level (P,)``, ``inside (P,)`` and ``cell (P, 3)`` at it."""

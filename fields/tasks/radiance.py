@@ -128,6 +128,19 @@ class RadianceTask(MultiViewTask):
                     generator: Optional[torch.Generator] = None) -> RenderOutput:
         cfg: RadianceRender = self.scene.render
         o, d, n = rays.origins, rays.directions, len(rays)
+        if self.grid is not None and not training and not torch.is_grad_enabled():
+            # inference: colour and density in one pass during the marching (no second density pass)
+            def values_fn(t0, t1, ri):
+                rgb, sigma = self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri])
+                return torch.cat((sigma[:, None], rgb), -1)
+
+            ri, t0, t1, values = self.grid.sampling(o, d, values_fn, self.step_size, cfg.near_plane,
+                                                    early_stop_eps=cfg.early_stop_eps, alpha_thre=cfg.alpha_thre,
+                                                    cone_angle=cfg.cone_angle, round_samples=cfg.round_samples, carry=True)
+            out = render(t0, t1, ri, n, lambda *_: (values[:, 1:], values[:, 0]) if values is not None
+                         else (t0.new_zeros(0, 3), t0.new_zeros(0)), background)
+            out.extras.update(t_starts=t0, t_ends=t1, ray_indices=ri, n_samples=len(t0))
+            return out
         if self.grid is not None:
             def sigma_fn(t0, t1, ri):
                 return self.field.density(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None])

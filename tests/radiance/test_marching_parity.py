@@ -111,3 +111,22 @@ def test_cpp_marching_round_by_round_keeps_the_samples_of_early_stop(round_sampl
     torch.testing.assert_close(new[1], ref[1], rtol=0, atol=0)
     torch.testing.assert_close(new[2], ref[2], rtol=0, atol=0)
     assert calls["cpp"] == calls["torch"]  # the same densities evaluated, round by round
+
+
+def test_carried_values_match_a_second_pass():
+    """``carry``: the values computed with the densities (cpp, one pass) equal a second pass (torch)."""
+    grid = random_grid(1)
+    origins, directions = random_rays(800, 1)
+
+    def values_fn(t0, t1, ri):
+        x = origins[ri] + directions[ri] * ((t0 + t1) / 2)[:, None]
+        return torch.cat((30.0 * torch.exp(-8.0 * ((x - 0.5) ** 2).sum(-1, keepdim=True)), x.sin()), -1)
+
+    results = {}
+    for marcher in ("torch", "cpp"):
+        grid.marcher = marcher
+        results[marcher] = grid.sampling(origins, directions, values_fn, render_step_size=0.01, carry=True)
+    ref, new = results["torch"], results["cpp"]
+    assert len(ref[0]) > 500 and ref[3].shape == (len(ref[0]), 4)
+    assert torch.equal(ref[0], new[0]) and torch.equal(ref[1], new[1])
+    torch.testing.assert_close(new[3], ref[3])
