@@ -19,11 +19,25 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = {"radiance": ROOT / "configs" / "radiance" / "synthetic.yaml", "surface": ROOT / "configs" / "surface" / "sphere.yaml"}
+RECIPES = {
+    "radiance": ROOT / "configs" / "radiance" / "synthetic.yaml",
+    "surface": ROOT / "configs" / "surface" / "sphere.yaml",
+}
 # autograd node name fragments -> part (checked in order)
-BACKWARD_PARTS = (("GridLookup", "encoder"), ("Hash", "encoder"), ("Addmm", "mlp"), ("Mm", "mlp"), ("Relu", "mlp"),
-                  ("Threshold", "mlp"), ("Softplus", "mlp"), ("Cumsum", "compositing"), ("Exp", "compositing"),
-                  ("IndexAdd", "compositing"), ("Scatter", "compositing"), ("Index", "gather"))
+BACKWARD_PARTS = (
+    ("GridLookup", "encoder"),
+    ("Hash", "encoder"),
+    ("Addmm", "mlp"),
+    ("Mm", "mlp"),
+    ("Relu", "mlp"),
+    ("Threshold", "mlp"),
+    ("Softplus", "mlp"),
+    ("Cumsum", "compositing"),
+    ("Exp", "compositing"),
+    ("IndexAdd", "compositing"),
+    ("Scatter", "compositing"),
+    ("Index", "gather"),
+)
 
 
 def labelled(module_or_obj, name: str, label: str) -> None:
@@ -87,8 +101,10 @@ def share_table(events, wall: float, steps: int, top: int) -> None:
             node = node.cpu_parent
         by_part[part or "other ops"] += self_us
     total = sum(by_part.values()) / 1e6
-    print(f"\n{steps} steps, {wall / steps * 1000:.1f} ms wall per step (profiled), "
-          f"{total / steps * 1000:.1f} ms in operators per step")
+    print(
+        f"\n{steps} steps, {wall / steps * 1000:.1f} ms wall per step (profiled), "
+        f"{total / steps * 1000:.1f} ms in operators per step"
+    )
     print(f"{'part':28} {'ms/step':>8} {'share':>6}")
     for part, us in sorted(by_part.items(), key=lambda kv: -kv[1]):
         print(f"{part:28} {us / 1e3 / steps:8.2f} {us / 1e6 / total:6.1%}")
@@ -114,7 +130,7 @@ def main() -> None:
     import pytorch_lightning as pl
     import torch
 
-    from fields.config.load import load_scene
+    from fields.engine.scene import load_scene
     from fields.engine.run import build_task, quiet_lightning
 
     logging.basicConfig(level=logging.WARNING)
@@ -144,9 +160,18 @@ def main() -> None:
                 share_table(self.prof.events(), wall, args.steps, args.top)
                 trainer.should_stop = True
 
-    trainer = pl.Trainer(max_steps=args.warmup + args.steps, accelerator="cpu", devices=1, logger=False,
-                         callbacks=[Profile()], enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
+    trainer = pl.Trainer(
+        max_steps=args.warmup + args.steps,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=[Profile()],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     trainer.fit(task)
 
 

@@ -59,7 +59,7 @@ def child(seconds: float, warmup: int, overrides: list[str]) -> None:
     import pytorch_lightning as pl
     import torch
 
-    from fields.config.load import load_scene
+    from fields.engine.scene import load_scene
     from fields.engine.run import build_task, quiet_lightning
 
     def cpu_seconds() -> float:
@@ -86,22 +86,52 @@ def child(seconds: float, warmup: int, overrides: list[str]) -> None:
     pl.seed_everything(0, verbose=False)
     task = build_task(scene)
     clock = Clock()
-    trainer = pl.Trainer(max_steps=10**6, accelerator="cpu", devices=1, logger=False, callbacks=[clock],
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         num_sanity_val_steps=0, limit_val_batches=0)
+    trainer = pl.Trainer(
+        max_steps=10**6,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=[clock],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     trainer.fit(task)
     choice = fields.threads.configure_threads()
-    print(json.dumps({"steps": clock.steps, "threads": torch.get_num_threads(), "wait": choice.wait, "cpu_ms": 1000 * clock.cpu_per_step,
-                      "samples": float(task.samples_seen)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "steps": clock.steps,
+                "threads": torch.get_num_threads(),
+                "wait": choice.wait,
+                "cpu_ms": 1000 * clock.cpu_per_step,
+                "samples": float(task.samples_seen),
+            }
+        ),
+        flush=True,
+    )
 
 
 def run_cell(policy: str, busy: int, args: argparse.Namespace) -> dict:
-    workers = [subprocess.Popen([sys.executable, "-c", BUSY[args.busy_kind]], env=policy_env("today"))
-               for _ in range(busy)]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", BUSY[args.busy_kind]], env=policy_env("today")) for _ in range(busy)
+    ]
     try:
         time.sleep(1.0 if busy else 0.0)
-        cmd = [sys.executable, "-m", "benchmarks.threads", "--child", "--seconds", str(args.seconds),
-               "--warmup", str(args.warmup), "--set", *args.set]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.threads",
+            "--child",
+            "--seconds",
+            str(args.seconds),
+            "--warmup",
+            str(args.warmup),
+            "--set",
+            *args.set,
+        ]
         done = subprocess.run(cmd, env=policy_env(policy), cwd=ROOT, capture_output=True, text=True, check=False)
     finally:
         for worker in workers:
@@ -115,10 +145,14 @@ def run_cell(policy: str, busy: int, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--policies", default="today,fields,passive", help="comma-separated: today, fields, passive, spinN")
+    parser.add_argument(
+        "--policies", default="today,fields,passive", help="comma-separated: today, fields, passive, spinN"
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="timed training per cell")
     parser.add_argument("--warmup", type=int, default=30, help="untimed first steps (kernel load, grid warm-up)")
-    parser.add_argument("--busy", type=int, default=len(os.sched_getaffinity(0)), help="busy processes (default: one per CPU)")
+    parser.add_argument(
+        "--busy", type=int, default=len(os.sched_getaffinity(0)), help="busy processes (default: one per CPU)"
+    )
     parser.add_argument("--busy-kind", choices=sorted(BUSY), default="spin")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides of the radiance recipe")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -127,23 +161,35 @@ def main() -> None:
         child(args.seconds, args.warmup, args.set)
         return
     load = os.getloadavg()[0]
-    print(f"radiance steps in {args.seconds:.0f} s of training; busy: {args.busy} x {args.busy_kind}; "
-          f"load average before: {load:.2f}", flush=True)
+    print(
+        f"radiance steps in {args.seconds:.0f} s of training; busy: {args.busy} x {args.busy_kind}; "
+        f"load average before: {load:.2f}",
+        flush=True,
+    )
     rows = []
     for policy in args.policies.split(","):
         quiet = run_cell(policy, 0, args)
         busy = run_cell(policy, args.busy, args) if args.busy else quiet
         rows.append((policy, quiet, busy))
-        print(f"  {policy}: quiet {quiet['steps']} steps ({quiet['cpu_ms']:.0f} CPU ms/step), busy {busy['steps']} steps "
-              f"({busy['cpu_ms']:.0f} CPU ms/step); {quiet['wait']}, {quiet['threads']} threads", flush=True)
+        print(
+            f"  {policy}: quiet {quiet['steps']} steps ({quiet['cpu_ms']:.0f} CPU ms/step), busy {busy['steps']} steps "
+            f"({busy['cpu_ms']:.0f} CPU ms/step); {quiet['wait']}, {quiet['threads']} threads",
+            flush=True,
+        )
     today = next((q["steps"] for p, q, _ in rows if p == "today"), None)
-    print(f"\n{'policy':10} {'threads':>7} {'quiet steps':>11} {'busy steps':>10} {'busy/quiet':>10} {'quiet vs today':>14} "
-          f"{'CPU ms/step quiet':>17} {'busy':>5}  wait")
+    print(
+        f"\n{'policy':10} {'threads':>7} {'quiet steps':>11} {'busy steps':>10} {'busy/quiet':>10} "
+        f"{'quiet vs today':>14} "
+        f"{'CPU ms/step quiet':>17} {'busy':>5}  wait"
+    )
     for policy, quiet, busy in rows:
         versus = f"{quiet['steps'] / today - 1:+.1%}" if today else "-"
-        print(f"{policy:10} {quiet['threads']:7d} {quiet['steps']:11d} {busy['steps']:10d} "
-              f"{busy['steps'] / max(quiet['steps'], 1):10.2f} {versus:>14} {quiet['cpu_ms']:17.0f} {busy['cpu_ms']:5.0f}  "
-              f"{quiet['wait']}")
+        print(
+            f"{policy:10} {quiet['threads']:7d} {quiet['steps']:11d} {busy['steps']:10d} "
+            f"{busy['steps'] / max(quiet['steps'], 1):10.2f} {versus:>14} "
+            f"{quiet['cpu_ms']:17.0f} {busy['cpu_ms']:5.0f}  "
+            f"{quiet['wait']}"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

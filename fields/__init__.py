@@ -11,6 +11,6 @@ from fields.threads import configure_threads
 
 configure_threads()
 
-from fields.errors import UserError
+from fields.errors import UserError  # noqa: E402
 
 __all__ = ["UserError", "__version__"]

@@ -113,4 +113,8 @@ def log_thread_choice(logger: logging.Logger | None = None) -> None:
 
     (logger or logging.getLogger("fields")).info(
         "CPU threads: %d, OpenMP wait: %s (%s; %s=off leaves OpenMP alone)",
-        torch.get_num_threads(), choice.wait, choice.reason, ENV)
+        torch.get_num_threads(),
+        choice.wait,
+        choice.reason,
+        ENV,
+    )

@@ -10,16 +10,25 @@ import sys
 
 from tests.conftest import ROOT
 
-PROBE = ("import json, os, fields, torch; from fields.threads import configure_threads; c = configure_threads(); "
-         "print(json.dumps({'spin': os.environ.get('GOMP_SPINCOUNT'), 'wait': os.environ.get('OMP_WAIT_POLICY'), "
-         "'omp': os.environ.get('OMP_NUM_THREADS'), 'torch': torch.get_num_threads(), 'choice': c.wait}))")
+PROBE = (
+    "import json, os, fields, torch; from fields.threads import configure_threads; c = configure_threads(); "
+    "print(json.dumps({'spin': os.environ.get('GOMP_SPINCOUNT'), 'wait': os.environ.get('OMP_WAIT_POLICY'), "
+    "'omp': os.environ.get('OMP_NUM_THREADS'), 'torch': torch.get_num_threads(), 'choice': c.wait}))"
+)
 CLEARED = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "FIELDS_THREADS")
 
 
 def probe(code: str = PROBE, **env: str) -> dict:
     full = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    done = subprocess.run([sys.executable, "-c", code], env={**full, **env}, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**full, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -46,8 +55,10 @@ def test_torch_imported_first_leaves_openmp_alone():
 
 
 def test_cpp_kernel_uses_torchs_openmp_runtime(tmp_path):
-    code = ("import json, fields, torch; from fields.kernels import grid_cpu; assert grid_cpu.load() is not None; "
-            "maps = open('/proc/self/maps').read().split(); "
-            "print(json.dumps({'gomp': sorted({p for p in maps if 'libgomp' in p})}))")
+    code = (
+        "import json, fields, torch; from fields.kernels import grid_cpu; assert grid_cpu.load() is not None; "
+        "maps = open('/proc/self/maps').read().split(); "
+        "print(json.dumps({'gomp': sorted({p for p in maps if 'libgomp' in p})}))"
+    )
     got = probe(code, TORCH_EXTENSIONS_DIR=os.environ.get("TORCH_EXTENSIONS_DIR", str(tmp_path)))
     assert len(got["gomp"]) == 1, got  # one OpenMP runtime: torch.set_num_threads and the wait policy reach the kernel

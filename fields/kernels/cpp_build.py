@@ -44,8 +44,14 @@ def load_library(name: str, source: Path) -> ctypes.CDLL | None:
                 _ensure_ninja_on_path()
                 from torch.utils.cpp_extension import load as load_extension
 
-                path = load_extension(name=name, sources=[str(source)], extra_cflags=CFLAGS,
-                                      extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
+                path = load_extension(
+                    name=name,
+                    sources=[str(source)],
+                    extra_cflags=CFLAGS,
+                    extra_ldflags=["-fopenmp"],
+                    is_python_module=False,
+                    verbose=False,
+                )
                 _built[name] = ctypes.CDLL(path)
                 log.info("cpp kernel %s ready (%.1f s to build or load)", name, time.perf_counter() - started)
             except Exception as err:  # noqa: BLE001 - no compiler, no ninja, a compile error: the torch path still works

@@ -41,9 +41,15 @@ def supports(origins: torch.Tensor) -> bool:
     return origins.device.type == "cpu" and origins.dtype == torch.float32
 
 
-def march(origins: torch.Tensor, directions: torch.Tensor, edges: torch.Tensor, first: torch.Tensor,
-          count: torch.Tensor, shift: torch.Tensor, binaries: torch.Tensor
-          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def march(
+    origins: torch.Tensor,
+    directions: torch.Tensor,
+    edges: torch.Tensor,
+    first: torch.Tensor,
+    count: torch.Tensor,
+    shift: torch.Tensor,
+    binaries: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rays ``(R, 3)`` float32 with steps ``[first, first + count)`` of ``edges (K + 1,)`` jittered by
     ``shift (R,)``; ``binaries (L, res, res, res)`` bool -> packed ``ray_indices, steps (N,)`` int64 and
     ``t_starts, t_ends (N,)`` of the steps whose midpoint lies in an occupied cell, sorted by ray and step."""
@@ -59,8 +65,20 @@ def march(origins: torch.Tensor, directions: torch.Tensor, edges: torch.Tensor, 
 
     def call(offsets, rays, steps, t0, t1) -> None:
         ptr = [None if t is None else t.data_ptr() for t in (offsets, rays, steps, t0, t1)]
-        rc = _fn(o.data_ptr(), d.data_ptr(), e.data_ptr(), first.data_ptr(), count.data_ptr(), shift.data_ptr(),
-                 grid.data_ptr(), levels, res, n, counts.data_ptr(), *ptr)
+        rc = _fn(
+            o.data_ptr(),
+            d.data_ptr(),
+            e.data_ptr(),
+            first.data_ptr(),
+            count.data_ptr(),
+            shift.data_ptr(),
+            grid.data_ptr(),
+            levels,
+            res,
+            n,
+            counts.data_ptr(),
+            *ptr,
+        )
         if rc != 0:
             raise RuntimeError(f"cpp march kernel failed (code {rc})")
 
@@ -102,9 +120,24 @@ class Marcher:
         steps = torch.empty(a, k, dtype=torch.int64)
         t0, t1 = torch.empty(a, k), torch.empty(a, k)
         n = torch.empty(a, dtype=torch.int64)
-        rc = _next_fn(self.o.data_ptr(), self.d.data_ptr(), self.edges.data_ptr(), self.shift.data_ptr(),
-                      self.grid.data_ptr(), self.levels, self.res, rays.data_ptr(), a, self.next.data_ptr(),
-                      self.end.data_ptr(), k, steps.data_ptr(), t0.data_ptr(), t1.data_ptr(), n.data_ptr())
+        rc = _next_fn(
+            self.o.data_ptr(),
+            self.d.data_ptr(),
+            self.edges.data_ptr(),
+            self.shift.data_ptr(),
+            self.grid.data_ptr(),
+            self.levels,
+            self.res,
+            rays.data_ptr(),
+            a,
+            self.next.data_ptr(),
+            self.end.data_ptr(),
+            k,
+            steps.data_ptr(),
+            t0.data_ptr(),
+            t1.data_ptr(),
+            n.data_ptr(),
+        )
         if rc != 0:
             raise RuntimeError(f"cpp march kernel failed (code {rc})")
         return steps, t0, t1, n

@@ -27,12 +27,22 @@ from torch import nn
 from fields.decoders import DECODERS
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS
+from fields.modules import n_params
 
 
 class NeuSField(nn.Module):
-    def __init__(self, model: Any, direction_encoder: Any, n_neurons: int = 64, n_hidden_layers: int = 2,
-                 geo_feat_dim: int = 15, init_radius: float = 0.25, init_variance: float = 0.3,
-                 gradient_step: float = 0.0, activation: str = "softplus"):
+    def __init__(
+        self,
+        model: Any,
+        direction_encoder: Any,
+        n_neurons: int = 64,
+        n_hidden_layers: int = 2,
+        geo_feat_dim: int = 15,
+        init_radius: float = 0.25,
+        init_variance: float = 0.3,
+        gradient_step: float = 0.0,
+        activation: str = "softplus",
+    ):
         super().__init__()
         self.gradient_step = gradient_step
         self.encoder = ENCODERS.build(model.encoder, 3)
@@ -83,7 +93,9 @@ class NeuSField(nn.Module):
         sdf, features = self.sdf_and_features(x[..., None, :] + offsets)  # (..., 7), (..., 7, F)
         return sdf[..., 0], features[..., 0, :], (sdf[..., 1:4] - sdf[..., 4:7]) / (2.0 * h)
 
-    def forward(self, x: torch.Tensor, d: torch.Tensor, create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, d: torch.Tensor, create_graph: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """points and unit directions ``(..., 3)`` -> rgb ``(..., 3)``, sdf ``(...)``, gradient ``(..., 3)``."""
         if self.gradient_step > 0:
             return self._colour(x, d, *self.sdf_features_gradient(x))
@@ -101,7 +113,7 @@ class NeuSField(nn.Module):
         return self.rgb_activation(self.decoder(h)), sdf, gradient
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return n_params(self)
 
     def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
         enc = [p for p in self.encoder.parameters() if p.requires_grad]
@@ -113,12 +125,20 @@ class NeuSField(nn.Module):
         return groups
 
 
-def neus_alpha(sdf: torch.Tensor, gradient: torch.Tensor, directions: torch.Tensor, deltas: torch.Tensor,
-               sharpness: torch.Tensor, cos_anneal_ratio: float = 1.0) -> torch.Tensor:
+def neus_alpha(
+    sdf: torch.Tensor,
+    gradient: torch.Tensor,
+    directions: torch.Tensor,
+    deltas: torch.Tensor,
+    sharpness: torch.Tensor,
+    cos_anneal_ratio: float = 1.0,
+) -> torch.Tensor:
     """Per-sample alpha (any layout): sdf, deltas ``(...)``; gradient, directions ``(..., 3)``."""
     true_cos = (directions * gradient).sum(-1)
     # annealed from "always decreasing at half speed" to the true cosine (official NeuS)
-    iter_cos = -(torch.relu(-true_cos * 0.5 + 0.5) * (1.0 - cos_anneal_ratio) + torch.relu(-true_cos) * cos_anneal_ratio)
+    iter_cos = -(
+        torch.relu(-true_cos * 0.5 + 0.5) * (1.0 - cos_anneal_ratio) + torch.relu(-true_cos) * cos_anneal_ratio
+    )
     prev_cdf = torch.sigmoid((sdf - iter_cos * deltas * 0.5) * sharpness)
     next_cdf = torch.sigmoid((sdf + iter_cos * deltas * 0.5) * sharpness)
     return ((prev_cdf - next_cdf + 1e-5) / (prev_cdf + 1e-5)).clamp(0.0, 1.0)

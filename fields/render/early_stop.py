@@ -12,12 +12,19 @@ from collections.abc import Callable
 
 import torch
 
-from fields.render.packing import exclusive_sum
+from fields.kernels.packing import exclusive_sum
 
 
-def early_stop(ray_indices: torch.Tensor, t_starts: torch.Tensor, t_ends: torch.Tensor,
-               sigma_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], n_rays: int,
-               early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, round_samples: int = 32) -> torch.Tensor:
+def early_stop(
+    ray_indices: torch.Tensor,
+    t_starts: torch.Tensor,
+    t_ends: torch.Tensor,
+    sigma_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    n_rays: int,
+    early_stop_eps: float = 1e-4,
+    alpha_thre: float = 0.0,
+    round_samples: int = 32,
+) -> torch.Tensor:
     """Packed samples ``(N,)`` sorted by ray and ``t`` -> ``keep (N,)`` bool: transmittance at the sample
     ``>= early_stop_eps`` and ``alpha >= alpha_thre``. Densities are evaluated ``round_samples`` steps
     per ray at a time, for the rays whose transmittance is not yet spent (0: all at once)."""
@@ -47,9 +54,15 @@ def early_stop(ray_indices: torch.Tensor, t_starts: torch.Tensor, t_ends: torch.
     return evaluated & (transmittance >= early_stop_eps) & (1.0 - torch.exp(-sigma_delta) >= alpha_thre)
 
 
-def march_with_early_stop(marcher, sigma_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-                          n_rays: int, early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, round_samples: int = 32,
-                          carry: bool = False) -> tuple[torch.Tensor, ...]:
+def march_with_early_stop(
+    marcher,
+    sigma_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    n_rays: int,
+    early_stop_eps: float = 1e-4,
+    alpha_thre: float = 0.0,
+    round_samples: int = 32,
+    carry: bool = False,
+) -> tuple[torch.Tensor, ...]:
     """``early_stop`` with the marching done round by round (``fields.kernels.march_cpu.Marcher``): each
     round marches the next ``round_samples`` occupied steps of the rays still alive and evaluates their
     densities, so no ray is marched past the point where its transmittance is spent. Same samples as

@@ -26,6 +26,7 @@ from fields.render.rays import ray_aabb
 
 __all__ = ["OccupancyGrid", "early_stop", "step_edges"]
 
+
 class OccupancyGrid(nn.Module):
     """``marcher``: ``cpp`` (the C++ loop of ``fields.kernels.march_cpu``), ``torch`` (rounds of torch ops,
     any device) or ``auto`` (cpp for float32 CPU rays when it builds, else torch)."""
@@ -48,9 +49,17 @@ class OccupancyGrid(nn.Module):
         return 0.5 - half, 2.0 * half
 
     @torch.no_grad()
-    def update_every_n_steps(self, step: int, occ_eval_fn: Callable[[torch.Tensor], torch.Tensor],
-                             occ_thre: float = 0.01, ema_decay: float = 0.95, warmup_steps: int = 256,
-                             n: int = 16, generator: Optional[torch.Generator] = None, chunk: int = 65536) -> bool:
+    def update_every_n_steps(
+        self,
+        step: int,
+        occ_eval_fn: Callable[[torch.Tensor], torch.Tensor],
+        occ_thre: float = 0.01,
+        ema_decay: float = 0.95,
+        warmup_steps: int = 256,
+        n: int = 16,
+        generator: Optional[torch.Generator] = None,
+        chunk: int = 65536,
+    ) -> bool:
         """Update when ``step % n == 0``. occ_eval_fn: unit-frame points ``(P, 3)`` -> opacity ``(P,)``."""
         if step % n != 0:
             return False
@@ -110,12 +119,23 @@ class OccupancyGrid(nn.Module):
 
     # --- marching ------------------------------------------------------------------------------------
     @torch.no_grad()
-    def sampling(self, origins: torch.Tensor, directions: torch.Tensor,
-                 sigma_fn: Optional[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = None,
-                 render_step_size: float = 1e-3, near_plane: float = 0.0, far_plane: float = 1e10,
-                 early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, cone_angle: float = 0.0,
-                 stratified: bool = False, generator: Optional[torch.Generator] = None,
-                 block: int = 8, round_samples: int = 32, carry: bool = False) -> tuple[torch.Tensor, ...]:
+    def sampling(
+        self,
+        origins: torch.Tensor,
+        directions: torch.Tensor,
+        sigma_fn: Optional[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = None,
+        render_step_size: float = 1e-3,
+        near_plane: float = 0.0,
+        far_plane: float = 1e10,
+        early_stop_eps: float = 1e-4,
+        alpha_thre: float = 0.0,
+        cone_angle: float = 0.0,
+        stratified: bool = False,
+        generator: Optional[torch.Generator] = None,
+        block: int = 8,
+        round_samples: int = 32,
+        carry: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """March rays ``(R, 3)`` (unit frame, unit directions) through occupied cells.
 
         sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``;
@@ -133,26 +153,35 @@ class OccupancyGrid(nn.Module):
         t_near = t_near.clamp_min(near_plane)
         t_far = t_far.clamp_max(far_plane)
         hit &= t_far > t_near
-        edges = step_edges(near_plane, float(t_far[hit].max()) if hit.any() else near_plane, render_step_size, cone_angle).to(origins)
+        edges = step_edges(
+            near_plane, float(t_far[hit].max()) if hit.any() else near_plane, render_step_size, cone_angle
+        ).to(origins)
         first = torch.searchsorted(edges, t_near.contiguous(), right=True) - 1
         last = torch.searchsorted(edges, t_far.contiguous(), right=False)  # exclusive end of steps
         first = first.clamp(0, len(edges) - 2)
         count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
-        shift = torch.rand(n_rays, generator=generator).to(origins) if stratified else torch.full((n_rays,), 0.5).to(origins)
+        shift = (
+            torch.rand(n_rays, generator=generator).to(origins)
+            if stratified
+            else torch.full((n_rays,), 0.5).to(origins)
+        )
         if self._use_cpp(origins):
             from fields.kernels.march_cpu import Marcher, march
 
             if sigma_fn is not None and round_samples > 0:
                 marcher = Marcher(origins, directions, edges, first, count, shift, self.binaries)
-                return march_with_early_stop(marcher, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples, carry)
+                return march_with_early_stop(
+                    marcher, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples, carry
+                )
             ray_indices, _, t_starts, t_ends = march(origins, directions, edges, first, count, shift, self.binaries)
         else:
             ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
             t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
         if sigma_fn is not None and len(ray_indices):
             density_fn = (lambda *a: sigma_fn(*a)[:, 0]) if carry else sigma_fn
-            keep = early_stop(ray_indices, t_starts, t_ends, density_fn, n_rays, early_stop_eps, alpha_thre,
-                              round_samples)
+            keep = early_stop(
+                ray_indices, t_starts, t_ends, density_fn, n_rays, early_stop_eps, alpha_thre, round_samples
+            )
             ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
         if carry:  # the values of the kept samples, in a second pass (the C++ marcher keeps those of the first)
             values = sigma_fn(t_starts, t_ends, ray_indices) if len(ray_indices) else None
@@ -213,7 +242,9 @@ class OccupancyGrid(nn.Module):
             kk = k[active, None] + offsets
             valid = kk < end[active, None]
             rays = active[:, None].expand_as(kk)
-            _, _, x = _steps_at(origins, directions, edges, shift, rays.reshape(-1), kk.clamp_max(n_steps - 1).reshape(-1))
+            _, _, x = _steps_at(
+                origins, directions, edges, shift, rays.reshape(-1), kk.clamp_max(n_steps - 1).reshape(-1)
+            )
             level, inside, cell = self._cells(x)
             occ = inside & self.binaries.reshape(-1)[_flat(level, cell, res)]
             occ = occ.reshape(kk.shape) & valid

@@ -9,19 +9,21 @@ Outputs: test renders, a point cloud, and a mesh of the density level set.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import torch
-from pydantic import Field, SerializeAsAny, field_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from fields.config.base import ComponentConfig, StrictModel
 from fields.datasets.views import PosedViewsData
 from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
+from fields.metrics.psnr import psnr_from_mse
+from fields.models.proposal import ProposalNetworks
 from fields.models.radiance import RadianceField
-from fields.render.backends.nerfacc import resolve_backend
 from fields.render.batching import dynamic_batch_size
 from fields.render.occupancy_grid import OccupancyGrid
 from fields.render.proposal import ProposalSampler
@@ -29,15 +31,20 @@ from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
 from fields.tasks.losses import regression_loss
+from fields.tasks.meshing import extract_mesh
 from fields.tasks.multiview import MultiViewTask
 from fields.tasks.registry import TASKS
 
+log = logging.getLogger("fields")
+
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 def default_direction_encoder() -> Any:
-    return ENCODERS.validate({"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4})
+    return ENCODERS.validate(
+        {"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4}
+    )
 
 
 class ViewRenderConfig(StrictModel):
@@ -51,12 +58,15 @@ class ViewRenderConfig(StrictModel):
 
 class RadianceRender(ViewRenderConfig):
     sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
-    backend: Literal["auto", "torch", "nerfacc"] = "auto"
-    marcher: Literal["auto", "cpp", "torch"] = Field("auto", description="occupancy grid marching: the C++ loop "
-                                                     "(CPU), rounds of torch ops, or auto (cpp where it builds)")
+    marcher: Literal["auto", "cpp", "torch"] = Field(
+        "auto",
+        description="occupancy grid marching: the C++ loop (CPU), rounds of torch ops, or auto (cpp where it builds)",
+    )
     n_samples: int = Field(64, ge=1, description="uniform: samples per ray; proposal: final samples per ray")
     max_steps: int = Field(512, ge=8, description="occupancy grid: steps across the unit cube's diagonal")
-    render_step_size: Optional[float] = Field(None, gt=0, description="occupancy grid step (unit frame); default from max_steps")
+    render_step_size: Optional[float] = Field(
+        None, gt=0, description="occupancy grid step (unit frame); default from max_steps"
+    )
     grid_resolution: int = Field(128, ge=8)
     grid_levels: int = Field(1, ge=1, le=8)
     grid_update_every: int = Field(16, ge=1)
@@ -65,10 +75,17 @@ class RadianceRender(ViewRenderConfig):
     ema_decay: float = Field(0.95, gt=0, lt=1)
     alpha_thre: float = Field(0.0, ge=0)
     early_stop_eps: float = Field(1e-4, ge=0)
-    round_samples: int = Field(32, ge=0, description="occupancy grid: steps per ray in each round of "
-                               "early-stop density evaluations (0: all in one)")
-    target_samples: int = Field(0, ge=0, description="samples per training step: rays per step adapt to it "
-                                "(nerfacc's dynamic batch, from train.batch_size); 0 keeps train.batch_size rays")
+    round_samples: int = Field(
+        32,
+        ge=0,
+        description="occupancy grid: steps per ray in each round of early-stop density evaluations (0: all in one)",
+    )
+    target_samples: int = Field(
+        0,
+        ge=0,
+        description="samples per training step: rays per step adapt to it "
+        "(nerfacc's dynamic batch, from train.batch_size); 0 keeps train.batch_size rays",
+    )
     cone_angle: float = Field(0.0, ge=0)
     near_plane: float = Field(0.0, ge=0, description="unit frame")
     proposal_samples: tuple[int, ...] = (128, 64)
@@ -77,11 +94,23 @@ class RadianceRender(ViewRenderConfig):
     density_neurons: int = Field(64, ge=1)
     density_hidden_layers: int = Field(1, ge=0)
     geo_feat_dim: int = Field(15, ge=0)
-    density_decoder: Optional[SerializeAsAny[ComponentConfig]] = Field(None, description="density decoder; default an "
-                                                                       "MLP of density_neurons x density_hidden_layers")
+    density_decoder: Optional[SerializeAsAny[ComponentConfig]] = Field(
+        None, description="density decoder; default an MLP of density_neurons x density_hidden_layers"
+    )
     direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_backend(cls, data: Any) -> Any:
+        # render.backend (auto|torch|nerfacc) never reached the renderer; older scene files still load
+        if isinstance(data, dict) and "backend" in data:
+            data = {k: v for k, v in data.items() if k != "backend"}
+            log.info(
+                "render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired"
+            )
+        return data
 
     @field_validator("direction_encoder", mode="before")
     @classmethod
@@ -104,28 +133,36 @@ class RadianceTask(MultiViewTask):
         cfg: RadianceRender = scene.render
         levels = cfg.grid_levels
         box = (0.5 - 0.5 * 2 ** (levels - 1), float(2 ** (levels - 1)))
-        self.field = RadianceField(scene.model, cfg.direction_encoder, cfg.density_neurons, cfg.density_hidden_layers,
-                                   cfg.geo_feat_dim, box=box, density_decoder=cfg.density_decoder)
+        self.field = RadianceField(
+            scene.model,
+            cfg.direction_encoder,
+            cfg.density_neurons,
+            cfg.density_hidden_layers,
+            cfg.geo_feat_dim,
+            box=box,
+            density_decoder=cfg.density_decoder,
+        )
         self.grid = OccupancyGrid(cfg.grid_resolution, levels, cfg.marcher) if cfg.sampler == "occupancy_grid" else None
-        self.proposal = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if cfg.sampler == "proposal" else None
+        use_proposal = cfg.sampler == "proposal"
+        self.proposal = ProposalNetworks(len(cfg.proposal_samples)) if use_proposal else None
+        self.proposal_sampler = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if use_proposal else None
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
         self.register_buffer("next_rays", torch.tensor(scene.train.batch_size))
-        self.backend = "torch"
 
     def param_groups(self) -> list[dict[str, Any]]:
         groups = self.field.param_groups(self.scene.train.optimizer)
         if self.proposal is not None:
-            groups.append({"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr})
+            groups.append(
+                {"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr}
+            )
         return groups
 
-    def on_fit_start(self) -> None:
-        self.backend = resolve_backend(self.scene.render.backend, self.device)
-
     # --- rendering -----------------------------------------------------------------------------------
-    def render_rays(self, rays: Rays, background: torch.Tensor, training: bool = False,
-                    generator: Optional[torch.Generator] = None) -> RenderOutput:
+    def render_rays(
+        self, rays: Rays, background: torch.Tensor, training: bool = False, generator: Optional[torch.Generator] = None
+    ) -> RenderOutput:
         cfg: RadianceRender = self.scene.render
         o, d, n = rays.origins, rays.directions, len(rays)
         if self.grid is not None and not training and not torch.is_grad_enabled():
@@ -134,20 +171,48 @@ class RadianceTask(MultiViewTask):
                 rgb, sigma = self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri])
                 return torch.cat((sigma[:, None], rgb), -1)
 
-            ri, t0, t1, values = self.grid.sampling(o, d, values_fn, self.step_size, cfg.near_plane,
-                                                    early_stop_eps=cfg.early_stop_eps, alpha_thre=cfg.alpha_thre,
-                                                    cone_angle=cfg.cone_angle, round_samples=cfg.round_samples, carry=True)
-            out = render(t0, t1, ri, n, lambda *_: (values[:, 1:], values[:, 0]) if values is not None
-                         else (t0.new_zeros(0, 3), t0.new_zeros(0)), background)
+            ri, t0, t1, values = self.grid.sampling(
+                o,
+                d,
+                values_fn,
+                self.step_size,
+                cfg.near_plane,
+                early_stop_eps=cfg.early_stop_eps,
+                alpha_thre=cfg.alpha_thre,
+                cone_angle=cfg.cone_angle,
+                round_samples=cfg.round_samples,
+                carry=True,
+            )
+            out = render(
+                t0,
+                t1,
+                ri,
+                n,
+                lambda *_: (
+                    (values[:, 1:], values[:, 0]) if values is not None else (t0.new_zeros(0, 3), t0.new_zeros(0))
+                ),
+                background,
+            )
             out.extras.update(t_starts=t0, t_ends=t1, ray_indices=ri, n_samples=len(t0))
             return out
         if self.grid is not None:
+
             def sigma_fn(t0, t1, ri):
                 return self.field.density(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None])
 
-            ri, t0, t1 = self.grid.sampling(o, d, sigma_fn, self.step_size, cfg.near_plane, early_stop_eps=cfg.early_stop_eps,
-                                            alpha_thre=cfg.alpha_thre, cone_angle=cfg.cone_angle, stratified=training,
-                                            generator=generator, round_samples=cfg.round_samples)
+            ri, t0, t1 = self.grid.sampling(
+                o,
+                d,
+                sigma_fn,
+                self.step_size,
+                cfg.near_plane,
+                early_stop_eps=cfg.early_stop_eps,
+                alpha_thre=cfg.alpha_thre,
+                cone_angle=cfg.cone_angle,
+                stratified=training,
+                generator=generator,
+                round_samples=cfg.round_samples,
+            )
 
             def rgb_sigma_fn(t0, t1, ri):
                 return self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri])
@@ -161,7 +226,16 @@ class RadianceTask(MultiViewTask):
         t_far = torch.where(hit, t_far, t_near).clamp_min(t_near)
         rounds = None
         if self.proposal is not None:
-            bins, rounds = self.proposal(o, d, t_near, t_far, stratified=training, generator=generator)
+
+            def density_fn(field):
+                def sigma_fn(t0, t1):
+                    return field((o[:, None] + d[:, None] * ((t0 + t1) / 2)[..., None]).clamp(0.0, 1.0))
+
+                return sigma_fn
+
+            bins, rounds = self.proposal_sampler.sampling(
+                [density_fn(f) for f in self.proposal.fields], t_near, t_far, stratified=training, generator=generator
+            )
         else:
             bins = uniform_bins(t_near, t_far, cfg.n_samples, stratified=training, generator=generator)
         t0, t1 = bins[:, :-1], bins[:, 1:]
@@ -182,21 +256,35 @@ class RadianceTask(MultiViewTask):
         cfg: RadianceRender = self.scene.render
         generator = self.step_generator()
         if self.grid is not None:
-            self.grid.update_every_n_steps(int(self.global_step), self.occ_eval, cfg.occ_thre, cfg.ema_decay,
-                                           cfg.grid_warmup_steps, cfg.grid_update_every, generator)
+            self.grid.update_every_n_steps(
+                int(self.global_step),
+                self.occ_eval,
+                cfg.occ_thre,
+                cfg.ema_decay,
+                cfg.grid_warmup_steps,
+                cfg.grid_update_every,
+                generator,
+            )
         rays, target, background, _ = self.random_batch(int(self.next_rays), generator)
         out = self.render_rays(rays, background, training=True, generator=generator)
         loss = regression_loss(self.scene.train.loss, out.rgb, target)
-        self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         e = out.extras
         if cfg.distortion_weight > 0 and e["n_samples"]:
-            loss = loss + cfg.distortion_weight * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
+            loss = (
+                loss
+                + cfg.distortion_weight
+                * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
+            )
         if self.proposal is not None:
-            loss = loss + cfg.proposal_weight * self.proposal.loss(e["bins"], out.weights, e["rounds"])
+            loss = loss + cfg.proposal_weight * self.proposal_sampler.loss(e["bins"], out.weights, e["rounds"])
         self.samples_seen += e["n_samples"]
         if cfg.target_samples:
-            self.next_rays.fill_(dynamic_batch_size(len(rays), e["n_samples"], cfg.target_samples,
-                                                    max_rays=16 * self.scene.train.batch_size))
+            self.next_rays.fill_(
+                dynamic_batch_size(
+                    len(rays), e["n_samples"], cfg.target_samples, max_rays=16 * self.scene.train.batch_size
+                )
+            )
             self.log("train/rays", float(len(rays)))
         self.log("train/loss", loss)
         self.log("train/samples_per_ray", e["n_samples"] / len(rays), prog_bar=True)
@@ -207,7 +295,7 @@ class RadianceTask(MultiViewTask):
     # --- outputs -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         info = super().describe()
-        info.update(sampler=self.scene.render.sampler, render_backend=self.backend, samples_seen=float(self.samples_seen))
+        info.update(sampler=self.scene.render.sampler, samples_seen=float(self.samples_seen))
         return info
 
     def evaluate(self) -> dict[str, float]:
@@ -222,11 +310,17 @@ class RadianceTask(MultiViewTask):
         paths = super().write_outputs(run_dir)
         cfg: RadianceRender = self.scene.render
         if cfg.mesh_resolution:
-            from fields.tasks.meshing import extract_mesh
-
             box = (self.field.box_lo, self.field.box_size)
-            mesh = extract_mesh(lambda x: self.field.density(x), cfg.mesh_resolution, cfg.mesh_density, box, self.transform,
-                                Path(run_dir) / "mesh.ply", self.device, flip=True)
+            mesh = extract_mesh(
+                lambda x: self.field.density(x),
+                cfg.mesh_resolution,
+                cfg.mesh_density,
+                box,
+                self.transform,
+                Path(run_dir) / "mesh.ply",
+                self.device,
+                flip=True,
+            )
             if mesh is not None:
                 paths.append(mesh)
         return paths

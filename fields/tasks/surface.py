@@ -19,6 +19,7 @@ from pydantic import Field, SerializeAsAny, field_validator, model_validator
 from fields.config.base import ComponentConfig
 from fields.datasets.views import PosedViewsData
 from fields.encoders import ENCODERS
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.neus import NeuSField, neus_alpha, up_sample_weights
 from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import sample_pdf, uniform_bins
@@ -30,7 +31,7 @@ from fields.tasks.radiance import ViewRenderConfig, default_direction_encoder
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 UNIT_BOX = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 
@@ -46,11 +47,16 @@ class SurfaceRender(ViewRenderConfig):
     mask_weight: float = Field(0.1, ge=0, description="opacity vs. the images' alpha (ignored without alpha)")
     anneal_steps: int = Field(500, ge=0, description="steps of the cosine annealing; 0: none")
     init_variance: float = 0.3
-    gradient_step: float = Field(0.004, ge=0, description="SDF gradient by central finite differences of this step "
-                                 "(unit frame; Neuralangelo's numerical gradient, no second derivatives); 0: analytic")
+    gradient_step: float = Field(
+        0.004,
+        ge=0,
+        description="SDF gradient by central finite differences of this step "
+        "(unit frame; Neuralangelo's numerical gradient, no second derivatives); 0: analytic",
+    )
     init_radius: float = Field(0.25, gt=0, description="initial sphere radius (unit frame)")
-    sdf_activation: Literal["softplus", "relu"] = Field("relu", description="hidden activation of the SDF "
-                                                         "network; relu only with gradient_step > 0")
+    sdf_activation: Literal["softplus", "relu"] = Field(
+        "relu", description="hidden activation of the SDF network; relu only with gradient_step > 0"
+    )
     sdf_neurons: int = Field(64, ge=1)
     sdf_hidden_layers: int = Field(1, ge=1)
     geo_feat_dim: int = Field(15, ge=0)
@@ -60,8 +66,10 @@ class SurfaceRender(ViewRenderConfig):
     @model_validator(mode="after")
     def _relu_needs_finite_differences(self) -> "SurfaceRender":
         if self.sdf_activation == "relu" and self.gradient_step == 0:
-            raise ValueError("render.sdf_activation relu needs render.gradient_step > 0 (finite differences): "
-                             "analytic second derivatives of a ReLU network are zero")
+            raise ValueError(
+                "render.sdf_activation relu needs render.gradient_step > 0 (finite differences): "
+                "analytic second derivatives of a ReLU network are zero"
+            )
         return self
 
     @field_validator("direction_encoder", mode="before")
@@ -78,14 +86,25 @@ class SurfaceTask(MultiViewTask):
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         cfg: SurfaceRender = scene.render
-        self.field = NeuSField(scene.model, cfg.direction_encoder, cfg.sdf_neurons, cfg.sdf_hidden_layers, cfg.geo_feat_dim,
-                               cfg.init_radius, cfg.init_variance, cfg.gradient_step, cfg.sdf_activation)
+        self.field = NeuSField(
+            scene.model,
+            cfg.direction_encoder,
+            cfg.sdf_neurons,
+            cfg.sdf_hidden_layers,
+            cfg.geo_feat_dim,
+            cfg.init_radius,
+            cfg.init_variance,
+            cfg.gradient_step,
+            cfg.sdf_activation,
+        )
 
     def cos_anneal_ratio(self) -> float:
         steps = self.scene.render.anneal_steps
         return 1.0 if not self.training or steps == 0 else min(1.0, int(self.global_step) / steps)
 
-    def sample_bins(self, o: torch.Tensor, d: torch.Tensor, training: bool, generator: Optional[torch.Generator]) -> torch.Tensor:
+    def sample_bins(
+        self, o: torch.Tensor, d: torch.Tensor, training: bool, generator: Optional[torch.Generator]
+    ) -> torch.Tensor:
         cfg: SurfaceRender = self.scene.render
         t_near, t_far, hit = ray_aabb(o, d, UNIT_BOX.to(o))
         t_far = torch.where(hit, t_far, t_near + 1e-4)
@@ -101,8 +120,9 @@ class SurfaceTask(MultiViewTask):
                 bins = torch.sort(torch.cat((bins, fine[:, 1:-1]), -1), -1).values
         return bins
 
-    def render_rays(self, rays: Rays, background: torch.Tensor, training: bool = False,
-                    generator: Optional[torch.Generator] = None) -> RenderOutput:
+    def render_rays(
+        self, rays: Rays, background: torch.Tensor, training: bool = False, generator: Optional[torch.Generator] = None
+    ) -> RenderOutput:
         o, d = rays.origins, rays.directions
         bins = self.sample_bins(o, d, training, generator)
         t0, t1 = bins[:, :-1], bins[:, 1:]
@@ -134,7 +154,7 @@ class SurfaceTask(MultiViewTask):
             opacity = out.opacity[:, 0].clamp(1e-3, 1.0 - 1e-3)
             loss = loss + cfg.mask_weight * F.binary_cross_entropy(opacity, alpha)
         self.log("train/loss", loss)
-        self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         self.log("train/eikonal", eikonal)
         self.log("train/sharpness", self.field.sharpness().detach(), prog_bar=True)
         return loss
@@ -146,5 +166,13 @@ class SurfaceTask(MultiViewTask):
 
     def extract_mesh(self, path: Path, resolution: Optional[int] = None) -> Optional[Path]:
         """Marching cubes of the SDF's zero level over the scene box, in world units."""
-        return extract_mesh(self.field.sdf, resolution or self.scene.render.mesh_resolution, 0.0, (0.0, 1.0),
-                            self.transform, path, self.device, lipschitz=2.0)
+        return extract_mesh(
+            self.field.sdf,
+            resolution or self.scene.render.mesh_resolution,
+            0.0,
+            (0.0, 1.0),
+            self.transform,
+            path,
+            self.device,
+            lipschitz=2.0,
+        )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.datasets.synthetic_scene import generate_scene
 from fields.engine.run import build_task, fit
 from fields.tasks.multiview import MultiViewTask

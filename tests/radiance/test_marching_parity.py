@@ -56,7 +56,9 @@ def random_rays(n: int, levels: int, seed: int = 1):
 
 
 @pytest.mark.parametrize("marcher", ["torch", "cpp"])
-@pytest.mark.parametrize("levels,cone_angle,stratified", [(1, 0.0, False), (1, 0.0, True), (3, 0.0, True), (3, 0.02, False)])
+@pytest.mark.parametrize(
+    "levels,cone_angle,stratified", [(1, 0.0, False), (1, 0.0, True), (3, 0.0, True), (3, 0.02, False)]
+)
 def test_march_matches_testing_every_step(levels, cone_angle, stratified, marcher):
     grid = random_grid(levels)
     grid.marcher = marcher
@@ -65,8 +67,9 @@ def test_march_matches_testing_every_step(levels, cone_angle, stratified, marche
     shift = torch.rand(len(origins), generator=torch.Generator().manual_seed(2)) if stratified else None
     ref = reference_sampling(grid, origins, directions, step, cone_angle=cone_angle, shift=shift)
     gen = torch.Generator().manual_seed(2) if stratified else None
-    new = grid.sampling(origins, directions, render_step_size=step, cone_angle=cone_angle, stratified=stratified,
-                        generator=gen)
+    new = grid.sampling(
+        origins, directions, render_step_size=step, cone_angle=cone_angle, stratified=stratified, generator=gen
+    )
     assert len(ref[0]) > 1000  # the rays do cross occupied cells
     for a, b in zip(ref, new):
         assert torch.equal(a, b)
@@ -97,14 +100,22 @@ def test_cpp_marching_round_by_round_keeps_the_samples_of_early_stop(round_sampl
             calls[name] += len(t0)
             x = origins[ri] + directions[ri] * ((t0 + t1) / 2)[:, None]
             return 40.0 * torch.exp(-8.0 * ((x - 0.5) ** 2).sum(-1))  # a soft ball: rays stop inside it
+
         return sigma_fn
 
     results = {}
     for marcher in ("torch", "cpp"):
         grid.marcher = marcher
-        results[marcher] = grid.sampling(origins, directions, sigma_for(marcher), render_step_size=step, stratified=True,
-                                         generator=torch.Generator().manual_seed(3), alpha_thre=alpha_thre,
-                                         round_samples=round_samples)
+        results[marcher] = grid.sampling(
+            origins,
+            directions,
+            sigma_for(marcher),
+            render_step_size=step,
+            stratified=True,
+            generator=torch.Generator().manual_seed(3),
+            alpha_thre=alpha_thre,
+            round_samples=round_samples,
+        )
     ref, new = results["torch"], results["cpp"]
     assert len(ref[0]) > 1000
     assert torch.equal(ref[0], new[0])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fields.config.load import load_scene
+from fields.engine.scene import load_scene
 from fields.datasets.synthetic_scene import SPHERE_RADIUS, generate_scene
 from fields.engine.run import fit
 from tests.conftest import ROOT
@@ -22,9 +22,19 @@ def sphere_scene(tmp_path_factory) -> Path:
 def test_sphere_recipe_meshes_the_sphere_within_two_percent(sphere_scene, tmp_path):
     import trimesh
 
-    scene = load_scene(str(ROOT / "configs" / "surface" / "sphere.yaml"), [
-        f"data.path={sphere_scene}", "train.steps=300", "train.progress=false", "train.threads=1",
-        "train.checkpoint_every=100000", "render.mesh_resolution=96", "render.save_test_views=0", f"output.dir={tmp_path}"])
+    scene = load_scene(
+        str(ROOT / "configs" / "surface" / "sphere.yaml"),
+        [
+            f"data.path={sphere_scene}",
+            "train.steps=300",
+            "train.progress=false",
+            "train.threads=1",
+            "train.checkpoint_every=100000",
+            "render.mesh_resolution=96",
+            "render.save_test_views=0",
+            f"output.dir={tmp_path}",
+        ],
+    )
     run_dir, metrics = fit(scene, tmp_path / "run")
     radius = np.linalg.norm(trimesh.load(run_dir / "mesh.ply").vertices, axis=1)
     error = np.abs(radius - SPHERE_RADIUS) / SPHERE_RADIUS
