@@ -23,8 +23,9 @@ from torch import nn
 
 from fields.render.early_stop import early_stop, march_with_early_stop
 from fields.render.rays import ray_aabb
+from fields.render.steps import steps_at, step_edges
 
-__all__ = ["OccupancyGrid", "early_stop", "step_edges"]
+__all__ = ["OccupancyGrid", "early_stop", "step_edges", "steps_at"]
 
 
 class OccupancyGrid(nn.Module):
@@ -165,7 +166,7 @@ class OccupancyGrid(nn.Module):
             if stratified
             else torch.full((n_rays,), 0.5).to(origins)
         )
-        if self._use_cpp(origins):
+        if self.uses_cpp(origins):
             from fields.kernels.march_cpu import Marcher, march
 
             if sigma_fn is not None and round_samples > 0:
@@ -176,7 +177,7 @@ class OccupancyGrid(nn.Module):
             ray_indices, _, t_starts, t_ends = march(origins, directions, edges, first, count, shift, self.binaries)
         else:
             ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
-            t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
+            t_starts, t_ends, _ = steps_at(origins, directions, edges, shift, ray_indices, steps)
         if sigma_fn is not None and len(ray_indices):
             density_fn = (lambda *a: sigma_fn(*a)[:, 0]) if carry else sigma_fn
             keep = early_stop(
@@ -188,7 +189,8 @@ class OccupancyGrid(nn.Module):
             return ray_indices, t_starts, t_ends, values
         return ray_indices, t_starts, t_ends
 
-    def _use_cpp(self, origins: torch.Tensor) -> bool:
+    def uses_cpp(self, origins: torch.Tensor) -> bool:
+        """Whether ``sampling`` of these rays runs the C++ marcher."""
         if self.marcher == "torch":
             return False
         from fields.kernels import march_cpu
@@ -242,7 +244,7 @@ class OccupancyGrid(nn.Module):
             kk = k[active, None] + offsets
             valid = kk < end[active, None]
             rays = active[:, None].expand_as(kk)
-            _, _, x = _steps_at(
+            _, _, x = steps_at(
                 origins, directions, edges, shift, rays.reshape(-1), kk.clamp_max(n_steps - 1).reshape(-1)
             )
             level, inside, cell = self._cells(x)
@@ -271,13 +273,13 @@ class OccupancyGrid(nn.Module):
                 t_exit = torch.where(d != 0, (bound - o) / d, torch.full_like(d, math.inf)).amin(-1)
                 # the first step whose midpoint is past the block's exit
                 target = (torch.searchsorted(edges, t_exit.contiguous()) - 1).clamp(0, len(edges) - 2)
-                t0, t1, _ = _steps_at(origins, directions, edges, shift, r, target)
+                t0, t1, _ = steps_at(origins, directions, edges, shift, r, target)
                 target = target + ((t0 + t1) / 2 < t_exit).long()
                 target = torch.minimum(torch.maximum(target, j[sel] + 1), end[r])
                 ok = torch.zeros_like(target, dtype=torch.bool)
                 for _ in range(2):  # the last step skipped must lie in the same block and level (else one less)
                     check = target - 1
-                    _, _, xv = _steps_at(origins, directions, edges, shift, r, check.clamp_max(len(edges) - 2))
+                    _, _, xv = steps_at(origins, directions, edges, shift, r, check.clamp_max(len(edges) - 2))
                     lv2, inside2, c2 = self._cells(xv)
                     same = inside2 & (lv2 == lv) & ((c2 >> m[:, None]) == (c >> m[:, None])).all(-1)
                     same |= check <= j[sel]
@@ -294,35 +296,3 @@ class OccupancyGrid(nn.Module):
 
 def _flat(level: torch.Tensor, cell: torch.Tensor, res: int) -> torch.Tensor:
     return ((level * res + cell[:, 0]) * res + cell[:, 1]) * res + cell[:, 2]
-
-
-def _steps_at(origins, directions, edges, shift, rays, index):
-    """Step ``index (P,)`` of rays ``(P,)`` -> ``t0, t1 (P,)`` and midpoint ``x (P, 3)``: one jitter per ray
-    shifts all its steps, so the step stays ``[lo, hi)`` shifted by a fraction of its width."""
-    lo, hi = edges[index], edges[index + 1]
-    offset = (shift[rays] - 0.5) * (hi - lo)
-    t0, t1 = lo + offset, hi + offset
-    mid = (t0 + t1) / 2
-    return t0, t1, origins[rays] + directions[rays] * mid[:, None]
-
-
-_EDGE_CACHE: dict = {}
-
-
-def step_edges(near: float, far: float, step: float, cone_angle: float) -> torch.Tensor:
-    """Step boundaries ``(K + 1,)`` float64 from ``near`` past ``far``: constant ``step`` or, with a cone
-    angle, ``max(step, t * cone_angle)`` (Instant-NGP's exponential stepping for large scenes)."""
-    far = max(far, near + step)
-    if cone_angle <= 0:
-        n = math.ceil((far - near) / step) + 1
-        return near + step * torch.arange(n + 1, dtype=torch.float64)
-    key = (near, round(far, 3), step, cone_angle)
-    if key not in _EDGE_CACHE:
-        edges, t = [near], near
-        while t < far:
-            t += max(step, t * cone_angle)
-            edges.append(t)
-        edges.append(t + max(step, t * cone_angle))
-        _EDGE_CACHE.clear()
-        _EDGE_CACHE[key] = torch.tensor(edges, dtype=torch.float64)
-    return _EDGE_CACHE[key]

@@ -165,8 +165,8 @@ class RadianceTask(MultiViewTask):
     ) -> RenderOutput:
         cfg: RadianceRender = self.scene.render
         o, d, n = rays.origins, rays.directions, len(rays)
-        if self.grid is not None and not training and not torch.is_grad_enabled():
-            # inference: colour and density in one pass during the marching (no second density pass)
+        if self.grid is not None and not training and not torch.is_grad_enabled() and self.grid.uses_cpp(o):
+            # inference on the C++ marcher: colour and density in one pass during the marching (no second pass)
             def values_fn(t0, t1, ri):
                 rgb, sigma = self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri])
                 return torch.cat((sigma[:, None], rgb), -1)

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from fields.render.occupancy_grid import OccupancyGrid, _steps_at, step_edges
+from fields.render.occupancy_grid import OccupancyGrid, step_edges
+from fields.render.steps import steps_at
 from fields.render.rays import ray_aabb
 
 
@@ -28,7 +29,7 @@ def reference_sampling(grid: OccupancyGrid, origins, directions, step, near=0.0,
     valid = torch.arange(width) < count[:, None]
     rays = torch.arange(n_rays)[:, None].expand_as(index)
     index, rays = index.clamp_max(len(edges) - 2)[valid], rays[valid]
-    t0, t1, x = _steps_at(origins, directions, edges, shift, rays, index)
+    t0, t1, x = steps_at(origins, directions, edges, shift, rays, index)
     keep = grid.occupied(x)
     return rays[keep], t0[keep], t1[keep]
 
