@@ -97,7 +97,6 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
     quiet_lightning()
     if scene.train.threads:
         torch.set_num_threads(scene.train.threads)
-    log_thread_choice(log)
     # Adam's second moments of rarely touched table rows (hash entries, RBF kernel features) decay into
     # float denormals, which make CPU arithmetic 10-20x slower (measured: a NeuRBF fit 125 s -> 6 s)
     torch.set_flush_denormal(True)
@@ -105,6 +104,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
     task = build_task(scene)
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(scene, scene_name)
     log.info("run folder: %s", run_dir)
+    log_thread_choice(log)  # after the data loaded: bad input still fails in one line
     ckpt_path = None
     if resume:
         remove_stale_temporaries(run_dir)
