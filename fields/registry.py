@@ -83,4 +83,11 @@ class Registry(Generic[T]):
         return self._classes[value["type"]].Config.model_validate(value)  # type: ignore[attr-defined]
 
     def build(self, config: Any, *args: Any, **kwargs: Any) -> T:
-        return self._classes[config.type](config, *args, **kwargs)
+        """Construct the member. Its ``ValueError`` (a setting that does not suit the data, such as a
+        tri-plane on 2D input) is the user's to fix: it becomes a one-line ``UserError``."""
+        from fields.errors import UserError
+
+        try:
+            return self._classes[config.type](config, *args, **kwargs)
+        except ValueError as err:
+            raise UserError(f"{self.kind} '{config.type}': {str(err).strip().splitlines()[0]}") from err

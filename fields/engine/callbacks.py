@@ -20,7 +20,7 @@ class StepCheckpoint(pl.Callback):
         self.every = every
         self._saved_step = -1
 
-    def _save(self, trainer: pl.Trainer) -> None:
+    def save(self, trainer: pl.Trainer) -> None:
         if trainer.global_step == self._saved_step:
             return
         trainer.save_checkpoint(self.folder / LAST)
@@ -28,10 +28,10 @@ class StepCheckpoint(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
         if trainer.global_step % self.every == 0:
-            self._save(trainer)
+            self.save(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._save(trainer)
+        self.save(trainer)
 
 
 class TrainClock(pl.Callback):

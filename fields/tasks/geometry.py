@@ -131,7 +131,7 @@ class GeometryTask(FieldTask):
                 self.reference = self.reference or self.mesh
         extent = self.mesh.vertices if self.mesh is not None else self.cloud.points
         if self.mesh is not None and not self.mesh.is_watertight:
-            log.info("mesh is not watertight: inside/outside near its holes may be wrong (see sample.sign_rays)")
+            log.info("mesh is not watertight: inside/outside near its holes may be wrong (see data.samples.sign_rays)")
         self.register_buffer("normalization", UnitCubeTransform.fit(np.asarray(extent), data.padding).as_tensor())
         self.field = Field.from_config(scene.model, in_dim=3, out_dim=1)
         self._pool: Optional[SamplePool] = None
