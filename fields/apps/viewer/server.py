@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -41,6 +42,9 @@ class Viewer:
             import viser
         except ModuleNotFoundError:
             raise UserError("the viewer needs viser: pip install 'fields-toolkit[viewer]'") from None
+        from fields.apps.viewer.origin import install
+
+        install()  # websockets only from the pages this server serves
         self.server = viser.ViserServer(host=host, port=port, verbose=False)
         self.url = f"http://{host}:{self.server.get_port()}"
         self.resolution = resolution
@@ -199,7 +203,8 @@ class Viewer:
         if request is None or self.scheduler is None:
             raise UserError("no view to save yet")
         frame = self.scheduler.render_now(request)
-        path = self._output_dir("screenshots") / f"{request.mode}-{time.strftime('%Y%m%d-%H%M%S')}-{self.frames_sent}.png"
+        mode = re.sub(r"[^A-Za-z0-9_-]", "_", str(request.mode))[:40]  # a client's value: never a path
+        path = self._output_dir("screenshots") / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}-{self.frames_sent}.png"
         iio.imwrite(path, frame.image)
         buffer = io.BytesIO()
         iio.imwrite(buffer, frame.image, extension=".png")
