@@ -90,7 +90,7 @@ def find_mesh(name: str) -> Path | str:
 
 
 def scene_for(mesh: Path, model: dict[str, Any], batch: int, lr: float, steps: int, eikonal: float):
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
 
     return scene_from_dict({
         "task": "sdf",

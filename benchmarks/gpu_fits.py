@@ -39,7 +39,7 @@ def image_fit(encoder: dict, image: str, size: int, batch: int, seconds: float, 
               device: torch.device, use_triton: bool) -> dict[str, Any]:
     """Train the image task's field (encoder, MLP 2x64) with Adam on random pixel batches for ``seconds``
     of training or until the PSNR reaches ``target``; PSNR checked every ``eval_every`` steps."""
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.tasks.image import ImageTask
 
     torch.manual_seed(0)
@@ -117,7 +117,8 @@ def radiance_fit(seconds: float, target: float, eval_every_s: float, size: int, 
 
 def radiance_scene(size: int, n_train: int, n_test: int, overrides: list[str] = ()):
     """``configs/radiance/synthetic.yaml`` on a generated scene of ``n_train``/``n_test`` views of ``size`` px."""
-    from fields.config.load import apply_overrides, read_yaml, scene_from_dict
+    from fields.config.load import apply_overrides, read_yaml
+    from fields.engine.scene import scene_from_dict
 
     config = ROOT / "configs" / "radiance" / "synthetic.yaml"
     views = [f"data.synthetic.size={size}", f"data.synthetic.n_train={n_train}", f"data.synthetic.n_test={n_test}"]

@@ -43,7 +43,7 @@ def collection(args) -> dict:
 
 
 def classify(name: str, head: dict, args, data: dict, out_dir: Path) -> dict:
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.engine.run import fit
 
     scene = scene_from_dict({
@@ -57,7 +57,7 @@ def classify(name: str, head: dict, args, data: dict, out_dir: Path) -> dict:
 
 
 def restoration(args, out_dir: Path) -> dict:
-    from fields.config.load import load_scene
+    from fields.engine.scene import load_scene
     from fields.engine.run import fit
 
     root = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def restoration(args, out_dir: Path) -> dict:
 
 def main() -> None:
     from fields.heads import MIXERS
-    from fields.heads.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset
+    from fields.datasets.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset
     from fields.engine.run import quiet_lightning
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -76,7 +76,7 @@ def hash_model(size: int) -> dict:
 
 
 def count_params(model: dict, in_dim: int, out_dim: int) -> int:
-    from fields.config.scene import ModelConfig
+    from fields.models.config import ModelConfig
     from fields.models import Field
 
     return Field.from_config(ModelConfig.model_validate(model), in_dim, out_dim).n_params()
@@ -120,7 +120,7 @@ def train(task_name: str, data: dict, model: dict, lr: float, steps: int, args, 
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as fields.engine.run.fit: denormal Adam states slow CPUs down many times
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.tasks import TASKS
     from fields.tasks.schedules import lr_factor
 

@@ -32,7 +32,9 @@ import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from torchmetrics.functional.image import peak_signal_noise_ratio  # noqa: E402
 
-from fields.config.load import apply_overrides, read_yaml, scene_from_dict  # noqa: E402
+from fields.config.load import apply_overrides, read_yaml  # noqa: E402
+
+from fields.engine.scene import scene_from_dict
 from fields.engine.run import fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -71,7 +71,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from fields.apps.viewer import finish, view_for
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.engine.run import fit, quiet_lightning
 
     quiet_lightning()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fields.config.load import apply_overrides, load_scene, scene_from_dict
+from fields.config.load import apply_overrides
+
+from fields.engine.scene import load_scene, scene_from_dict
 from fields.errors import UserError
 
 

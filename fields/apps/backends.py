@@ -31,7 +31,7 @@ def backend_report() -> list[BackendStatus]:
     usable = grid_cpu.load() is not None
     detail = f"CPU grid kernel, ready in {grid_cpu.build_seconds():.1f} s" if usable else f"unusable: {grid_cpu.unavailable_reason()}"
     rows.append(BackendStatus("cpp", usable, detail))
-    for name, module, needs_cuda in (("tcnn", "tinycudann", True), ("nerfacc", "nerfacc", True), ("triton", "triton", True)):
+    for name, module, needs_cuda in (("tcnn", "tinycudann", True), ("triton", "triton", True)):
         mod, detail = _probe(module)
         usable = mod is not None and (cuda or not needs_cuda)
         if mod is not None and needs_cuda and not cuda:

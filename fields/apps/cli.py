@@ -126,7 +126,8 @@ def fit(
     """Fit a field to the data of a scene file."""
 
     def run() -> None:
-        from fields.config.load import apply_overrides, load_scene, read_yaml, scene_from_dict
+        from fields.config.load import apply_overrides, read_yaml
+        from fields.engine.scene import load_scene, scene_from_dict
         from fields.engine.run import CONFIG_NAME, fit as fit_scene
 
         items = list(overrides or [])

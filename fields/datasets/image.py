@@ -115,18 +115,3 @@ def pixel_grid(height: int, width: int) -> torch.Tensor:
     xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack((grid_x, grid_y), dim=-1)
-
-
-def save_image(path: str | Path, image: torch.Tensor) -> None:
-    """Write ``(H, W, C)`` in [0, 1] as an 8-bit image (PNG or JPEG by extension), atomically."""
-    import imageio.v3 as iio
-
-    from fields.engine.atomic import atomic_path
-
-    array = (image.detach().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    if array.shape[2] == 1:
-        array = array[:, :, 0]
-    elif array.shape[2] == 2:  # grey + alpha
-        array = np.concatenate([array[:, :, :1]] * 3 + [array[:, :, 1:]], axis=2)
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, array, extension=Path(path).suffix)

@@ -108,9 +108,6 @@ class NeuRBF(Encoder):
             shapes = pack_symmetric(torch.eye(dim, dtype=torch.float64) / (spacing / 2) ** 2).expand(n, -1).clone()
         return centres.float(), shapes.float()
 
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
     @property
     def needs_initialise(self) -> bool:
         """True until ``initialise`` ran (or a checkpoint holding an initialised model was loaded)."""

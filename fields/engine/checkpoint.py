@@ -18,7 +18,7 @@ from lightning_fabric.plugins.io.checkpoint_io import CheckpointIO
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fields.engine.atomic import atomic_path
+from fields.io.atomic import atomic_path
 from fields.errors import UserError
 
 FORMAT = "fields-checkpoint"

@@ -14,7 +14,7 @@ from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 
-from fields.engine.atomic import atomic_write_text
+from fields.io import atomic_write_text
 
 
 class _AppendingWriter(ExperimentWriter):

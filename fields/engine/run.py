@@ -19,9 +19,11 @@ from typing import Any, Sequence
 
 import torch
 
-from fields.config.load import dump_scene, read_yaml, scene_from_dict
-from fields.config.scene import SceneConfig
-from fields.engine.atomic import atomic_write_text, remove_stale_temporaries
+from fields.config.load import read_yaml
+
+from fields.engine.scene import dump_scene, scene_from_dict
+from fields.engine.scene import SceneConfig
+from fields.io.atomic import atomic_write_text, remove_stale_temporaries
 from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock, step_progress_bar
 from fields.engine.checkpoint import SafetensorsIO, read_checkpoint
 from fields.engine.csv_log import truncate_log

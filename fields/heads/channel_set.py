@@ -82,9 +82,6 @@ class ChannelSetTransformer(nn.Module):
     def forward(self, planes: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(planes))
 
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
 
 def permute_channels(planes: torch.Tensor, perm: torch.Tensor, n_planes: int = 3) -> torch.Tensor:
     """Apply one permutation ``perm (C,)`` of the channels to every plane of ``(B, n_planes*C, R, R)``:

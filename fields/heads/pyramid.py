@@ -151,8 +151,5 @@ class PyramidClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
 
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
 
 __all__ = ["PyramidClassifier", "PatchMerging", "ConvDownsample", "ConvStem", "make_stage", "StageOptions"]

@@ -99,8 +99,5 @@ class MetaFormerUNet(nn.Module):
         y = self.out(self.norm(x).permute(0, 3, 1, 2))
         return image + y if self.config.global_residual else y
 
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
 
 __all__ = ["MetaFormerUNet", "SkipFusion"]

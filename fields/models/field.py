@@ -10,9 +10,11 @@ from torch import nn
 from fields.decoders import DECODERS, Decoder
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS, Encoder
+from fields.modules import n_params
 
 if TYPE_CHECKING:
-    from fields.config.scene import ModelConfig, OptimizerConfig
+    from fields.config.train import OptimizerConfig
+    from fields.models.config import ModelConfig
 
 
 class Field(nn.Module):
@@ -43,7 +45,7 @@ class Field(nn.Module):
         return out.reshape(*x.shape[:-1], self.out_dim)
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return n_params(self)
 
     def param_groups(self, optimizer: "OptimizerConfig") -> list[dict[str, Any]]:
         """Optimiser groups: encoder and decoder, each with its own learning rate. A component may

@@ -22,6 +22,7 @@ from torch import nn
 from fields.decoders import DECODERS
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS
+from fields.modules import n_params
 
 
 class NeuSField(nn.Module):
@@ -79,7 +80,7 @@ class NeuSField(nn.Module):
         return self.rgb_activation(self.decoder(h)), sdf, gradient
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return n_params(self)
 
     def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
         enc = [p for p in self.encoder.parameters() if p.requires_grad]

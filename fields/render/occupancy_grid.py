@@ -21,7 +21,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from fields.render.packing import exclusive_sum
+from fields.kernels.packing import exclusive_sum
 from fields.render.rays import ray_aabb
 
 

@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from fields.render.look_at import look_at
+
 
 def look_at_rays(eye, target, width: int, height: int, fov_degrees: float = 40.0, up=(0.0, 0.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
     """Rays through the pixel centres of a pinhole camera at ``eye`` looking at ``target``.
@@ -17,13 +19,8 @@ def look_at_rays(eye, target, width: int, height: int, fov_degrees: float = 40.0
     Returns ``origins (H*W, 3)`` and unit ``directions (H*W, 3)``, row-major from the top-left pixel.
     """
     eye_t = torch.as_tensor(eye, dtype=torch.float32)
-    forward = torch.as_tensor(target, dtype=torch.float32) - eye_t
-    forward = forward / forward.norm()
-    right = torch.linalg.cross(forward, torch.as_tensor(up, dtype=torch.float32))
-    if right.norm() < 1e-6:  # looking along up: pick another up
-        right = torch.linalg.cross(forward, torch.tensor([0.0, 1.0, 0.0]))
-    right = right / right.norm()
-    true_up = torch.linalg.cross(right, forward)
+    right, true_up, back, _ = look_at(eye_t, target, up).unbind(1)
+    forward = -back
     focal = 0.5 * height / math.tan(math.radians(fov_degrees) / 2)
     j, i = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij")
     x = (i + 0.5 - width / 2) / focal

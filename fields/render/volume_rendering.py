@@ -13,7 +13,8 @@ from typing import Callable, Optional
 
 import torch
 
-from fields.render.packing import exclusive_sum, segment_sum
+from fields.kernels.packing import exclusive_sum, segment_sum
+from fields.kernels.triton_volume import weights_from_density  # imports no triton on CPU paths
 
 
 def render_transmittance_from_density(t_starts: torch.Tensor, t_ends: torch.Tensor, sigmas: torch.Tensor,
@@ -41,8 +42,6 @@ def _triton_weights(t_starts, t_ends, sigmas, ray_indices):
     """The Triton kernels (``fields.kernels.triton_volume``) for packed CUDA inputs, else ``None``."""
     if ray_indices is None or not sigmas.is_cuda:
         return None
-    from fields.kernels.triton_volume import weights_from_density  # imports no triton on CPU paths
-
     return weights_from_density(t_starts, t_ends, sigmas, ray_indices)
 
 

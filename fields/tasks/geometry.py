@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Optional
 
 import numpy as np
 import pydantic
@@ -27,11 +27,13 @@ from fields.datasets.paths import resolve_data_path
 from fields.datasets.pointcloud import PointCloud, load_point_cloud
 from fields.datasets.sdf_sampling import MeshDistance, SampleConfig, SamplePool, cloud_sample_pool, mesh_sample_pool
 from fields.errors import UserError
+from fields.io import atomic_path
 from fields.models import Field
+from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 log = logging.getLogger("fields")
 MESH_FORMATS = ("ply", "obj", "glb", "stl", "off")
@@ -138,11 +140,11 @@ class GeometryTask(FieldTask):
         self._distance: Optional[MeshDistance] = None
         self._reference_distance: Optional[MeshDistance] = None
 
+    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {"model": {"output_activation": "none"}}
+
     @classmethod
     def check_scene(cls, scene: "SceneConfig") -> None:
-        if "output_activation" not in scene.model.model_fields_set:
-            scene.model.output_activation = "none"
-        elif scene.model.output_activation != "none":
+        if scene.model.output_activation != "none":
             raise ValueError(f"model.output_activation: {scene.task} fields need 'none' (got '{scene.model.output_activation}')")
 
     # --- data -----------------------------------------------------------------------------------------
@@ -216,13 +218,9 @@ class GeometryTask(FieldTask):
         from fields.datasets.mesh import import_trimesh
         from fields.export.marching_cubes import extract_surface
 
-        was_training = self.field.training
-        self.field.eval()
-        try:
+        with eval_mode(self.field):
             vertices, faces = extract_surface(self._query, resolution, chunk=self.scene.train.eval_chunk,
                                               coarse_to_fine=coarse_to_fine, lipschitz=self.lipschitz)
-        finally:
-            self.field.train(was_training)
         return import_trimesh().Trimesh(self.transform.to_input(vertices), faces, process=False)
 
     # --- evaluation and outputs ---------------------------------------------------------------------------
@@ -256,8 +254,6 @@ class GeometryTask(FieldTask):
 
     def export_mesh(self, path: Path, resolution: int, coarse_to_fine: bool = True) -> Path:
         """Write the field's surface (input coordinates); the format follows the suffix."""
-        from fields.engine.atomic import atomic_path
-
         path = Path(path)
         fmt = path.suffix.lower().lstrip(".")
         if fmt not in MESH_FORMATS:

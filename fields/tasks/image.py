@@ -15,14 +15,16 @@ from pydantic import ValidationInfo, field_validator
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from fields.config.base import StrictModel
-from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, save_image, skimage_names
+from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, skimage_names
+from fields.io import save_image
 from fields.datasets.paths import resolve_data_path
 from fields.models import Field
+from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 class ImageData(StrictModel):
@@ -79,10 +81,8 @@ class ImageTask(FieldTask):
         device = self.pixels.device
         dtype = next(self.field.parameters()).dtype
         coords = pixel_grid(height, width).to(device=device, dtype=dtype)
-        was_training = self.field.training
-        self.field.eval()
-        out = self.field.query(coords, chunk=self.scene.train.eval_chunk)
-        self.field.train(was_training)
+        with eval_mode(self.field):
+            out = self.field.query(coords, chunk=self.scene.train.eval_chunk)
         return out.float().clamp(0.0, 1.0)
 
     def evaluate(self) -> dict[str, float]:

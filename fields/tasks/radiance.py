@@ -9,19 +9,20 @@ Outputs: test renders, a point cloud, and a mesh of the density level set.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import torch
-from pydantic import Field, SerializeAsAny, field_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from fields.config.base import ComponentConfig, StrictModel
 from fields.datasets.views import PosedViewsData
 from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.radiance import RadianceField
-from fields.render.backends.nerfacc import resolve_backend
 from fields.render.batching import dynamic_batch_size
 from fields.render.occupancy_grid import OccupancyGrid
 from fields.render.proposal import ProposalSampler
@@ -32,8 +33,10 @@ from fields.tasks.losses import regression_loss
 from fields.tasks.multiview import MultiViewTask
 from fields.tasks.registry import TASKS
 
+log = logging.getLogger("fields")
+
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 def default_direction_encoder() -> Any:
@@ -51,7 +54,6 @@ class ViewRenderConfig(StrictModel):
 
 class RadianceRender(ViewRenderConfig):
     sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
-    backend: Literal["auto", "torch", "nerfacc"] = "auto"
     n_samples: int = Field(64, ge=1, description="uniform: samples per ray; proposal: final samples per ray")
     max_steps: int = Field(512, ge=8, description="occupancy grid: steps across the unit cube's diagonal")
     render_step_size: Optional[float] = Field(None, gt=0, description="occupancy grid step (unit frame); default from max_steps")
@@ -80,6 +82,15 @@ class RadianceRender(ViewRenderConfig):
     direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_backend(cls, data: Any) -> Any:
+        # render.backend (auto|torch|nerfacc) never reached the renderer; older scene files still load
+        if isinstance(data, dict) and "backend" in data:
+            data = {k: v for k, v in data.items() if k != "backend"}
+            log.info("render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired")
+        return data
 
     @field_validator("direction_encoder", mode="before")
     @classmethod
@@ -110,16 +121,12 @@ class RadianceTask(MultiViewTask):
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
         self.register_buffer("next_rays", torch.tensor(scene.train.batch_size))
-        self.backend = "torch"
 
     def param_groups(self) -> list[dict[str, Any]]:
         groups = self.field.param_groups(self.scene.train.optimizer)
         if self.proposal is not None:
             groups.append({"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr})
         return groups
-
-    def on_fit_start(self) -> None:
-        self.backend = resolve_backend(self.scene.render.backend, self.device)
 
     # --- rendering -----------------------------------------------------------------------------------
     def render_rays(self, rays: Rays, background: torch.Tensor, training: bool = False,
@@ -172,7 +179,7 @@ class RadianceTask(MultiViewTask):
         rays, target, background, _ = self.random_batch(int(self.next_rays), generator)
         out = self.render_rays(rays, background, training=True, generator=generator)
         loss = regression_loss(self.scene.train.loss, out.rgb, target)
-        self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         e = out.extras
         if cfg.distortion_weight > 0 and e["n_samples"]:
             loss = loss + cfg.distortion_weight * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
@@ -192,7 +199,7 @@ class RadianceTask(MultiViewTask):
     # --- outputs -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         info = super().describe()
-        info.update(sampler=self.scene.render.sampler, render_backend=self.backend, samples_seen=float(self.samples_seen))
+        info.update(sampler=self.scene.render.sampler, samples_seen=float(self.samples_seen))
         return info
 
     def evaluate(self) -> dict[str, float]:

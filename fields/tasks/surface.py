@@ -19,6 +19,7 @@ from pydantic import Field, SerializeAsAny, field_validator
 from fields.config.base import ComponentConfig
 from fields.datasets.views import PosedViewsData
 from fields.encoders import ENCODERS
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.neus import NeuSField, neus_alpha, up_sample_weights
 from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import sample_pdf, uniform_bins
@@ -30,7 +31,7 @@ from fields.tasks.radiance import ViewRenderConfig, default_direction_encoder
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 UNIT_BOX = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 
@@ -121,7 +122,7 @@ class SurfaceTask(MultiViewTask):
             opacity = out.opacity[:, 0].clamp(1e-3, 1.0 - 1e-3)
             loss = loss + cfg.mask_weight * F.binary_cross_entropy(opacity, alpha)
         self.log("train/loss", loss)
-        self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         self.log("train/eikonal", eikonal)
         self.log("train/sharpness", self.field.sharpness().detach(), prog_bar=True)
         return loss

@@ -13,7 +13,7 @@ import torch
 pytest.importorskip("trimesh")
 pytest.importorskip("open3d")
 
-from fields.config.load import scene_from_dict  # noqa: E402
+from fields.engine.scene import scene_from_dict  # noqa: E402
 from fields.engine.run import fit, load_run  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import load_scene, scene_from_dict
+from fields.engine.scene import load_scene, scene_from_dict
 from fields.errors import UserError
-from fields.heads.restore_pairs import PairsConfig, gaussian_blur, restore_pairs, square_image
+from fields.datasets.restore_pairs import PairsConfig, gaussian_blur, restore_pairs, square_image
 from tests.conftest import ROOT
 
 SMALL_UNET = {"type": "unet", "dims": [16, 32], "depths": [1, 1], "skip": "cross_gating",

@@ -67,7 +67,7 @@ def test_values_and_gradients_match_torch(kind, d, f, dtype, monkeypatch):
     reference_table = table.detach().float().requires_grad_(True)
     x_fast, x_ref = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
 
-    out = triton_grid.grid_lookup(table, x_fast, triton_grid.levels_of(grid), grid.torch_lookup, required=True)
+    out = triton_grid.grid_lookup(table, x_fast, grid.layout(), grid.torch_lookup, required=True)
     ref = grid.torch_lookup(reference_table, x_ref)
     assert out is not None and out.dtype == dtype and out.shape == ref.shape
     grad_out = torch.randn_like(ref)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fields.config.scene import OptimizerConfig
+from fields.config.train import OptimizerConfig
 from fields.decoders import DECODERS
 from fields.decoders.cam import CAMMLP
 from fields.decoders.gaussian_rbf import GaussianRBF

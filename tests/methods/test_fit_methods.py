@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.engine.run import fit, load_run
 
 TRAIN = {"batch_size": 4096, "progress": False, "checkpoint_every": 1000, "threads": 1}

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fields.config.load import load_scene, scene_from_dict
+from fields.engine.scene import load_scene, scene_from_dict
 from fields.datasets.synthetic_scene import generate_scene
 from fields.decoders.cam import CAMMLP
 from fields.decoders.gaussian_rbf import GaussianRBF

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from fields.render.packing import exclusive_sum, packed_info_from_ray_indices, ray_indices_from_packed_info
+from fields.kernels.packing import exclusive_sum, packed_info_from_ray_indices, ray_indices_from_packed_info
 from fields.render.proposal import interlevel_loss, outer
 from fields.render.samplers import sample_pdf, uniform_bins
 from fields.render.volume_rendering import (accumulate_along_rays, distortion_loss, render, render_weights_from_alpha,

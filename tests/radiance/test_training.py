@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.datasets.synthetic_scene import SPHERE_RADIUS, generate_scene
 from fields.datasets.views import PosedViewsData, load_views
 from fields.engine.run import fit, load_run

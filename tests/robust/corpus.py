@@ -397,7 +397,7 @@ def is_one_line_exit_2(outcome: Outcome) -> bool:
 
 def train_template(root: Path) -> Path:
     """The tiny image run that the run-folder cases copy."""
-    from fields.config.load import load_scene
+    from fields.engine.scene import load_scene
     from fields.engine.run import fit
 
     root.mkdir(parents=True, exist_ok=True)

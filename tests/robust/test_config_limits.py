@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fields.config.load import load_scene
+from fields.engine.scene import load_scene
 from fields.errors import UserError
 from tests.conftest import ROOT
 from tests.robust.corpus import _alias_bomb

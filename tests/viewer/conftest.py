@@ -17,7 +17,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture(scope="session")
 def image_run(tmp_path_factory) -> Path:
     """A run folder of a small image field, fitted once for all viewer tests."""
-    from fields.config.load import load_scene
+    from fields.engine.scene import load_scene
     from fields.engine.run import fit
 
     folder = tmp_path_factory.mktemp("viewer")

@@ -18,7 +18,6 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Optional
 
 import torch
 from pydantic import Field, field_validator
@@ -27,9 +26,9 @@ from safetensors.torch import save_file
 
 from fields.config.base import StrictModel
 from fields.datasets.shapes_collection import CLASSES, sample_shapes
-from fields.engine.atomic import atomic_path
+from fields.io import atomic_path
 from fields.errors import UserError
-from fields.heads.triplane_fit import BatchedTriplaneField, TriplaneFitConfig, field_iou, fit_fields, training_pool
+from fields.datasets.triplane_fit import BatchedTriplaneField, TriplaneFitConfig, field_iou, fit_fields, training_pool
 
 log = logging.getLogger("fields")
 FORMAT = "fields-triplane-dataset"

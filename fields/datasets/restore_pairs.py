@@ -4,7 +4,7 @@ Two sources, both from scikit-image's bundled photographs cut to ``size x size``
 
 - ``synthetic``: additive Gaussian noise of std ``noise_std`` and/or a Gaussian blur of std
   ``blur_sigma`` pixels (seeded per image), clamped to [0, 1].
-- ``renders``: renders of image fields (hash grid + MLP, through ``fields.engine.run.fit``) stopped after
+- ``renders``: renders of image fields (hash grid + MLP, ``fit_image_field``) stopped after
   ``early_steps`` against the same field trained for ``converged_steps``: the restorer learns to finish
   a fit. The clean image is the converged render (the target a longer fit reaches), not the photograph.
 
@@ -27,8 +27,12 @@ from pydantic import Field
 from safetensors.torch import load_file, save_file
 
 from fields.config.base import StrictModel
-from fields.datasets.image import SKIMAGE_PREFIX, load_image
-from fields.engine.atomic import atomic_path
+from fields.config.train import OptimizerConfig
+from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid
+from fields.io import atomic_path
+from fields.models.field import Field as ImageField
+from fields.models.config import ModelConfig
+from fields.modules import eval_mode
 
 log = logging.getLogger("fields")
 
@@ -75,29 +79,40 @@ def synthetic_pairs(clean: torch.Tensor, config: PairsConfig, salt: int = 0) -> 
     return (degraded + config.noise_std * torch.randn(clean.shape, generator=g)).clamp(0, 1)
 
 
+def fit_image_field(image: torch.Tensor, steps: int, seed: int = 0) -> ImageField:
+    """A small hash grid + MLP fitted to ``image (H, W, 3)`` for ``steps`` Adam steps (lr 1e-2, one
+    random batch of ``H * W`` pixels a step, drawn like ``task: image`` does), in this process: building
+    a data set starts no nested training run."""
+    height, width, _ = image.shape
+    size = max(height, width)
+    torch.manual_seed(seed)
+    model = ModelConfig.model_validate({
+        "encoder": {"type": "hashgrid", "n_levels": 8, "log2_hashmap_size": 12, "base_resolution": 4, "max_resolution": size},
+        "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1}})
+    field = ImageField.from_config(model, in_dim=2, out_dim=3)
+    optimizer_config = OptimizerConfig(lr=0.01)
+    optimizer = torch.optim.Adam(field.param_groups(optimizer_config), lr=optimizer_config.lr,
+                                 betas=optimizer_config.betas, eps=optimizer_config.eps)
+    coords, pixels = pixel_grid(height, width).reshape(-1, 2), image.reshape(-1, 3)
+    for step in range(steps):
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        index = torch.randint(pixels.shape[0], (pixels.shape[0],), generator=generator)
+        loss = F.mse_loss(field(coords[index]), pixels[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return field
+
+
 def render_pair(name: str, config: PairsConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Fit an image field to ``name`` twice (early, converged) and render both: ``(3, S, S)`` each."""
-    from fields.config.load import scene_from_dict
-    from fields.engine.run import fit, load_run
-    from fields.datasets.image import save_image
-
+    image = square_image(name, config.size).permute(1, 2, 0).contiguous()
+    coords = pixel_grid(config.size, config.size)
     renders = []
-    with tempfile.TemporaryDirectory(prefix="fields-restore-") as tmp:
-        image_path = Path(tmp) / "clean.png"
-        save_image(image_path, square_image(name, config.size).permute(1, 2, 0))
-        for steps in (config.early_steps, config.converged_steps):
-            scene = scene_from_dict({
-                "task": "image",
-                "data": {"image": str(image_path), "channels": "rgb"},
-                "model": {"encoder": {"type": "hashgrid", "n_levels": 8, "log2_hashmap_size": 12, "base_resolution": 4,
-                                      "max_resolution": config.size},
-                          "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1}},
-                "train": {"steps": steps, "batch_size": config.size * config.size, "progress": False, "seed": config.seed,
-                          "checkpoint_every": 10**6, "optimizer": {"lr": 0.01}},
-            })
-            run_dir, _ = fit(scene, Path(tmp) / f"run{steps}")
-            _, task = load_run(run_dir)
-            renders.append(task.predict_image().permute(2, 0, 1).contiguous())
+    for steps in (config.early_steps, config.converged_steps):
+        field = fit_image_field(image, steps, config.seed)
+        with eval_mode(field):
+            renders.append(field.query(coords).clamp(0, 1).permute(2, 0, 1).contiguous())
     return renders[0], renders[1]
 
 
@@ -107,7 +122,7 @@ def restore_pairs(images: list[str], config: PairsConfig, cache_dir: str | Path 
     if config.source == "synthetic":
         clean = torch.stack([square_image(n, config.size) for n in images])
         return synthetic_pairs(clean, config, salt), clean
-    key = hashlib.sha1(json.dumps([images, config.model_dump(mode="json")]).encode()).hexdigest()[:16]
+    key = hashlib.sha1(json.dumps([images, config.model_dump(mode="json"), 2]).encode()).hexdigest()[:16]  # 2: in-process fits
     path = Path(cache_dir or tempfile.gettempdir()).expanduser() / f"render-pairs-{key}.safetensors"
     if path.is_file():
         data = load_file(str(path))
@@ -122,4 +137,4 @@ def restore_pairs(images: list[str], config: PairsConfig, cache_dir: str | Path 
     return degraded, clean
 
 
-__all__ = ["PairsConfig", "restore_pairs", "square_image", "gaussian_blur", "synthetic_pairs", "render_pair"]
+__all__ = ["PairsConfig", "restore_pairs", "square_image", "gaussian_blur", "synthetic_pairs", "render_pair", "fit_image_field"]
