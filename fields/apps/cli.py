@@ -31,6 +31,24 @@ MAX_SIDE = 16384  # pixels on a side of a render: 2^28 pixels already take gigab
 MESH_FORMATS = ("ply", "obj", "glb", "stl", "off")
 
 
+def written_lines(paths: List[Path]) -> List[str]:
+    """One line per folder: a turntable's 24 frames are one line, not 24."""
+    folders: dict[Path, list[Path]] = {}
+    for path in map(Path, paths):
+        folders.setdefault(path.parent, []).append(path)
+    lines = []
+    for folder, files in folders.items():
+        if len(files) <= 3:
+            lines.extend(f"wrote {f}" for f in files)
+        else:
+            frames = sorted(f.name for f in files if f.suffix == ".png")
+            others = sorted(f.name for f in files if f.suffix != ".png")
+            what = f"{len(frames)} frames ({frames[0]} ... {frames[-1]})" if frames else ""
+            what = ", ".join(x for x in (what, *others) if x)
+            lines.append(f"wrote {what} in {folder}")
+    return lines
+
+
 def check_address(host: str, port: int) -> None:
     """A viewer address that can be served, checked before anything loads (a bad one hung viser)."""
     import ipaddress
@@ -69,7 +87,8 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def _guard(fn, *args, **kwargs):
-    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() else None
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return fn(*args, **kwargs)
     except UserError as err:
@@ -127,8 +146,9 @@ def fit(
 
     def run() -> None:
         from fields.config.load import apply_overrides, read_yaml
+        from fields.engine.run import CONFIG_NAME
+        from fields.engine.run import fit as fit_scene
         from fields.engine.scene import load_scene, scene_from_dict
-        from fields.engine.run import CONFIG_NAME, fit as fit_scene
 
         items = list(overrides or [])
         scene_path = scene
@@ -137,7 +157,8 @@ def fit(
             scene_path = None
         if resume is not None:
             if scene_path is not None:
-                raise UserError(f"--resume continues {resume} with its own scene; give overrides only, not {scene_path}")
+                raise UserError(f"--resume continues {resume} with its own scene; give overrides only, "
+                                f"not {scene_path}")
             if not resume.is_dir():
                 raise UserError(f"{resume}: run folder not found")
             config = resume / CONFIG_NAME
@@ -191,7 +212,8 @@ def render(
     width: Optional[int] = typer.Option(None, "--width", min=1, max=MAX_SIDE, help="Output width in pixels."),
     height: Optional[int] = typer.Option(None, "--height", min=1, max=MAX_SIDE, help="Output height in pixels."),
     path: Optional[str] = typer.Option(None, "--path", help="3D tasks: camera path orbit|spiral|dataset (PNGs and an MP4)."),
-    frames: Optional[int] = typer.Option(None, "--frames", min=1, max=10000, help="3D tasks: frames along the camera path."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, max=10000,
+                                         help="3D tasks: frames along the camera path."),
 ) -> None:
     """Render a fitted field (image fields: at any resolution; 3D fields: along a camera path)."""
 
@@ -204,8 +226,8 @@ def render(
         extra = {k: v for k, v in (("path", path), ("frames", frames)) if v is not None}
         if extra and "path" not in inspect.signature(task.render).parameters:
             raise UserError(f"{run_dir}: task '{task.scene.task}' renders no camera paths (--path, --frames)")
-        for written in task.render(run_dir, width=width, height=height, **extra):
-            out.print(f"wrote {written}", highlight=False)
+        for line in written_lines(task.render(run_dir, width=width, height=height, **extra)):
+            out.print(line, highlight=False)
 
     _guard(run)
 
@@ -247,7 +269,8 @@ def export_mesh(
         if fmt.lower() not in MESH_FORMATS:
             raise UserError(f"--format: '{fmt}' is not one of {', '.join(MESH_FORMATS)}")
         if output is not None and output.suffix.lstrip(".").lower() not in MESH_FORMATS:
-            raise UserError(f"--output: the suffix '{output.suffix}' names no mesh format; use one of {', '.join(MESH_FORMATS)}")
+            raise UserError(f"--output: the suffix '{output.suffix}' names no mesh format; "
+                            f"use one of {', '.join(MESH_FORMATS)}")
         _, task = load_run(run_dir)
         if not hasattr(task, "export_mesh"):
             raise UserError(f"{run_dir}: task '{task.scene.task}' has no surface to export")

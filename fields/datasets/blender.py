@@ -44,7 +44,8 @@ def _image_path(root: Path, file_path: str) -> Path:
 
 def _number(value: Any, key: str, source: str, positive: bool = False) -> float:
     """A JSON number of ``key`` (booleans and strings are not numbers), finite, > 0 if ``positive``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (positive and value <= 0):
+    number = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not number or (positive and value <= 0):
         kind = "a positive number" if positive else "a finite number"
         raise UserError(f"{source}: {key} must be {kind}, got {json.dumps(value)[:40]}")
     return float(value)
@@ -112,7 +113,8 @@ def load_blender(path: Path, convention: Optional[str] = None, test_every: int =
         for i, frame in enumerate(meta["frames"]):
             source = f"{json_path} frame {i}"
             if not isinstance(frame, dict):
-                raise UserError(f"{source}: expected an object with file_path and transform_matrix, got {json.dumps(frame)[:40]}")
+                raise UserError(f"{source}: expected an object with file_path and transform_matrix, "
+                                f"got {json.dumps(frame)[:40]}")
             if "file_path" not in frame or "transform_matrix" not in frame:
                 raise UserError(f"{source}: needs file_path and transform_matrix")
             if not isinstance(frame["file_path"], str) or not frame["file_path"]:

@@ -22,7 +22,8 @@ def is_png16_colour(path: str | Path) -> bool:
     """True for a 16-bit RGB or RGBA PNG (reads the first 26 bytes only)."""
     with open(path, "rb") as handle:
         head = handle.read(26)
-    return len(head) == 26 and head[:8] == SIGNATURE and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in _CHANNELS
+    header = len(head) == 26 and head[:8] == SIGNATURE and head[12:16] == b"IHDR"
+    return header and head[24] == 16 and head[25] in _CHANNELS
 
 
 def read_png16(path: str | Path) -> np.ndarray:

@@ -91,7 +91,8 @@ def step_progress_bar(leave: bool = True) -> pl.Callback:
             if steps <= 0 or seconds <= 0 or remaining is None:
                 return
             reachable = trainer.global_step + int(steps / seconds * remaining)
-            self.progress.update(self.train_progress_bar_id, total=min(trainer.max_steps, max(reachable, trainer.global_step)))
+            total = min(trainer.max_steps, max(reachable, trainer.global_step))
+            self.progress.update(self.train_progress_bar_id, total=total)
 
         def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
             metrics = super().get_metrics(trainer, pl_module)

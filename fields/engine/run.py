@@ -20,15 +20,13 @@ from typing import Any, Sequence
 import torch
 
 from fields.config.load import read_yaml
-
-from fields.engine.scene import dump_scene, scene_from_dict
-from fields.engine.scene import SceneConfig
-from fields.io.atomic import atomic_write_text, remove_stale_temporaries
 from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock, step_progress_bar
 from fields.engine.checkpoint import SafetensorsIO, read_checkpoint
 from fields.engine.csv_log import truncate_log
+from fields.engine.scene import SceneConfig, dump_scene, scene_from_dict
 from fields.engine.stop import GracefulStop
 from fields.errors import Interrupted, UserError
+from fields.io.atomic import atomic_write_text, remove_stale_temporaries
 
 log = logging.getLogger("fields")
 CONFIG_NAME = "config.resolved.yaml"
@@ -170,7 +168,8 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
                 if stop.signum is None:
                     raise
         if stop.signum is not None:
-            kept = f"the checkpoint of step {stop.step} is saved" if stop.step is not None else "the last checkpoint is kept"
+            saved = stop.step is not None
+            kept = f"the checkpoint of step {stop.step} is saved" if saved else "the last checkpoint is kept"
             raise Interrupted(f"interrupted by {stop.name} at step {int(trainer.global_step)}: {kept}; continue with "
                               f"fields fit --resume {run_dir}", 128 + int(stop.signum))
         fit_seconds = time.perf_counter() - started
@@ -203,7 +202,8 @@ def check_resumable(task: Any, ckpt_path: Path, run_dir: Path) -> int:
         return int(checkpoint["global_step"])
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{run_dir}: the checkpoint does not match the scene with these overrides ({reason[:200]})") from None
+        raise UserError(f"{run_dir}: the checkpoint does not match the scene with these overrides "
+                        f"({reason[:200]})") from None
 
 
 def check_finite(metrics: dict[str, Any], run_dir: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.robust.corpus import CASES, run_case, train_template
+from tests.robust.cases import CASES
+from tests.robust.corpus import run_case, train_template
 
 pytest.importorskip("trimesh")
 

@@ -13,12 +13,12 @@ import pytest
 from fields.engine.scene import load_scene
 from fields.errors import UserError
 from tests.conftest import ROOT
-from tests.robust.corpus import _alias_bomb
+from tests.robust.cases import alias_bomb
 
 
 def test_alias_bomb_answers_fast_in_little_memory(tmp_path: Path):
     path = tmp_path / "bomb.yaml"
-    path.write_text(_alias_bomb(depth=9))  # 9^9 = 387 million strings when expanded
+    path.write_text(alias_bomb(depth=9))  # 9^9 = 387 million strings when expanded
     with pytest.raises(UserError):  # imports first: they are not what is measured
         load_scene(path, ["output.name=ok", "train.steps=lots"])
     tracemalloc.start()

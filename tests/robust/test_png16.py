@@ -27,7 +27,8 @@ def write_png16(path: Path, image: np.ndarray, filters: tuple[int, ...]) -> None
             a = line[x - bpp] if x >= bpp else 0
             b, c = previous[x], previous[x - bpp] if x >= bpp else 0
             p = a + b - c
-            paeth = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else (b if abs(p - b) <= abs(p - c) else c)
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            paeth = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
             encoded[x] = (line[x] - (0, a, b, (a + b) // 2, paeth)[kind]) % 256
         lines.append(bytes([kind]) + bytes(encoded.astype(np.uint8)))
         previous = line

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from fields.engine.checkpoint import read_checkpoint
-
 from tests.conftest import ROOT, run_cli
 from tests.robust.corpus import TINY_SCENE
 
