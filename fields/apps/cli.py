@@ -222,7 +222,8 @@ def render(
 
         _, task = load_run(run_dir)
         if not hasattr(task, "render"):
-            raise UserError(f"{run_dir}: task '{task.scene.task}' has no renderer")
+            raise UserError(f"{run_dir}: task '{task.scene.task}' has no renderer here; "
+                            f"look at it with fields view, or fields export mesh")
         extra = {k: v for k, v in (("path", path), ("frames", frames)) if v is not None}
         if extra and "path" not in inspect.signature(task.render).parameters:
             raise UserError(f"{run_dir}: task '{task.scene.task}' renders no camera paths (--path, --frames)")

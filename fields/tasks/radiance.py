@@ -210,6 +210,23 @@ class RadianceTask(MultiViewTask):
             metrics["occupied_fraction"] = self.grid.occupancy_fraction()
         return metrics
 
+    def export_mesh(self, path: Path, resolution: int, coarse_to_fine: bool = True) -> Path:
+        """``fields export mesh``: the density level set ``render.mesh_density`` as a PLY in world units
+        (a radiance field's surface is where its density crosses that level; no coarse pass: thin parts of
+        a density field can hide between coarse samples)."""
+        from fields.errors import UserError
+        from fields.tasks.meshing import extract_mesh
+
+        if Path(path).suffix.lower() != ".ply":
+            raise UserError(f"{path}: radiance meshes are written as PLY (--format ply)")
+        box = (self.field.box_lo, self.field.box_size)
+        written = extract_mesh(lambda x: self.field.density(x), resolution, self.scene.render.mesh_density, box,
+                               self.transform, Path(path), self.device, flip=True)
+        if written is None:
+            raise UserError(f"no density above render.mesh_density={self.scene.render.mesh_density} "
+                            "inside the scene box")
+        return written
+
     def write_outputs(self, run_dir: Path) -> list[Path]:
         paths = super().write_outputs(run_dir)
         cfg: RadianceRender = self.scene.render

@@ -38,3 +38,14 @@ def test_foreign_origin_handshake_is_refused():
             connect(url, origin=origin, open_timeout=30).close()  # the handshake completes (101)
     finally:
         viewer.close()
+
+
+def test_damaged_metrics_show_no_metrics(tmp_path):
+    from fields.apps.viewer.run import read_metrics
+
+    (tmp_path / "metrics.json").write_text("{not json")
+    assert read_metrics(tmp_path) == {}
+    (tmp_path / "metrics.json").write_text("[1, 2]")
+    assert read_metrics(tmp_path) == {}
+    (tmp_path / "metrics.json").write_text('{"psnr": 30.0}')
+    assert read_metrics(tmp_path) == {"psnr": 30.0}
