@@ -109,10 +109,10 @@ def radiance_fit(seconds: float, target: float, eval_every_s: float, size: int, 
         scene = radiance_scene(size, n_train, n_test, overrides + [f"output.dir={out}"])
         clock = PsnrClock()
         _, metrics = fit(scene, scene_name="gpu-benchmark", callbacks=[clock])
-    return {"row": f"radiance {n_train} views {size}px", "backend": metrics.get("encoder_backend", metrics.get("backend")),
+    return {"row": f"radiance {n_train} views {size}px", "backend": metrics.get("encoder_backend", metrics.get("backend")),  # noqa: E501
             "steps": metrics["steps"], "seconds": round(metrics["train_seconds"], 1),
-            "samples_per_s": round(metrics["samples_per_second"]), "psnr": round(metrics["psnr"], 2), "target_psnr": target,
-            "time_to_target_s": None if clock.reached is None else round(clock.reached, 1), "trace": clock.trace}  # fmt: skip
+            "samples_per_s": round(metrics["samples_per_second"]), "psnr": round(metrics["psnr"], 2), "target_psnr": target,  # noqa: E501
+            "time_to_target_s": None if clock.reached is None else round(clock.reached, 1), "trace": clock.trace}  # fmt: skip  # noqa: E501
 
 
 def radiance_scene(size: int, n_train: int, n_test: int, overrides: list[str] = ()):

@@ -109,8 +109,18 @@ def gnf_model(budget: int, out_dim: int) -> dict:
 
 
 def ffn_model(cam: bool, cam_coords: list[int], grid: int, per_channel: bool = False) -> dict:
-    decoder = {"type": "cam_mlp", "n_neurons": 256, "n_hidden_layers": 3, "cam_coords": cam_coords,
-               "grid_resolution": [grid], "per_channel": per_channel} if cam else {"type": "mlp", "n_neurons": 256, "n_hidden_layers": 3}
+    decoder = (
+        {
+            "type": "cam_mlp",
+            "n_neurons": 256,
+            "n_hidden_layers": 3,
+            "cam_coords": cam_coords,
+            "grid_resolution": [grid],
+            "per_channel": per_channel,
+        }
+        if cam
+        else {"type": "mlp", "n_neurons": 256, "n_hidden_layers": 3}
+    )
     return {"encoder": {"type": "fourier", "n_features": 256, "sigma": 10.0}, "decoder": decoder}
 
 
@@ -241,7 +251,16 @@ def print_table(rows: list[dict], target: float) -> None:
         table.add_column(column, justify="left" if column in ("data", "method") else "right")
     for r in rows:
         to_target = "-" if r["seconds_to_target"] is None else f"{r['seconds_to_target']:.1f}"
-        table.add_row(r["data"], r["method"], str(r["steps"]), str(r["batch"] or "all"), f"{r['psnr']:.2f}", str(r["params"]), f"{r['train_seconds']:.1f}", to_target)
+        table.add_row(
+            r["data"],
+            r["method"],
+            str(r["steps"]),
+            str(r["batch"] or "all"),
+            f"{r['psnr']:.2f}",
+            str(r["params"]),
+            f"{r['train_seconds']:.1f}",
+            to_target,
+        )
     Console(width=140).print(table)
 
 

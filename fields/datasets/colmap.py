@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from fields.datasets.views import PosedViews, holdout_split, stack_images
+from fields.datasets.posed_views import PosedViews, holdout_split, stack_images
 from fields.errors import UserError
 from fields.render.cameras import Cameras
 
@@ -136,10 +136,14 @@ def load_colmap(path: Path, convention: Optional[str] = None, test_every: int = 
     try:
         if (sparse / "cameras.bin").is_file():
             cams, images = read_cameras_binary(sparse / "cameras.bin"), read_images_binary(sparse / "images.bin")
-            points = read_points_binary(sparse / "points3D.bin") if (sparse / "points3D.bin").is_file() else np.zeros((0, 3))
+            points = (
+                read_points_binary(sparse / "points3D.bin") if (sparse / "points3D.bin").is_file() else np.zeros((0, 3))
+            )
         else:
             cams, images = read_cameras_text(sparse / "cameras.txt"), read_images_text(sparse / "images.txt")
-            points = read_points_text(sparse / "points3D.txt") if (sparse / "points3D.txt").is_file() else np.zeros((0, 3))
+            points = (
+                read_points_text(sparse / "points3D.txt") if (sparse / "points3D.txt").is_file() else np.zeros((0, 3))
+            )
     except UserError:
         raise
     except (OSError, ValueError, IndexError, struct.error) as err:
@@ -157,7 +161,9 @@ def load_colmap(path: Path, convention: Optional[str] = None, test_every: int = 
         if size is None:
             size = (width, height)
         elif size != (width, height):
-            raise UserError(f"{sparse}: camera {cam_id} is {width}x{height}, others {size[0]}x{size[1]}; all views need one size")
+            raise UserError(
+                f"{sparse}: camera {cam_id} is {width}x{height}, others {size[0]}x{size[1]}; all views need one size"
+            )
         rot = qvec_to_rotation(qvec)
         c2w = np.concatenate([rot.T, -rot.T @ tvec[:, None]], axis=1)
         poses.append(c2w)

@@ -22,7 +22,12 @@ def skimage_names() -> list[str]:
 
     names = []
     for name in getattr(skimage.data, "__all__", dir(skimage.data)):
-        if name.startswith("_") or name in {"data_dir", "download_all", "lbp_frontal_face_cascade_filename", "stereo_motorcycle"}:
+        if name.startswith("_") or name in {
+            "data_dir",
+            "download_all",
+            "lbp_frontal_face_cascade_filename",
+            "stereo_motorcycle",
+        }:
             continue
         if callable(getattr(skimage.data, name, None)):
             names.append(name)
@@ -98,7 +103,9 @@ def load_image(source: str, channels: str = "auto", max_size: int | None = None)
     if max_size is not None and max(height, width) > max_size:
         scale = max_size / max(height, width)
         size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        image = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=size, mode="area")[0].permute(1, 2, 0)
+        image = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=size, mode="area")[0].permute(
+            1, 2, 0
+        )
         image = image.contiguous()
     if channels == "rgb" and image.shape[2] in (1, 2):
         image = image[:, :, :1].expand(-1, -1, 3).contiguous()

@@ -102,7 +102,9 @@ def generate_scene(folder: str | Path, name: str = "objects", n_train: int = 100
     mesh, colours = scene_mesh(name)
     focal = 0.5 * size / math.tan(0.5 * camera_angle_x)
     rng = np.random.default_rng(seed)
-    log.info("generating synthetic scene '%s' (%d + %d views at %dx%d) in %s", name, n_train, n_test, size, size, folder)
+    log.info(
+        "generating synthetic scene '%s' (%d + %d views at %dx%d) in %s", name, n_train, n_test, size, size, folder
+    )
     for split, n in (("test", n_test), ("train", n_train)):  # train last: its file marks completion
         (folder / split).mkdir(parents=True, exist_ok=True)
         frames = []

@@ -30,14 +30,16 @@ from torch import nn
 from fields.config.base import ComponentConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
-from fields.encoders.grid_math import corner_weights, inverse_permutation, spatial_order
+from fields.kernels.grid_math import corner_weights, inverse_permutation, spatial_order
 from fields.kernels.grid_backend import GridBackend
 from fields.kernels.grid_layout import GridLayout
 
 MAX_DIM = 4
 
 
-def level_resolutions(n_levels: int, base_resolution: int, per_level_scale: Optional[float], max_resolution: Optional[int]) -> list[int]:
+def level_resolutions(
+    n_levels: int, base_resolution: int, per_level_scale: Optional[float], max_resolution: Optional[int]
+) -> list[int]:
     """Vertices per axis of each level (at least 2)."""
     if max_resolution is not None:
         b = 1.0 if n_levels == 1 else (max_resolution / base_resolution) ** (1.0 / (n_levels - 1))
@@ -78,7 +80,9 @@ class DenseGrid(Encoder):
         self.level_resolutions = config.resolutions()
         sizes = [res**in_dim for res in self.level_resolutions]
         if sum(sizes) * config.n_features_per_level > 2**31:
-            raise ValueError(f"densegrid would hold {sum(sizes) * config.n_features_per_level} values; lower the resolution")
+            raise ValueError(
+                f"densegrid would hold {sum(sizes) * config.n_features_per_level} values; lower the resolution"
+            )
         self.level_sizes = sizes
         offsets = [0]
         for size in sizes:

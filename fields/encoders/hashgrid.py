@@ -27,7 +27,7 @@ from torch import nn
 from fields.config.base import ComponentConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
-from fields.encoders.grid_math import corner_weights, inverse_permutation, spatial_order
+from fields.kernels.grid_math import corner_weights, inverse_permutation, spatial_order
 from fields.kernels.grid_backend import GridBackend
 from fields.kernels.grid_layout import GridLayout
 from fields.kernels.tcnn import tcnn_hashgrid
@@ -76,7 +76,9 @@ class HashGrid(Encoder):
         scales, resolutions, sizes = [], [], []
         for level in range(config.n_levels):
             # float32 arithmetic as in tiny-cuda-nn, so resolutions agree at the rounding edges
-            scale = float(torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0)
+            scale = float(
+                torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0
+            )
             res = math.ceil(scale) + 1
             size = min(next_multiple(min(res**in_dim, 2**31 - 1), 8), 2**config.log2_hashmap_size)
             scales.append(scale)
@@ -95,7 +97,10 @@ class HashGrid(Encoder):
         self.register_buffer("_size", torch.tensor(sizes, dtype=torch.int64), persistent=False)
         self.register_buffer("_offset", torch.tensor(offsets[:-1], dtype=torch.int64), persistent=False)
         # hashed levels never read a stride; res**i would overflow int64 there (7D, fine levels)
-        strides = [[res**i if level < self.n_dense_levels else 0 for i in range(in_dim)] for level, res in enumerate(resolutions)]
+        strides = [
+            [res**i if level < self.n_dense_levels else 0 for i in range(in_dim)]
+            for level, res in enumerate(resolutions)
+        ]
         self.register_buffer("_stride", torch.tensor(strides, dtype=torch.int64), persistent=False)
         self.register_buffer("_prime", torch.tensor(PRIMES[:in_dim], dtype=torch.int64), persistent=False)
         bits = torch.tensor([[(c >> i) & 1 for i in range(in_dim)] for c in range(2**in_dim)], dtype=torch.int64)
@@ -109,7 +114,9 @@ class HashGrid(Encoder):
         b = config.level_scale_factor()
         total = 0
         for level in range(config.n_levels):
-            scale = float(torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0)
+            scale = float(
+                torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0
+            )
             res = math.ceil(scale) + 1
             total += min(next_multiple(res**in_dim, 8), 2**config.log2_hashmap_size)
         return total * config.n_features_per_level

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import RichProgressBar, Timer
+from pytorch_lightning.callbacks.progress.rich_progress import RichProgressBarTheme
 
 LAST = "last.safetensors"
 
@@ -54,9 +56,6 @@ class TrainClock(pl.Callback):
 def step_progress_bar(leave: bool = True) -> pl.Callback:
     """A rich progress bar counting optimiser steps ("step 120/5000"): ``fields fit`` trains for
     ``train.steps`` steps in one endless epoch, so Lightning's "Epoch 0/-2" says nothing."""
-    from pytorch_lightning.callbacks import RichProgressBar, Timer
-    from pytorch_lightning.callbacks.progress.rich_progress import RichProgressBarTheme
-
     class StepProgressBar(RichProgressBar):
         def __init__(self, **kwargs: Any):
             super().__init__(**kwargs)
@@ -99,4 +98,5 @@ def step_progress_bar(leave: bool = True) -> pl.Callback:
             metrics.pop("v_num", None)  # the logger's version label
             return metrics
 
-    return StepProgressBar(leave=leave, theme=RichProgressBarTheme(metrics_format=".4g"))  # a loss of 2e-4 is not 0.000
+    # four significant digits: a loss of 2e-4 is not "0.000"
+    return StepProgressBar(leave=leave, theme=RichProgressBarTheme(metrics_format=".4g"))

@@ -105,7 +105,9 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> tuple[dict[s
     if not version.isdigit():
         raise UserError(f"{path}: malformed checkpoint (format_version {version[:20]!r})")
     if int(version) > FORMAT_VERSION:
-        raise UserError(f"{path}: checkpoint format {version} is newer than this fields ({FORMAT_VERSION}); upgrade fields")
+        raise UserError(
+            f"{path}: checkpoint format {version} is newer than this fields ({FORMAT_VERSION}); upgrade fields"
+        )
     if "crc32" in metadata and metadata["crc32"] != tensor_checksum(tensors):
         raise UserError(f"{path}: corrupt checkpoint (its tensors do not match their checksum)")
     try:

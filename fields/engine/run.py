@@ -17,16 +17,19 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+import pytorch_lightning as pl
 import torch
+from pytorch_lightning.loggers import TensorBoardLogger
 
 from fields.config.load import read_yaml
 from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock, step_progress_bar
 from fields.engine.checkpoint import SafetensorsIO, read_checkpoint
-from fields.engine.csv_log import truncate_log
+from fields.engine.csv_log import ResumableCSVLogger, truncate_log
 from fields.engine.scene import SceneConfig, dump_scene, scene_from_dict
 from fields.engine.stop import GracefulStop
 from fields.errors import Interrupted, UserError
 from fields.io.atomic import atomic_write_text, remove_stale_temporaries
+from fields.tasks import TASKS
 
 log = logging.getLogger("fields")
 CONFIG_NAME = "config.resolved.yaml"
@@ -74,17 +77,10 @@ def check_device(scene: SceneConfig) -> None:
 
 
 def build_task(scene: SceneConfig):
-    from fields.tasks import TASKS
-
     return TASKS.get(scene.task)(scene)
 
 
 def _trainer(scene: SceneConfig, run_dir: Path, config_yaml: str, extra_callbacks: Sequence[Any] = ()):
-    import pytorch_lightning as pl
-    from pytorch_lightning.loggers import TensorBoardLogger
-
-    from fields.engine.csv_log import ResumableCSVLogger
-
     train = scene.train
     checkpoint = StepCheckpoint(run_dir / "checkpoints", train.checkpoint_every)
     callbacks: list[Any] = [TrainClock(), checkpoint, GracefulStop(checkpoint.save)]
@@ -128,8 +124,6 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
     folder and the metrics written to its ``metrics.json``. ``callbacks`` are extra Lightning callbacks
     (the live viewer's, for example), run after the built-in ones.
     """
-    import pytorch_lightning as pl
-
     quiet_lightning()
     if scene.train.threads:
         torch.set_num_threads(scene.train.threads)

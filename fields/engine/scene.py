@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator, model_serializer, model_validator
+from pydantic import (
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from fields.config.base import ComponentConfig, StrictModel
 from fields.config.load import apply_overrides, format_validation_error, read_yaml

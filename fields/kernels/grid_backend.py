@@ -66,5 +66,7 @@ class GridBackend:
 
     def _fallback(self, reason: str) -> None:
         if reason not in self._noted:
-            log.info("%s backend: %s asked for, but %s; using the next one that runs", self.name, self.requested, reason)
+            log.info(
+                "%s backend: %s asked for, but %s; using the next one that runs", self.name, self.requested, reason
+            )
             self._noted.add(reason)

@@ -53,7 +53,9 @@ class GridLayout:
         if self.stride.dim() != 2 or self.stride.shape[0] != n or any(t.shape != (n,) for t in per_level):
             raise ValueError("grid layout: scale, size, offset, hashed, max_cell (L,) and stride (L, D) disagree")
         end = 0
-        for level, (size, offset, hashed) in enumerate(zip(self.size.tolist(), self.offset.tolist(), self.hashed.tolist())):
+        for level, (size, offset, hashed) in enumerate(
+            zip(self.size.tolist(), self.offset.tolist(), self.hashed.tolist())
+        ):
             if size < 1 or offset < end:
                 raise ValueError(f"grid level {level}: rows must be non-empty, disjoint and increasing")
             if hashed and size & (size - 1):

@@ -40,7 +40,10 @@ def tcnn_hashgrid(grid: Any, required: bool = False) -> Callable[[torch.Tensor],
     except Exception as err:  # ImportError or a broken build
         if required:
             raise RuntimeError(f"backend tcnn requested but unusable: {err}") from err
-        log.info("hashgrid backend: torch (tinycudann unusable: %s)", str(err).splitlines()[0] if str(err) else type(err).__name__)
+        log.info(
+            "hashgrid backend: torch (tinycudann unusable: %s)",
+            str(err).splitlines()[0] if str(err) else type(err).__name__,
+        )
         return False
     log.info("tinycudann %s loaded", getattr(tcnn, "__version__", ""))
 

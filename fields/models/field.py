@@ -41,7 +41,11 @@ class Field(nn.Module):
     def query(self, x: torch.Tensor, chunk: int = 262144) -> torch.Tensor:
         """Evaluate without gradients in chunks of ``chunk`` points, so memory stays bounded."""
         flat = x.reshape(-1, x.shape[-1])
-        out = torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)]) if len(flat) else flat.new_zeros(0, self.out_dim)
+        out = (
+            torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
+            if len(flat)
+            else flat.new_zeros(0, self.out_dim)
+        )
         return out.reshape(*x.shape[:-1], self.out_dim)
 
     def n_params(self) -> int:
@@ -62,7 +66,9 @@ class Field(nn.Module):
             params = [p for p in module.parameters() if p.requires_grad]
             if params:
                 groups.append({"name": name, "params": params, "lr": lr})
-        extra = [p for n, p in self.named_parameters() if not n.startswith(("encoder.", "decoder.")) and p.requires_grad]
+        extra = [
+            p for n, p in self.named_parameters() if not n.startswith(("encoder.", "decoder.")) and p.requires_grad
+        ]
         if extra:
             groups.append({"name": "other", "params": extra, "lr": optimizer.lr})
         return groups

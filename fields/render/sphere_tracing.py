@@ -4,7 +4,8 @@ Each ray starts where it enters the box ``[lo, hi]^3`` and advances by ``step_sc
 For an exact SDF (``lipschitz = 1``) a step never passes the surface. A neural SDF is only roughly
 1-Lipschitz, so the step is shortened (``step_scale < 1``), and a ray whose value turns negative (it
 stepped through the surface) goes back by secant steps between its last point outside and the point
-inside (regula falsi) until it is within ``hit_epsilon``. A ray hits when ``|f| < hit_epsilon``; it misses when it leaves the box or runs out of steps. Only active
+inside (regula falsi) until it is within ``hit_epsilon``. A ray hits when ``|f| < hit_epsilon``; it misses when it
+leaves the box or runs out of steps. Only active
 rays are evaluated each iteration.
 """
 

@@ -12,7 +12,9 @@ from fields.render.orbit import look_at_rays, orbit_eye
 from fields.render.sphere_tracing import SDFFn, depth_image, normal_image, sdf_normals, shade, sphere_trace
 
 
-def render_view(sdf: SDFFn, eye, width: int, height: int, lipschitz: float = 1.0, step_scale: float = 0.9) -> dict[str, torch.Tensor]:
+def render_view(
+    sdf: SDFFn, eye, width: int, height: int, lipschitz: float = 1.0, step_scale: float = 0.9
+) -> dict[str, torch.Tensor]:
     """One view looking at the cube's centre: ``shaded``, ``normals`` ``(H, W, 3)``, ``depth`` ``(H, W)``
     in [0, 1], and ``hit`` ``(H, W)``."""
     origins, directions = look_at_rays(eye, (0.5, 0.5, 0.5), width, height)

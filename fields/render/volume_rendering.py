@@ -28,8 +28,9 @@ def render_transmittance_from_density(t_starts: torch.Tensor, t_ends: torch.Tens
     return transmittance, 1.0 - torch.exp(-sigma_delta)
 
 
-def render_weights_from_density(t_starts: torch.Tensor, t_ends: torch.Tensor, sigmas: torch.Tensor,
-                                ray_indices: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def render_weights_from_density(
+    t_starts: torch.Tensor, t_ends: torch.Tensor, sigmas: torch.Tensor, ray_indices: Optional[torch.Tensor] = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """-> ``(weights, transmittance, alphas)``, each shaped like ``sigmas``."""
     fast = _triton_weights(t_starts, t_ends, sigmas, ray_indices)
     if fast is not None:
@@ -45,7 +46,9 @@ def _triton_weights(t_starts, t_ends, sigmas, ray_indices):
     return weights_from_density(t_starts, t_ends, sigmas, ray_indices)
 
 
-def render_weights_from_alpha(alphas: torch.Tensor, ray_indices: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+def render_weights_from_alpha(
+    alphas: torch.Tensor, ray_indices: Optional[torch.Tensor] = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``T_i = prod_{j<i} (1 - alpha_j)`` (NeuS gives alphas directly) -> ``(weights, transmittance)``."""
     log_survive = torch.log1p(-alphas.clamp(max=1.0 - 1e-7))
     transmittance = torch.exp(exclusive_sum(log_survive, ray_indices))
@@ -76,9 +79,14 @@ class RenderOutput:
     extras: dict
 
 
-def render(t_starts: torch.Tensor, t_ends: torch.Tensor, ray_indices: Optional[torch.Tensor], n_rays: int,
-           rgb_sigma_fn: Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]],
-           background: Optional[torch.Tensor] = None) -> RenderOutput:
+def render(
+    t_starts: torch.Tensor,
+    t_ends: torch.Tensor,
+    ray_indices: Optional[torch.Tensor],
+    n_rays: int,
+    rgb_sigma_fn: Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]],
+    background: Optional[torch.Tensor] = None,
+) -> RenderOutput:
     """Evaluate ``rgb_sigma_fn(t_starts, t_ends, ray_indices) -> (rgb (..., 3), sigma (...))`` and composite.
 
     background: ``(3,)`` or ``(n_rays, 3)``, added with weight ``1 - opacity``; None keeps black.

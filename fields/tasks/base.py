@@ -86,7 +86,9 @@ class FieldTask(pl.LightningModule):
         else:
             cls = torch.optim.Adam if cfg.type == "adam" else torch.optim.AdamW
             optimizer = cls(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(self.scene.train.schedule, self.scene.train.steps))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lr_factor(self.scene.train.schedule, self.scene.train.steps)
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --- evaluation and outputs ---------------------------------------------------------------------

@@ -9,15 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
-import torch
 import pydantic
+import torch
 from pydantic import ValidationInfo, field_validator
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from fields.config.base import StrictModel
 from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, skimage_names
-from fields.io import save_image
 from fields.datasets.paths import resolve_data_path
+from fields.encoders.rbf_init import sobel_magnitude
+from fields.io import save_image
 from fields.models import Field
 from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
@@ -59,8 +60,6 @@ class ImageTask(FieldTask):
         # gradient magnitude, once; a resumed run restores them from its checkpoint instead
         encoder = self.field.encoder
         if getattr(encoder, "needs_initialise", False):
-            from fields.encoders.rbf_init import sobel_magnitude
-
             image = self.pixels.reshape(self.height, self.width, self.channels).float()
             coords = self.pixel_coords(torch.arange(self.pixels.shape[0], device=self.pixels.device))
             encoder.initialise(coords, sobel_magnitude(image).reshape(-1))

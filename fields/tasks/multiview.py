@@ -42,7 +42,11 @@ class MultiViewTask(FieldTask):
         self.transform = SceneTransform.from_aabb(self.views.aabb)
         self.images = self.views.images  # uint8, stays on the CPU: not a buffer
         bg = scene.data.background
-        colour = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "random": (1.0, 1.0, 1.0)}.get(bg, bg) if isinstance(bg, str) else bg
+        colour = (
+            {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "random": (1.0, 1.0, 1.0)}.get(bg, bg)
+            if isinstance(bg, str)
+            else bg
+        )
         self.register_buffer("eval_background", torch.tensor(colour, dtype=torch.float32), persistent=False)
         log.info("%d training and %d test views of %dx%d from %s", len(self.views.train), len(self.views.test),
                  self.cameras.width, self.cameras.height, self.views.source)
@@ -78,7 +82,9 @@ class MultiViewTask(FieldTask):
             return x[:, :3] * x[:, 3:] + background * (1.0 - x[:, 3:])
         return x[:, :3]
 
-    def random_batch(self, n_rays: int, generator: torch.Generator) -> tuple[Rays, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def random_batch(
+        self, n_rays: int, generator: torch.Generator
+    ) -> tuple[Rays, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``n_rays`` random pixels of random training views -> rays, target rgb ``(B, 3)``, background
         ``(B, 3)`` and alpha ``(B,)`` (ones without an alpha channel)."""
         train = torch.tensor(self.views.train)
@@ -91,7 +97,11 @@ class MultiViewTask(FieldTask):
         else:
             background = self.eval_background.expand(n_rays, 3)
         rays = self.unit_rays(self.cameras, view, x.float() + 0.5, y.float() + 0.5)
-        alpha = pixels[:, 3].to(self.device, torch.float32) / 255.0 if pixels.shape[-1] == 4 else torch.ones(n_rays, device=self.device)
+        alpha = (
+            pixels[:, 3].to(self.device, torch.float32) / 255.0
+            if pixels.shape[-1] == 4
+            else torch.ones(n_rays, device=self.device)
+        )
         return rays, self.target_rgb(pixels, background), background, alpha
 
     # --- rendering -----------------------------------------------------------------------------------
@@ -117,12 +127,20 @@ class MultiViewTask(FieldTask):
         h, w = cameras.height, cameras.width
         depth_unit = torch.cat(depth)[:, 0]
         points = self.transform.points_to_world(unit.origins + unit.directions * depth_unit[:, None])
-        return {"rgb": torch.cat(rgb).clamp(0, 1).reshape(h, w, 3), "depth": (depth_unit * self.transform.scale).reshape(h, w),
-                "opacity": torch.cat(opacity).reshape(h, w), "points": points.reshape(h, w, 3)}
+        return {
+            "rgb": torch.cat(rgb).clamp(0, 1).reshape(h, w, 3),
+            "depth": (depth_unit * self.transform.scale).reshape(h, w),
+            "opacity": torch.cat(opacity).reshape(h, w),
+            "points": points.reshape(h, w, 3),
+        }
 
     def test_target(self, index: int) -> torch.Tensor:
         pixels = self.images[index].reshape(-1, self.images.shape[-1])
-        return self.target_rgb(pixels, self.eval_background.to(self.device)).cpu().reshape(self.cameras.height, self.cameras.width, 3)
+        return (
+            self.target_rgb(pixels, self.eval_background.to(self.device))
+            .cpu()
+            .reshape(self.cameras.height, self.cameras.width, 3)
+        )
 
     def evaluate(self) -> dict[str, float]:
         psnrs, ssims = [], []

@@ -22,6 +22,7 @@ from fields.datasets.views import PosedViewsData
 from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
 from fields.metrics.psnr import psnr_from_mse
+from fields.models.proposal import ProposalNetworks
 from fields.models.radiance import RadianceField
 from fields.render.batching import dynamic_batch_size
 from fields.render.occupancy_grid import OccupancyGrid
@@ -30,6 +31,7 @@ from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
 from fields.tasks.losses import regression_loss
+from fields.tasks.meshing import extract_mesh
 from fields.tasks.multiview import MultiViewTask
 from fields.tasks.registry import TASKS
 
@@ -40,7 +42,9 @@ if TYPE_CHECKING:
 
 
 def default_direction_encoder() -> Any:
-    return ENCODERS.validate({"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4})
+    return ENCODERS.validate(
+        {"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4}
+    )
 
 
 class ViewRenderConfig(StrictModel):
@@ -56,7 +60,9 @@ class RadianceRender(ViewRenderConfig):
     sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
     n_samples: int = Field(64, ge=1, description="uniform: samples per ray; proposal: final samples per ray")
     max_steps: int = Field(512, ge=8, description="occupancy grid: steps across the unit cube's diagonal")
-    render_step_size: Optional[float] = Field(None, gt=0, description="occupancy grid step (unit frame); default from max_steps")
+    render_step_size: Optional[float] = Field(
+        None, gt=0, description="occupancy grid step (unit frame); default from max_steps"
+    )
     grid_resolution: int = Field(128, ge=8)
     grid_levels: int = Field(1, ge=1, le=8)
     grid_update_every: int = Field(16, ge=1)
@@ -89,7 +95,9 @@ class RadianceRender(ViewRenderConfig):
         # render.backend (auto|torch|nerfacc) never reached the renderer; older scene files still load
         if isinstance(data, dict) and "backend" in data:
             data = {k: v for k, v in data.items() if k != "backend"}
-            log.info("render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired")
+            log.info(
+                "render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired"
+            )
         return data
 
     @field_validator("direction_encoder", mode="before")
@@ -116,7 +124,9 @@ class RadianceTask(MultiViewTask):
         self.field = RadianceField(scene.model, cfg.direction_encoder, cfg.density_neurons, cfg.density_hidden_layers,
                                    cfg.geo_feat_dim, box=box, density_decoder=cfg.density_decoder)
         self.grid = OccupancyGrid(cfg.grid_resolution, levels) if cfg.sampler == "occupancy_grid" else None
-        self.proposal = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if cfg.sampler == "proposal" else None
+        use_proposal = cfg.sampler == "proposal"
+        self.proposal = ProposalNetworks(len(cfg.proposal_samples)) if use_proposal else None
+        self.proposal_sampler = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if use_proposal else None
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
@@ -125,7 +135,9 @@ class RadianceTask(MultiViewTask):
     def param_groups(self) -> list[dict[str, Any]]:
         groups = self.field.param_groups(self.scene.train.optimizer)
         if self.proposal is not None:
-            groups.append({"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr})
+            groups.append(
+                {"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr}
+            )
         return groups
 
     # --- rendering -----------------------------------------------------------------------------------
@@ -137,9 +149,19 @@ class RadianceTask(MultiViewTask):
             def sigma_fn(t0, t1, ri):
                 return self.field.density(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None])
 
-            ri, t0, t1 = self.grid.sampling(o, d, sigma_fn, self.step_size, cfg.near_plane, early_stop_eps=cfg.early_stop_eps,
-                                            alpha_thre=cfg.alpha_thre, cone_angle=cfg.cone_angle, stratified=training,
-                                            generator=generator, round_samples=cfg.round_samples)
+            ri, t0, t1 = self.grid.sampling(
+                o,
+                d,
+                sigma_fn,
+                self.step_size,
+                cfg.near_plane,
+                early_stop_eps=cfg.early_stop_eps,
+                alpha_thre=cfg.alpha_thre,
+                cone_angle=cfg.cone_angle,
+                stratified=training,
+                generator=generator,
+                round_samples=cfg.round_samples,
+            )
 
             def rgb_sigma_fn(t0, t1, ri):
                 return self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri])
@@ -153,7 +175,13 @@ class RadianceTask(MultiViewTask):
         t_far = torch.where(hit, t_far, t_near).clamp_min(t_near)
         rounds = None
         if self.proposal is not None:
-            bins, rounds = self.proposal(o, d, t_near, t_far, stratified=training, generator=generator)
+            def density_fn(field):
+                def sigma_fn(t0, t1):
+                    return field((o[:, None] + d[:, None] * ((t0 + t1) / 2)[..., None]).clamp(0.0, 1.0))
+                return sigma_fn
+
+            bins, rounds = self.proposal_sampler.sampling([density_fn(f) for f in self.proposal.fields], t_near, t_far,
+                                                          stratified=training, generator=generator)
         else:
             bins = uniform_bins(t_near, t_far, cfg.n_samples, stratified=training, generator=generator)
         t0, t1 = bins[:, :-1], bins[:, 1:]
@@ -182,9 +210,13 @@ class RadianceTask(MultiViewTask):
         self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         e = out.extras
         if cfg.distortion_weight > 0 and e["n_samples"]:
-            loss = loss + cfg.distortion_weight * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
+            loss = (
+                loss
+                + cfg.distortion_weight
+                * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
+            )
         if self.proposal is not None:
-            loss = loss + cfg.proposal_weight * self.proposal.loss(e["bins"], out.weights, e["rounds"])
+            loss = loss + cfg.proposal_weight * self.proposal_sampler.loss(e["bins"], out.weights, e["rounds"])
         self.samples_seen += e["n_samples"]
         if cfg.target_samples:
             self.next_rays.fill_(dynamic_batch_size(len(rays), e["n_samples"], cfg.target_samples,
@@ -231,11 +263,17 @@ class RadianceTask(MultiViewTask):
         paths = super().write_outputs(run_dir)
         cfg: RadianceRender = self.scene.render
         if cfg.mesh_resolution:
-            from fields.tasks.meshing import extract_mesh
-
             box = (self.field.box_lo, self.field.box_size)
-            mesh = extract_mesh(lambda x: self.field.density(x), cfg.mesh_resolution, cfg.mesh_density, box, self.transform,
-                                Path(run_dir) / "mesh.ply", self.device, flip=True)
+            mesh = extract_mesh(
+                lambda x: self.field.density(x),
+                cfg.mesh_resolution,
+                cfg.mesh_density,
+                box,
+                self.transform,
+                Path(run_dir) / "mesh.ply",
+                self.device,
+                flip=True,
+            )
             if mesh is not None:
                 paths.append(mesh)
         return paths

@@ -18,12 +18,14 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from fields.config.base import StrictModel
+from fields.datasets.image import skimage_names
 from fields.datasets.restore_pairs import PairsConfig, restore_pairs
 from fields.heads import BACKBONES
 from fields.io import save_image
 from fields.metrics.psnr import psnr
 from fields.modules import eval_mode, n_params
 from fields.tasks.base import FieldTask
+from fields.tasks.image_fit import render_pair
 from fields.tasks.losses import regression_loss
 from fields.tasks.registry import TASKS
 
@@ -35,8 +37,19 @@ DEFAULT_HEAD = {"type": "unet", "dims": [32, 64, 96], "depths": [1, 1, 1], "skip
 
 
 class RestoreData(StrictModel):
-    images: list[str] = Field(default_factory=lambda: ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
-                                                       "hubble_deep_field", "brick", "gravel"], min_length=1)
+    images: list[str] = Field(
+        default_factory=lambda: [
+            "astronaut",
+            "coffee",
+            "chelsea",
+            "rocket",
+            "immunohistochemistry",
+            "hubble_deep_field",
+            "brick",
+            "gravel",
+        ],
+        min_length=1,
+    )
     test_images: list[str] = Field(default_factory=lambda: ["camera", "retina"], min_length=1)
     pairs: PairsConfig = Field(default_factory=PairsConfig)
     patch: int = Field(32, ge=4, description="training crop size (the head's divisibility applies)")
@@ -45,8 +58,6 @@ class RestoreData(StrictModel):
     @field_validator("images", "test_images")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        from fields.datasets.image import skimage_names
-
         names = skimage_names()
         for name in value:
             if ":" not in name and not Path(name).suffix and name not in names:
@@ -74,9 +85,16 @@ class RestoreTask(FieldTask):
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         data = scene.data
-        degraded, clean = restore_pairs(data.images, data.pairs, data.cache_dir, salt=0)
-        test_degraded, test_clean = restore_pairs(data.test_images, data.pairs, data.cache_dir, salt=1)
-        for name, tensor in (("train_in", degraded), ("train_out", clean), ("test_in", test_degraded), ("test_out", test_clean)):
+        degraded, clean = restore_pairs(data.images, data.pairs, data.cache_dir, salt=0, render_pair=render_pair)
+        test_degraded, test_clean = restore_pairs(
+            data.test_images, data.pairs, data.cache_dir, salt=1, render_pair=render_pair
+        )
+        for name, tensor in (
+            ("train_in", degraded),
+            ("train_out", clean),
+            ("test_in", test_degraded),
+            ("test_out", test_clean),
+        ):
             self.register_buffer(name, tensor.float().contiguous(), persistent=False)
         self.head = BACKBONES.build(scene.head, 3, 3, data.patch)
         self._size = data.pairs.size

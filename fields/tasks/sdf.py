@@ -39,7 +39,10 @@ class SDFTask(GeometryTask):
     needs_oriented_cloud = True
     lipschitz = 2.0  # coarse-to-fine marching cubes: a neural SDF's slope can exceed 1
 
-    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {"model": {"output_activation": "none"}, "train": {"loss": "mape"}}
+    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "model": {"output_activation": "none"},
+        "train": {"loss": "mape"},
+    }
 
     def surface_value(self, x: torch.Tensor) -> torch.Tensor:
         return self.field(x)[..., 0]
@@ -114,4 +117,6 @@ class SDFTask(GeometryTask):
         width = width or height or cfg.render_size
         height = height or width
         with eval_mode(self.field):
-            return write_turntable(self._query, Path(run_dir) / "turntable", width, height, frames=frames or cfg.render_frames)
+            return write_turntable(
+                self._query, Path(run_dir) / "turntable", width, height, frames=frames or cfg.render_frames
+            )

@@ -66,14 +66,23 @@ class SurfaceTask(MultiViewTask):
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         cfg: SurfaceRender = scene.render
-        self.field = NeuSField(scene.model, cfg.direction_encoder, cfg.sdf_neurons, cfg.sdf_hidden_layers, cfg.geo_feat_dim,
-                               cfg.init_radius, cfg.init_variance)
+        self.field = NeuSField(
+            scene.model,
+            cfg.direction_encoder,
+            cfg.sdf_neurons,
+            cfg.sdf_hidden_layers,
+            cfg.geo_feat_dim,
+            cfg.init_radius,
+            cfg.init_variance,
+        )
 
     def cos_anneal_ratio(self) -> float:
         steps = self.scene.render.anneal_steps
         return 1.0 if not self.training or steps == 0 else min(1.0, int(self.global_step) / steps)
 
-    def sample_bins(self, o: torch.Tensor, d: torch.Tensor, training: bool, generator: Optional[torch.Generator]) -> torch.Tensor:
+    def sample_bins(
+        self, o: torch.Tensor, d: torch.Tensor, training: bool, generator: Optional[torch.Generator]
+    ) -> torch.Tensor:
         cfg: SurfaceRender = self.scene.render
         t_near, t_far, hit = ray_aabb(o, d, UNIT_BOX.to(o))
         t_far = torch.where(hit, t_far, t_near + 1e-4)

@@ -19,6 +19,7 @@ from pydantic import ValidationInfo, field_validator, model_validator
 from fields.config.base import StrictModel
 from fields.datasets.paths import resolve_data_path
 from fields.datasets.video import load_video
+from fields.encoders.rbf_init import sobel_magnitude
 from fields.io import write_video
 from fields.metrics.psnr import psnr
 from fields.models import Field
@@ -37,7 +38,9 @@ class VideoData(StrictModel):
     stride: int = pydantic.Field(1, ge=1)
     max_size: Optional[int] = pydantic.Field(None, ge=2, description="downscale so the longer side is at most this")
     channels: Literal["auto", "rgb", "grey"] = "auto"
-    fps: Optional[float] = pydantic.Field(None, gt=0, description="frame rate of written videos; default the file's / stride")
+    fps: Optional[float] = pydantic.Field(
+        None, gt=0, description="frame rate of written videos; default the file's / stride"
+    )
 
     @field_validator("video")
     @classmethod
@@ -71,14 +74,14 @@ class VideoTask(FieldTask):
         rest = index - frame * hw
         row = torch.div(rest, self.width, rounding_mode="floor")
         col = rest - row * self.width
-        return torch.stack(((col + 0.5) / self.width, (row + 0.5) / self.height, (frame + 0.5) / self.n_frames), -1).float()
+        return torch.stack(
+            ((col + 0.5) / self.width, (row + 0.5) / self.height, (frame + 0.5) / self.n_frames), -1
+        ).float()
 
     def on_fit_start(self) -> None:
         # signal-placed encoders (NeuRBF): weights = spatial gradient magnitude + temporal change
         encoder = self.field.encoder
         if getattr(encoder, "needs_initialise", False):
-            from fields.encoders.rbf_init import sobel_magnitude
-
             frames = self.pixels.reshape(self.n_frames, self.height, self.width, self.channels).float()
             weights = torch.stack([sobel_magnitude(f) for f in frames])
             if self.n_frames > 1:

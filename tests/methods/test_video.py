@@ -50,11 +50,13 @@ output: {{dir: {tmp_path / 'runs'}}}
     return path
 
 
-HASH = """  encoder: {type: hashgrid, n_levels: 6, n_features_per_level: 2, log2_hashmap_size: 14, base_resolution: 4, max_resolution: 32}
+HASH = """  encoder: {type: hashgrid, n_levels: 6, n_features_per_level: 2, log2_hashmap_size: 14,
+            base_resolution: 4, max_resolution: 32}
   decoder: {type: mlp, n_neurons: 32, n_hidden_layers: 1}"""
 
 CAM_T = """  encoder: {type: fourier, n_features: 64, sigma: 4.0}
-  decoder: {type: cam_mlp, n_neurons: 64, n_hidden_layers: 2, cam_coords: [2], grid_resolution: [12], per_channel: true}"""
+  decoder: {type: cam_mlp, n_neurons: 64, n_hidden_layers: 2, cam_coords: [2], grid_resolution: [12],
+            per_channel: true}"""
 
 
 def test_clip_round_trip_and_frame_range(clip: Path):

@@ -25,7 +25,9 @@ class ViewCamera:
     def look_at(cls, position, target, up=(0.0, 0.0, 1.0), fov: float = math.radians(50.0)) -> "ViewCamera":
         """A camera at ``position`` looking at ``target`` with ``up`` pointing up in the image."""
         position = np.asarray(position, dtype=np.float64)
-        rotation = look_at(torch.from_numpy(position), target, up)[:, :3].numpy() * np.array([1.0, -1.0, -1.0])  # OpenCV
+        rotation = look_at(torch.from_numpy(position), target, up)[:, :3].numpy() * np.array(
+            [1.0, -1.0, -1.0]
+        )  # OpenCV
         return cls(tuple(map(float, position)), tuple(tuple(map(float, row)) for row in rotation), float(fov))
 
     @classmethod

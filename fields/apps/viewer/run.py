@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from fields.apps.viewer.training_panel import read_history
+from fields.engine.run import load_run
 
 log = logging.getLogger("fields")
 
@@ -17,8 +18,6 @@ def open_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080,
              print_url: Optional[Callable[[str], None]] = print, resolution: int = 512):
     """Load a finished run and serve it; returns the ``Viewer`` (the server runs in its own threads)."""
     from fields.apps.viewer.server import Viewer
-    from fields.engine.run import load_run
-
     _, task = load_run(run_dir)
     metrics = read_metrics(run_dir)
     viewer = Viewer(host, port, print_url=None, resolution=resolution)

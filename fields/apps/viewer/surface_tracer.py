@@ -19,7 +19,8 @@ frame on a loaded 2-core CPU. Here:
    ``step_scale f / march_lipschitz`` (1 by default: the candidate band, not the step, carries the
    task's slope bound), at least the pixel's footprint (cone tracing: a ray stops within half of it);
    an occupancy field steps ``h / 3``. Both step further where the secant along the ray predicts the
-   crossing further on (up to twice the sphere step; up to ``h``). A ray whose value turns negative is bracketed between its
+   crossing further on (up to twice the sphere step; up to ``h``). A ray whose value turns negative is bracketed
+   between its
    last point outside and that point; brackets are refined together by bisection (while the outside
    value is unknown) then regula falsi. A ray that spends ``max_queries_per_ray`` misses.
 
