@@ -14,3 +14,8 @@ class Interrupted(BaseException):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class SettingError(UserError, ValueError):
+    """A component's setting that does not suit the data (a tri-plane on 2D input): raised by the component as
+    ``ValueError`` and re-raised by ``Registry.build`` as this, which is both."""
