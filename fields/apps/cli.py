@@ -222,6 +222,8 @@ def render(
     ),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, max=10000,
                                          help="3D tasks: frames along the camera path."),
+    up: Optional[str] = typer.Option(None, "--up", help="SDF turntables: the axis to turn about, x, y or z "
+                                                        "(default: data.eval.render_up)"),
 ) -> None:
     """Render a fitted field (image fields: at any resolution; 3D fields: along a camera path)."""
 
@@ -232,9 +234,15 @@ def render(
         if not hasattr(task, "render"):
             raise UserError(f"{run_dir}: task '{task.scene.task}' has no renderer here; "
                             f"look at it with fields view, or fields export mesh")
-        extra = {k: v for k, v in (("path", path), ("frames", frames)) if v is not None}
-        if extra and "path" not in inspect.signature(task.render).parameters:
-            raise UserError(f"{run_dir}: task '{task.scene.task}' renders no camera paths (--path, --frames)")
+        if up is not None and up not in ("x", "y", "z"):
+            raise UserError(f"--up: '{up}' is not x, y or z")
+        extra = {k: v for k, v in (("path", path), ("frames", frames), ("up", up)) if v is not None}
+        accepted = inspect.signature(task.render).parameters
+        if "path" in extra or "frames" in extra:
+            if "path" not in accepted:
+                raise UserError(f"{run_dir}: task '{task.scene.task}' renders no camera paths (--path, --frames)")
+        if "up" in extra and "up" not in accepted:
+            raise UserError(f"{run_dir}: --up is for SDF turntables, not task '{task.scene.task}'")
         for line in written_lines(task.render(run_dir, width=width, height=height, **extra)):
             out.print(line, highlight=False)
 

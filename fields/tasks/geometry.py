@@ -65,6 +65,8 @@ class GeometryEval(StrictModel):
     export_format: Literal["ply", "obj", "glb", "stl", "off"] = "ply"
     render_frames: int = pydantic.Field(24, ge=1)
     render_size: int = pydantic.Field(256, ge=8)
+    render_up: Literal["auto", "x", "y", "z"] = pydantic.Field(
+        "auto", description="turntable axis; auto: y for mesh files (their usual convention), z otherwise")
     seed: int = 0
 
 

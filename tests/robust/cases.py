@@ -273,6 +273,8 @@ RUNS: list[Case] = [
     ("render-zero-width", on_run("render", "--width", "0"), "width"),
     ("render-path-on-image", on_run("render", "--path", "orbit"), "camera paths"),
     ("render-width-text", on_run("render", "--width", "wide"), "width"),
+    ("render-up-bad", on_run("render", "--up", "w"), "--up"),
+    ("render-up-on-image", on_run("render", "--up", "y"), "--up"),
     ("export-image-run", on_run("export mesh"), "no surface"),
     ("export-output-proc", on_run("export mesh", "-o", "/proc/fields.ply"), "no surface"),
     ("export-output-suffix", on_run("export mesh", "-o", "mesh.xyz"), "suffix"),
