@@ -4,7 +4,8 @@ images in ``images/``.
 COLMAP stores world-to-camera poses in the OpenCV convention; ``c2w = [R^T | -R^T t]``. Camera models:
 SIMPLE_PINHOLE, PINHOLE, SIMPLE_RADIAL, RADIAL, OPENCV. The scene box comes from the sparse points (1st to
 99th percentile, padded), else from the cameras. Views are ordered by image name; every ``test_every``-th
-one is held out.
+one is held out. ``near``/``far`` come from the depths of the points each image observes (half the 1st
+percentile, twice the 99th), as LLFF's bounds do.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def intrinsics_from_params(model: str, params: list[float], source: str) -> list
 
 
 def read_model(sparse: Path):
-    """-> ``(cameras {id: (model, width, height, params)}, images [(name, c2w (3, 4), camera id)], points (n, 3))``."""
+    """-> ``(cameras {id: (model, width, height, params)}, images [(name, c2w (3, 4), camera id, depths (k,))],
+    points (n, 3))``; ``depths``: of the points the image observes, along its optical axis."""
     try:
         import pycolmap
     except ImportError:
@@ -52,8 +54,15 @@ def read_model(sparse: Path):
         raise UserError(f"{sparse}: malformed COLMAP model ({type(err).__name__}: {reason})") from None
     cameras = {cid: (cam.model_name, int(cam.width), int(cam.height), [float(v) for v in cam.params])
                for cid, cam in model.cameras.items()}
-    images = [(im.name, im.cam_from_world().inverse().matrix(), im.camera_id)
-              for im in model.images.values() if im.has_pose]
+    images = []
+    for im in model.images.values():
+        if not im.has_pose:
+            continue
+        world_to_cam = im.cam_from_world().matrix()
+        ids = [p.point3D_id for p in im.get_observation_points2D()]
+        xyz = np.array([model.points3D[i].xyz for i in ids if model.exists_point3D(i)], float).reshape(-1, 3)
+        depths = xyz @ world_to_cam[2, :3] + world_to_cam[2, 3]
+        images.append((im.name, np.linalg.inv(np.vstack([world_to_cam, [0, 0, 0, 1]]))[:3], im.camera_id, depths))
     points = np.array([p.xyz for p in model.points3D.values()], float).reshape(-1, 3)
     return cameras, images, points
 
@@ -75,7 +84,7 @@ def load_colmap(path: Path, convention: Optional[str] = None, test_every: int = 
     poses, intrinsics, files = [], [], []
     size = None
     folder = root / "images" if (root / "images").is_dir() else root
-    for name, c2w, cam_id in images:
+    for name, c2w, cam_id, _ in images:
         if cam_id not in cams:
             raise UserError(f"{sparse}: image {name} refers to missing camera {cam_id}")
         model, width, height, params = cams[cam_id]
@@ -100,4 +109,9 @@ def load_colmap(path: Path, convention: Optional[str] = None, test_every: int = 
         origins = cameras.origins
         aabb = torch.cat((origins.amin(0) - 1.0, origins.amax(0) + 1.0))
     train, test = holdout_split(len(files), test_every)
-    return PosedViews(pixels, cameras, train, test, aabb, source=str(root))
+    depths = np.concatenate([item[3] for item in images])
+    depths = depths[depths > 0]
+    near = far = None
+    if len(depths) >= 8:
+        near, far = 0.5 * float(np.percentile(depths, 1)), 2.0 * float(np.percentile(depths, 99))
+    return PosedViews(pixels, cameras, train, test, aabb, near=near, far=far, source=str(root))

@@ -55,9 +55,17 @@ class ProposalSampler(nn.Module):
     """``n_proposal_samples`` per round (e.g. ``(256, 96)``), each round with its own proposal field, then
     ``n_samples`` final bins. Returns the final bins plus each round's ``(bins, weights)`` for the loss."""
 
-    def __init__(self, n_proposal_samples: tuple[int, ...] = (128, 64), n_samples: int = 32, max_resolutions: tuple[int, ...] = (128, 256)):
+    def __init__(self, n_proposal_samples: tuple[int, ...] = (128, 64), n_samples: int = 32,
+                 max_resolutions: tuple[int, ...] = (128, 256),
+                 to_field: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+                 initial_bins: Optional[Callable[..., torch.Tensor]] = None):
+        """``to_field``: unit-frame points -> the proposal grids' ``[0, 1]^3`` (default: clamp; a scene
+        contraction for unbounded scenes); ``initial_bins(t_near, t_far, n, stratified, generator)``: the
+        first round's bins (default uniform; lin/disparity spacing for unbounded scenes)."""
         super().__init__()
         self.n_proposal_samples, self.n_samples = tuple(n_proposal_samples), n_samples
+        self.to_field = to_field or (lambda x: x.clamp(0.0, 1.0))
+        self.initial_bins = initial_bins or uniform_bins
         self.fields = nn.ModuleList(ProposalDensity(max_resolution=max_resolutions[min(i, len(max_resolutions) - 1)])
                                     for i in range(len(self.n_proposal_samples)))
 
@@ -65,11 +73,11 @@ class ProposalSampler(nn.Module):
                 stratified: bool = False, generator: Optional[torch.Generator] = None
                 ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Rays ``(R, 3)`` with ``t_near, t_far (R,)`` -> final bins ``(R, n_samples + 1)`` and the rounds."""
-        bins = uniform_bins(t_near, t_far, self.n_proposal_samples[0], stratified, generator)
+        bins = self.initial_bins(t_near, t_far, self.n_proposal_samples[0], stratified, generator)
         rounds = []
         for i, field in enumerate(self.fields):
             mid = (bins[:, :-1] + bins[:, 1:]) / 2
-            sigma = field((origins[:, None] + directions[:, None] * mid[..., None]).clamp(0.0, 1.0))
+            sigma = field(self.to_field(origins[:, None] + directions[:, None] * mid[..., None]))
             weights, _, _ = render_weights_from_density(bins[:, :-1], bins[:, 1:], sigma)
             rounds.append((bins, weights))
             n_next = self.n_proposal_samples[i + 1] if i + 1 < len(self.fields) else self.n_samples

@@ -148,3 +148,20 @@ def render_capture(folder: str | Path, name: str = "garden", n_frames: int = 40,
             for f in files:
                 writer.append_data(iio2.imread(images / f)[..., :3])
     return folder
+
+
+def write_truth_transforms(folder: str | Path, aabb_scale: float = 3.2) -> Path:
+    """The true cameras of a rendered capture as ``folder/transforms.json`` (OpenGL convention), for fits
+    that skip structure from motion; the default scene box ``[-1.5, 1.5]^3 * aabb_scale`` holds the walk."""
+    folder = Path(folder)
+    truth = json.loads((folder / "truth.json").read_text())
+    frames = []
+    for frame in truth["frames"]:
+        c2w = np.eye(4)
+        c2w[:3] = np.array(frame["c2w"])
+        c2w[:3, 1:3] *= -1  # OpenCV -> OpenGL camera axes
+        frames.append({"file_path": frame["file_path"], "transform_matrix": c2w.tolist()})
+    meta = {k: truth[k] for k in ("fl_x", "fl_y", "cx", "cy", "w", "h")}
+    meta.update(aabb_scale=aabb_scale, frames=frames)
+    (folder / "transforms.json").write_text(json.dumps(meta, indent=1))
+    return folder / "transforms.json"
