@@ -83,3 +83,27 @@ def test_appearance_codes_of_held_out_views_are_the_training_mean():
     assert torch.allclose(codes[0], mean) and torch.allclose(codes[2], mean)
     assert torch.allclose(codes[1], emb.embedding.weight[1])
     assert torch.allclose(emb(None, 4), mean.expand(4, -1))
+
+
+def test_contracted_grid_marches_to_the_far_plane_through_occupied_cells_only():
+    from fields.render.contracted_grid import ContractedOccupancyGrid
+
+    contraction = SceneContraction("linf")
+    grid = ContractedOccupancyGrid(contraction, resolution=32, far_plane=500.0)
+    target = torch.tensor([[0.5, 0.5, 2.0]])  # beyond the box, in the contracted shell: cell 29 holds z in [1.83, 2.5]
+    grid.binaries.zero_()
+    cell = (contraction.to_field(target) * 32).floor().long()[0]
+    grid.binaries[0, cell[0], cell[1], cell[2]] = True
+    origins = torch.tensor([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]])
+    directions = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    ri, t0, t1 = grid.sampling(origins, directions, None, render_step_size=1e-2, near_plane=0.0, cone_angle=0.01)
+    assert len(ri) > 0 and (ri == 0).all()  # only the ray towards the occupied cell gets samples
+    mid = (t0 + t1) / 2
+    hit = contraction.to_field(origins[0] + directions[0] * mid[:, None])
+    assert ((hit * 32).floor().long() == cell).all()
+    assert (t0[1:] >= t0[:-1]).all() and 1.3 < float(mid.min()) and float(mid.max()) < 2.1
+    # updates evaluate the field at the unit-frame points of the (contracted) cells
+    seen = []
+    grid.update_every_n_steps(0, lambda x: seen.append(x) or torch.zeros(len(x)), warmup_steps=1)
+    points = torch.cat(seen)
+    assert points.abs().max() > 100 and len(points) == 32**3
