@@ -45,8 +45,10 @@ def sfm_row(scene: str, folder: Path, frames: int) -> dict:
     e[:, :, 1:3] *= -1
     errors = pose_errors(e, np.stack([np.array(truth["frames"][i]["c2w"]) for i in keep]))
     return {"scene": scene, "registered": summary.n_registered, "frames": summary.n_frames,
-            "rotation_mean_deg": round(errors.rotation_mean_deg, 3), "rotation_max_deg": round(errors.rotation_max_deg, 3),
-            "position_mean_pct": round(100 * errors.position_mean, 3), "position_max_pct": round(100 * errors.position_max, 3),
+            "rotation_mean_deg": round(errors.rotation_mean_deg, 3),
+            "rotation_max_deg": round(errors.rotation_max_deg, 3),
+            "position_mean_pct": round(100 * errors.position_mean, 3),
+            "position_max_pct": round(100 * errors.position_max, 3),
             "reprojection_px": round(summary.mean_reprojection_error, 3), "points": summary.n_points,
             "seconds": {k: round(v, 1) for k, v in summary.seconds.items()},
             "total_seconds": round(time.perf_counter() - started, 1)}
@@ -80,7 +82,8 @@ def perturbed_transforms(folder: Path, out: Path, degrees: float, extent_fractio
 
 
 def fit_row(name: str, data: Path, overrides: list[str], minutes: float, runs: Path) -> dict:
-    from fields.config.load import apply_overrides, read_yaml, scene_from_dict
+    from fields.config.load import apply_overrides, read_yaml
+    from fields.engine.scene import scene_from_dict
     from fields.engine.run import fit
 
     items = [f"data.path={data}", f"train.max_time={minutes * 60}", "train.steps=1000000", "train.progress=false",
@@ -139,8 +142,10 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{r['scene']:<10}  error: {r['error']}")
             continue
         stages = ", ".join(f"{k} {v}" for k, v in r["seconds"].items())
-        print(f"{r['scene']:<10}{r['registered']:>6}/{r['frames']:<5}{r['rotation_mean_deg']:>9}/{r['rotation_max_deg']:<8}"
-              f"{r['position_mean_pct']:>8}/{r['position_max_pct']:<7}{r['reprojection_px']:>10}{r['points']:>8}  {stages}")
+        print(f"{r['scene']:<10}{r['registered']:>6}/{r['frames']:<5}"
+              f"{r['rotation_mean_deg']:>9}/{r['rotation_max_deg']:<8}"
+              f"{r['position_mean_pct']:>8}/{r['position_max_pct']:<7}{r['reprojection_px']:>10}{r['points']:>8}"
+              f"  {stages}")
     if fits:
         print(f"\n{'scene':<10}{'run':<20}{'steps':>8}{'train s':>9}{'PSNR':>8}{'SSIM':>8}")
         for r in fits:

@@ -20,7 +20,7 @@ def fit_image(
 ) -> dict[str, Any]:
     """PSNR of a fit of scikit-image's ``image`` (longer side ``size``) at ``steps`` steps and at
     ``seconds`` of training; training stops after both, or after ``cap`` seconds."""
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.tasks.image import ImageTask
 
     torch.manual_seed(0)

@@ -24,11 +24,22 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-MESHES = {"bunny": "data/meshes/bunny00.off", "armadillo": "data/meshes/armadillo.off", "elephant": "data/meshes/elephant.off",
-          "torus": "shape:torus"}
+MESHES = {
+    "bunny": "data/meshes/bunny00.off",
+    "armadillo": "data/meshes/armadillo.off",
+    "elephant": "data/meshes/elephant.off",
+    "torus": "shape:torus",
+}
 RESULTS = Path(__file__).resolve().parent / "results"
 
-HASH = {"type": "hashgrid", "n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 15, "base_resolution": 16, "max_resolution": 1024}
+HASH = {
+    "type": "hashgrid",
+    "n_levels": 16,
+    "n_features_per_level": 2,
+    "log2_hashmap_size": 15,
+    "base_resolution": 16,
+    "max_resolution": 1024,
+}
 MLP = {"type": "mlp", "n_neurons": 64, "n_hidden_layers": 2}
 # learning rates of recipes that differ from --lr (used when --lr is not given): NeuRBF's decoder
 # h + sin(h m'), m' up to 300, diverges at 1e-2 (the paper: 1e-4 for 20k steps)
@@ -90,7 +101,7 @@ def find_mesh(name: str) -> Path | str:
 
 
 def scene_for(mesh: Path, model: dict[str, Any], batch: int, lr: float, steps: int, eikonal: float):
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
 
     return scene_from_dict({
         "task": "sdf",

@@ -56,7 +56,6 @@ def bench(fn: Callable[[], Any], device: torch.device, reps: int) -> float:
 def grid_rows(args, device: torch.device, which: tuple[str, ...]) -> list[dict[str, Any]]:
     from benchmarks.encoders import TARGET
     from fields.encoders import ENCODERS
-    from fields.kernels import triton_grid
 
     def make(backend: str, like=None):
         grid = ENCODERS.build(ENCODERS.validate({"type": "hashgrid", **TARGET, "backend": backend}), 3).to(device)
@@ -65,7 +64,10 @@ def grid_rows(args, device: torch.device, which: tuple[str, ...]) -> list[dict[s
         return grid
 
     reference = make("torch")
-    candidates: list[tuple[str, Callable]] = [("torch eager", lambda: reference), ("triton", lambda: make("triton", reference))]
+    candidates: list[tuple[str, Callable]] = [
+        ("torch eager", lambda: reference),
+        ("triton", lambda: make("triton", reference)),
+    ]
     if device.type == "cuda":
         candidates.append(("tcnn", lambda: make("tcnn", reference)))
     candidates.append(("torch.compile", lambda: torch.compile(reference)))
@@ -150,7 +152,11 @@ def volume_rows(args, device: torch.device) -> list[dict[str, Any]]:
             forward()[0].backward(grad_w)
             sd.grad = None
 
-        row: dict[str, Any] = {"section": "volume", "row": f"weights, {n:,} packed samples, {len(counts):,} rays", "backend": label}
+        row: dict[str, Any] = {
+            "section": "volume",
+            "row": f"weights, {n:,} packed samples, {len(counts):,} rays",
+            "backend": label,
+        }
         try:
             with triton_enabled(True), torch.no_grad():
                 t_fwd = bench(forward, device, args.reps)
@@ -184,7 +190,10 @@ def fit_rows(args, device: torch.device, rows: list[dict[str, Any]], save: Calla
                                             args.radiance_size, args.radiance_views, max(1, args.radiance_views // 5),
                                             args.radiance_rays, device, on))  # fmt: skip
             except Exception as err:  # one failing fit must not cost the rest of the table
-                row.update(row=f"{section} fit", note=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:160])
+                row.update(
+                    row=f"{section} fit",
+                    note=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:160],
+                )
             rows.append(row)
             print(row, flush=True)
             save()
@@ -225,7 +234,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.samples = 3000 if smoke else 10_000_000
     args.image_size, args.image_batch = (32, 512) if smoke else (512, 2**18)
     args.image_seconds, args.image_target, args.image_eval_every = (2.0, 20.0, 5) if smoke else (20.0, 40.0, 50)
-    args.radiance_seconds, args.radiance_target, args.radiance_eval_every = (2.0, 12.0, 1.0) if smoke else (30.0, 28.0, 10.0)
+    args.radiance_seconds, args.radiance_target, args.radiance_eval_every = (
+        (2.0, 12.0, 1.0) if smoke else (30.0, 28.0, 10.0)
+    )
     args.radiance_size, args.radiance_views, args.radiance_rays = (24, 5, 128) if smoke else (200, 100, 4096)
     args.sweep = not smoke
     if smoke:

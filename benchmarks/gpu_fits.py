@@ -39,7 +39,7 @@ def image_fit(encoder: dict, image: str, size: int, batch: int, seconds: float, 
               device: torch.device, use_triton: bool) -> dict[str, Any]:
     """Train the image task's field (encoder, MLP 2x64) with Adam on random pixel batches for ``seconds``
     of training or until the PSNR reaches ``target``; PSNR checked every ``eval_every`` steps."""
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.tasks.image import ImageTask
 
     torch.manual_seed(0)
@@ -109,15 +109,16 @@ def radiance_fit(seconds: float, target: float, eval_every_s: float, size: int, 
         scene = radiance_scene(size, n_train, n_test, overrides + [f"output.dir={out}"])
         clock = PsnrClock()
         _, metrics = fit(scene, scene_name="gpu-benchmark", callbacks=[clock])
-    return {"row": f"radiance {n_train} views {size}px", "backend": metrics.get("encoder_backend", metrics.get("backend")),
+    return {"row": f"radiance {n_train} views {size}px", "backend": metrics.get("encoder_backend", metrics.get("backend")),  # noqa: E501
             "steps": metrics["steps"], "seconds": round(metrics["train_seconds"], 1),
-            "samples_per_s": round(metrics["samples_per_second"]), "psnr": round(metrics["psnr"], 2), "target_psnr": target,
-            "time_to_target_s": None if clock.reached is None else round(clock.reached, 1), "trace": clock.trace}  # fmt: skip
+            "samples_per_s": round(metrics["samples_per_second"]), "psnr": round(metrics["psnr"], 2), "target_psnr": target,  # noqa: E501
+            "time_to_target_s": None if clock.reached is None else round(clock.reached, 1), "trace": clock.trace}  # fmt: skip  # noqa: E501
 
 
 def radiance_scene(size: int, n_train: int, n_test: int, overrides: list[str] = ()):
     """``configs/radiance/synthetic.yaml`` on a generated scene of ``n_train``/``n_test`` views of ``size`` px."""
-    from fields.config.load import apply_overrides, read_yaml, scene_from_dict
+    from fields.config.load import apply_overrides, read_yaml
+    from fields.engine.scene import scene_from_dict
 
     config = ROOT / "configs" / "radiance" / "synthetic.yaml"
     views = [f"data.synthetic.size={size}", f"data.synthetic.n_train={n_train}", f"data.synthetic.n_test={n_test}"]

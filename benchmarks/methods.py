@@ -76,7 +76,7 @@ def hash_model(size: int) -> dict:
 
 
 def count_params(model: dict, in_dim: int, out_dim: int) -> int:
-    from fields.config.scene import ModelConfig
+    from fields.models.config import ModelConfig
     from fields.models import Field
 
     return Field.from_config(ModelConfig.model_validate(model), in_dim, out_dim).n_params()
@@ -109,8 +109,18 @@ def gnf_model(budget: int, out_dim: int) -> dict:
 
 
 def ffn_model(cam: bool, cam_coords: list[int], grid: int, per_channel: bool = False) -> dict:
-    decoder = {"type": "cam_mlp", "n_neurons": 256, "n_hidden_layers": 3, "cam_coords": cam_coords,
-               "grid_resolution": [grid], "per_channel": per_channel} if cam else {"type": "mlp", "n_neurons": 256, "n_hidden_layers": 3}
+    decoder = (
+        {
+            "type": "cam_mlp",
+            "n_neurons": 256,
+            "n_hidden_layers": 3,
+            "cam_coords": cam_coords,
+            "grid_resolution": [grid],
+            "per_channel": per_channel,
+        }
+        if cam
+        else {"type": "mlp", "n_neurons": 256, "n_hidden_layers": 3}
+    )
     return {"encoder": {"type": "fourier", "n_features": 256, "sigma": 10.0}, "decoder": decoder}
 
 
@@ -120,7 +130,7 @@ def train(task_name: str, data: dict, model: dict, lr: float, steps: int, args, 
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as fields.engine.run.fit: denormal Adam states slow CPUs down many times
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.tasks import TASKS
     from fields.tasks.schedules import lr_factor
 
@@ -241,7 +251,16 @@ def print_table(rows: list[dict], target: float) -> None:
         table.add_column(column, justify="left" if column in ("data", "method") else "right")
     for r in rows:
         to_target = "-" if r["seconds_to_target"] is None else f"{r['seconds_to_target']:.1f}"
-        table.add_row(r["data"], r["method"], str(r["steps"]), str(r["batch"] or "all"), f"{r['psnr']:.2f}", str(r["params"]), f"{r['train_seconds']:.1f}", to_target)
+        table.add_row(
+            r["data"],
+            r["method"],
+            str(r["steps"]),
+            str(r["batch"] or "all"),
+            f"{r['psnr']:.2f}",
+            str(r["params"]),
+            f"{r['train_seconds']:.1f}",
+            to_target,
+        )
     Console(width=140).print(table)
 
 

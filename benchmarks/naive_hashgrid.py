@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from fields.encoders.grid_math import corner_weights
+from fields.kernels.grid_math import corner_weights
 from fields.encoders.hashgrid import PRIMES, HashGrid
 
 

@@ -32,7 +32,9 @@ import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from torchmetrics.functional.image import peak_signal_noise_ratio  # noqa: E402
 
-from fields.config.load import apply_overrides, read_yaml, scene_from_dict  # noqa: E402
+from fields.config.load import apply_overrides, read_yaml  # noqa: E402
+
+from fields.engine.scene import scene_from_dict
 from fields.engine.run import fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,10 +73,18 @@ def time_to(rows: list, target: float):
 def scene_for(sampler: str, args: argparse.Namespace, out: Path) -> dict:
     data = read_yaml(CONFIG)
     overrides = [
-        f"data.synthetic.size={args.size}", f"data.synthetic.n_train={args.n_train}", f"data.synthetic.n_test={args.n_test}",
-        f"render.sampler={sampler}", f"train.max_time={args.minutes * 60}", f"train.steps={args.max_steps}",
-        f"train.batch_size={args.rays}", "train.progress=false", f"output.dir={out}", f"output.name={sampler}",
-        "render.mesh_resolution=64", f"render.save_test_views={2}",
+        f"data.synthetic.size={args.size}",
+        f"data.synthetic.n_train={args.n_train}",
+        f"data.synthetic.n_test={args.n_test}",
+        f"render.sampler={sampler}",
+        f"train.max_time={args.minutes * 60}",
+        f"train.steps={args.max_steps}",
+        f"train.batch_size={args.rays}",
+        "train.progress=false",
+        f"output.dir={out}",
+        f"output.name={sampler}",
+        "render.mesh_resolution=64",
+        f"render.save_test_views={2}",
     ]
     if args.threads:
         overrides.append(f"train.threads={args.threads}")
@@ -97,7 +107,9 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=100000)
     parser.add_argument("--rays", type=int, default=2048, help="rays per step")
     parser.add_argument("--uniform-samples", type=int, default=64)
-    parser.add_argument("--samplers", default="occupancy_grid,uniform", help="comma-separated: occupancy_grid,uniform,proposal")
+    parser.add_argument(
+        "--samplers", default="occupancy_grid,uniform", help="comma-separated: occupancy_grid,uniform,proposal"
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--target-samples", type=int, default=None,
                         help="samples per step (dynamic batch); default: the config's")
@@ -116,13 +128,21 @@ def main() -> None:
         started = time.perf_counter()
         clock = [PsnrClock(args.eval_every, args.eval_views)] if args.eval_every else []
         run_dir, metrics = fit(scene, scene_name=sampler, callbacks=clock)
-        rows.append({
-            "sampler": sampler, "steps": metrics["steps"], "train_seconds": round(metrics["train_seconds"], 1),
-            "wall_seconds": round(time.perf_counter() - started, 1), "samples_per_second": round(metrics["samples_per_second"]),
-            "psnr": round(metrics["psnr"], 2), "ssim": round(metrics["ssim"], 4), "params": metrics["params"],
-            "run_dir": str(run_dir), "psnr_curve": clock[0].rows if clock else [],
-            f"seconds_to_{args.target:g}dB": time_to(clock[0].rows, args.target) if clock else None,
-        })
+        rows.append(
+            {
+                "sampler": sampler,
+                "steps": metrics["steps"],
+                "train_seconds": round(metrics["train_seconds"], 1),
+                "wall_seconds": round(time.perf_counter() - started, 1),
+                "samples_per_second": round(metrics["samples_per_second"]),
+                "psnr": round(metrics["psnr"], 2),
+                "ssim": round(metrics["ssim"], 4),
+                "params": metrics["params"],
+                "run_dir": str(run_dir),
+                "psnr_curve": clock[0].rows if clock else [],
+                f"seconds_to_{args.target:g}dB": time_to(clock[0].rows, args.target) if clock else None,
+            }
+        )
         print(rows[-1], flush=True)
     header = (f"{'sampler':<16}{'steps':>8}{'train s':>10}{'samples/s':>12}{'PSNR':>8}{'SSIM':>8}"
               f"{f'to {args.target:g} dB':>12}")

@@ -26,25 +26,55 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results" / "viewer.json"
 # the image model of the spine's tests, larger; the SDF model of configs/sdf/torus.yaml; the radiance
 # model of examples/lightning/ddp.py
-HASHGRID = {"type": "hashgrid", "n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 15, "base_resolution": 16,
-            "max_resolution": 256}
+HASHGRID = {
+    "type": "hashgrid",
+    "n_levels": 16,
+    "n_features_per_level": 2,
+    "log2_hashmap_size": 15,
+    "base_resolution": 16,
+    "max_resolution": 256,
+}
 MLP = {"type": "mlp", "n_neurons": 64, "n_hidden_layers": 2}
-GEOMETRY_GRID = {"type": "hashgrid", "n_levels": 8, "n_features_per_level": 2, "log2_hashmap_size": 14, "base_resolution": 4,
-                 "max_resolution": 128}
+GEOMETRY_GRID = {
+    "type": "hashgrid",
+    "n_levels": 8,
+    "n_features_per_level": 2,
+    "log2_hashmap_size": 14,
+    "base_resolution": 4,
+    "max_resolution": 128,
+}
 SMALL_MLP = {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1}
-RADIANCE_GRID = {"type": "hashgrid", "n_levels": 8, "log2_hashmap_size": 15, "base_resolution": 8, "max_resolution": 256}
+RADIANCE_GRID = {
+    "type": "hashgrid",
+    "n_levels": 8,
+    "log2_hashmap_size": 15,
+    "base_resolution": 8,
+    "max_resolution": 256,
+}
 
 
 def scenes(root: Path, quick: bool) -> dict[str, dict[str, Any]]:
     steps = 30 if quick else 300
     train = {"steps": steps, "progress": False, "checkpoint_every": 10**6}
     out: dict[str, dict[str, Any]] = {
-        "image": {"task": "image", "data": {"image": "skimage:astronaut", "max_size": 256},
-                  "model": {"encoder": HASHGRID, "decoder": MLP}, "train": {**train, "batch_size": 16384}},
-        "sdf": {"task": "sdf", "data": {"mesh": "shape:torus", "samples": {"pool_size": 65536}},
-                "model": {"encoder": GEOMETRY_GRID, "decoder": SMALL_MLP}, "train": {**train, "batch_size": 8192, "loss": "mape"}},
-        "occupancy": {"task": "occupancy", "data": {"mesh": "shape:torus", "samples": {"pool_size": 65536}},
-                      "model": {"encoder": GEOMETRY_GRID, "decoder": SMALL_MLP}, "train": {**train, "batch_size": 8192}},
+        "image": {
+            "task": "image",
+            "data": {"image": "skimage:astronaut", "max_size": 256},
+            "model": {"encoder": HASHGRID, "decoder": MLP},
+            "train": {**train, "batch_size": 16384},
+        },
+        "sdf": {
+            "task": "sdf",
+            "data": {"mesh": "shape:torus", "samples": {"pool_size": 65536}},
+            "model": {"encoder": GEOMETRY_GRID, "decoder": SMALL_MLP},
+            "train": {**train, "batch_size": 8192, "loss": "mape"},
+        },
+        "occupancy": {
+            "task": "occupancy",
+            "data": {"mesh": "shape:torus", "samples": {"pool_size": 65536}},
+            "model": {"encoder": GEOMETRY_GRID, "decoder": SMALL_MLP},
+            "train": {**train, "batch_size": 8192},
+        },
     }
     try:
         from fields.datasets.synthetic_scene import generate_scene
@@ -71,7 +101,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from fields.apps.viewer import finish, view_for
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.engine.run import fit, quiet_lightning
 
     quiet_lightning()

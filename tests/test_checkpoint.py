@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.engine.atomic import TMP_PREFIX, atomic_path, remove_stale_temporaries
+from fields.io.atomic import TMP_PREFIX, atomic_path, remove_stale_temporaries
 from fields.engine.checkpoint import read_checkpoint, save_checkpoint
 from fields.errors import UserError
 

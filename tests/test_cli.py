@@ -34,7 +34,10 @@ def test_info_reports_backends():
 @pytest.mark.parametrize(
     "scene, needle",
     [
-        ("data: {}\nmodel: {encoder: {type: hashgrid, n_level: 8}}\n", "model.encoder.n_level: unknown key; did you mean n_levels?"),
+        (
+            "data: {}\nmodel: {encoder: {type: hashgrid, n_level: 8}}\n",
+            "model.encoder.n_level: unknown key; did you mean n_levels?",
+        ),
         ("data: {}\ntrain: {steps: lots}\n", "train.steps"),
         ("data: {}\nmodel: {encoder: {type: octree}}\n", "unknown encoder 'octree'"),
         ("data: {image: /no/such/image.png}\n", "file not found"),

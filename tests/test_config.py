@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fields.config.load import apply_overrides, load_scene, scene_from_dict
+from fields.config.load import apply_overrides
+
+from fields.engine.scene import load_scene, scene_from_dict
 from fields.errors import UserError
 
 
@@ -28,7 +30,9 @@ def test_defaults_are_valid():
 
 
 def test_unknown_key_suggests_closest():
-    message = check_error({"data": {}, "model": {"encoder": {"type": "hashgrid", "n_level": 8}}}, "model.encoder.n_level")
+    message = check_error(
+        {"data": {}, "model": {"encoder": {"type": "hashgrid", "n_level": 8}}}, "model.encoder.n_level"
+    )
     assert "unknown key; did you mean n_levels?" in message
 
 
@@ -63,7 +67,10 @@ def test_tcnn_otype_alias():
 
 
 def test_scale_given_twice():
-    check_error({"data": {}, "model": {"encoder": {"per_level_scale": 1.5, "max_resolution": 64}}}, "per_level_scale or max_resolution")
+    check_error(
+        {"data": {}, "model": {"encoder": {"per_level_scale": 1.5, "max_resolution": 64}}},
+        "per_level_scale or max_resolution",
+    )
 
 
 def test_overrides_are_typed_and_nested():
@@ -73,7 +80,9 @@ def test_overrides_are_typed_and_nested():
 
 
 def test_override_of_component_type_resets_its_keys():
-    data = apply_overrides({"data": {}, "model": {"encoder": {"type": "hashgrid", "n_levels": 4}}}, ["model.encoder.type=frequency"])
+    data = apply_overrides(
+        {"data": {}, "model": {"encoder": {"type": "hashgrid", "n_levels": 4}}}, ["model.encoder.type=frequency"]
+    )
     assert scene_from_dict(data).model.encoder.type == "frequency"
 
 

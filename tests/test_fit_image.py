@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import load_scene
+from fields.engine.scene import load_scene
 from fields.engine.checkpoint import read_checkpoint
 from fields.engine.run import fit, load_run
 from tests.conftest import ROOT, run_cli

@@ -67,4 +67,6 @@ def test_skimage_and_downscale():
 def test_pixel_grid_centres():
     grid = pixel_grid(2, 4)
     assert grid.shape == (2, 4, 2)
-    assert torch.allclose(grid[0, 0], torch.tensor([0.125, 0.25])) and torch.allclose(grid[1, 3], torch.tensor([0.875, 0.75]))
+    assert torch.allclose(grid[0, 0], torch.tensor([0.125, 0.25])) and torch.allclose(
+        grid[1, 3], torch.tensor([0.875, 0.75])
+    )

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.datasets.synthetic_scene import generate_scene
 from fields.tasks import TASKS
 

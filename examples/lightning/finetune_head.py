@@ -1,6 +1,6 @@
 """Fine-tune a head on fitted tri-planes in your own Lightning code.
 
-``fields.heads.triplane_dataset`` draws procedural shapes and fits one tri-plane occupancy field per
+``fields.datasets.triplane_dataset`` draws procedural shapes and fits one tri-plane occupancy field per
 shape (planes ``(S, 3, C, R, R)``); ``fields.heads.ChannelSetTransformer`` classifies the stacked planes
 ``(S, 3C, R, R)`` as a set of channel maps. Here, as one does with a pretrained backbone:
 
@@ -24,7 +24,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from fields.heads import ChannelSetTransformer, TriplaneDatasetConfig, TriplaneFitConfig, build_triplane_dataset
+from fields.datasets.triplane_dataset import TriplaneDatasetConfig, build_triplane_dataset
+from fields.datasets.triplane_fit import TriplaneFitConfig
+from fields.heads import ChannelSetTransformer
 
 
 class Classifier(pl.LightningModule):

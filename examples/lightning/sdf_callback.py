@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.tasks import TASKS
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import importlib
 from typing import NamedTuple
 
+import torch
+
+from fields.kernels import grid_cpu
+
 
 class BackendStatus(NamedTuple):
     name: str
@@ -22,16 +26,18 @@ def _probe(module: str) -> tuple[object | None, str]:
 
 
 def backend_report() -> list[BackendStatus]:
-    import torch
-
     cuda = torch.cuda.is_available()
-    rows = [BackendStatus("torch", True, f"{torch.__version__}; the reference backend (CPU{' and CUDA' if cuda else ''})")]
-    from fields.kernels import grid_cpu  # builds the CPU grid kernel on first use (seconds), then loads it
-
+    rows = [
+        BackendStatus("torch", True, f"{torch.__version__}; the reference backend (CPU{' and CUDA' if cuda else ''})")
+    ]
     usable = grid_cpu.load() is not None
-    detail = f"CPU grid kernel, ready in {grid_cpu.build_seconds():.1f} s" if usable else f"unusable: {grid_cpu.unavailable_reason()}"
+    detail = (
+        f"CPU grid kernel, ready in {grid_cpu.build_seconds():.1f} s"
+        if usable
+        else f"unusable: {grid_cpu.unavailable_reason()}"
+    )
     rows.append(BackendStatus("cpp", usable, detail))
-    for name, module, needs_cuda in (("tcnn", "tinycudann", True), ("nerfacc", "nerfacc", True), ("triton", "triton", True)):
+    for name, module, needs_cuda in (("tcnn", "tinycudann", True), ("triton", "triton", True)):
         mod, detail = _probe(module)
         usable = mod is not None and (cuda or not needs_cuda)
         if mod is not None and needs_cuda and not cuda:

@@ -28,7 +28,9 @@ _state = {"debug": False}
 
 def _setup_logging(debug: bool) -> None:
     handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[handler], format="%(message)s", force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO, handlers=[handler], format="%(message)s", force=True
+    )
 
 
 def _fail(err: BaseException, code: int) -> None:
@@ -71,8 +73,12 @@ def _metrics_table(metrics: dict, title: str) -> Table:
 @app.command()
 def fit(
     scene: Optional[str] = typer.Argument(None, help="Scene YAML file (optional with --resume)."),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: train.steps=500 model.encoder.n_levels=8"),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last checkpoint."),
+    overrides: Optional[List[str]] = typer.Argument(
+        None, help="Dotted overrides: train.steps=500 model.encoder.n_levels=8"
+    ),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", help="Continue the run in this folder from its last checkpoint."
+    ),
     view: bool = typer.Option(False, "--view", help="Watch the field train in the web viewer (served until Ctrl-C)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Viewer address (with --view)."),
     port: int = typer.Option(8080, "--port", help="Viewer port (with --view)."),
@@ -80,7 +86,8 @@ def fit(
     """Fit a field to the data of a scene file."""
 
     def run() -> None:
-        from fields.config.load import apply_overrides, load_scene, read_yaml, scene_from_dict
+        from fields.config.load import apply_overrides, read_yaml
+        from fields.engine.scene import load_scene, scene_from_dict
         from fields.engine.run import CONFIG_NAME, fit as fit_scene
 
         items = list(overrides or [])
@@ -138,7 +145,9 @@ def render(
     run_dir: Path = typer.Argument(..., help="A run folder written by fields fit."),
     width: Optional[int] = typer.Option(None, "--width", min=1, help="Output width in pixels."),
     height: Optional[int] = typer.Option(None, "--height", min=1, help="Output height in pixels."),
-    path: Optional[str] = typer.Option(None, "--path", help="3D tasks: camera path orbit|spiral|dataset (PNGs and an MP4)."),
+    path: Optional[str] = typer.Option(
+        None, "--path", help="3D tasks: camera path orbit|spiral|dataset (PNGs and an MP4)."
+    ),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="3D tasks: frames along the camera path."),
 ) -> None:
     """Render a fitted field (image fields: at any resolution; 3D fields: along a camera path)."""
@@ -161,7 +170,9 @@ def render(
 @app.command("view")
 def view_run(
     run_dir: Path = typer.Argument(..., help="A run folder written by fields fit."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (0.0.0.0: reachable from other machines)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to serve on (0.0.0.0: reachable from other machines)."
+    ),
     port: int = typer.Option(8080, "--port", help="Port to serve on (the next free one if taken)."),
 ) -> None:
     """Open a fitted field in the web viewer (served until Ctrl-C)."""
@@ -183,7 +194,9 @@ def export_mesh(
     run_dir: Path = typer.Argument(..., help="A run folder written by fields fit (task sdf or occupancy)."),
     resolution: int = typer.Option(512, "--resolution", min=8, help="Marching cubes cells per axis."),
     fmt: str = typer.Option("ply", "--format", help="ply, obj, glb, stl or off."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (its suffix is the format); default RUN_DIR/mesh_RES.FORMAT."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Output file (its suffix is the format); default RUN_DIR/mesh_RES.FORMAT."
+    ),
     coarse_to_fine: bool = typer.Option(True, "--coarse-to-fine/--full-grid", help="Refine only near the surface."),
 ) -> None:
     """Extract the surface of a fitted field (marching cubes, in the input's coordinates)."""

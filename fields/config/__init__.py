@@ -1,7 +1,7 @@
-"""Typed scene configuration: YAML scene files validated into pydantic models.
-
-``fields.config.base`` holds the base classes (imported by every component); ``fields.config.scene``
-the scene model and ``fields.config.load`` the loader (they import the component registries).
+"""Typed configuration at the bottom layer: ``base`` (the strict model classes every component config
+derives from), ``train`` (the ``train:`` and ``output:`` sections) and ``load`` (YAML, dotted overrides,
+one-line validation errors). The scene schema, which needs the task list, sits in the engine (``engine/scene.py``); the
+``model:`` section is ``fields.models.config``.
 """
 
 from fields.config.base import ComponentConfig, StrictModel

@@ -1,4 +1,5 @@
-"""Loading scene files: YAML -> dotted overrides -> typed ``SceneConfig``, with one-line errors."""
+"""Reading scene files: YAML -> dotted overrides, and pydantic errors as one line. The typed scene
+(``SceneConfig``, which needs the task list) is validated in the engine (``engine/scene.py``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from fields.config.scene import SceneConfig
 from fields.errors import UserError
 
 
@@ -64,7 +63,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def _format_error(err: dict[str, Any]) -> str:
+def format_validation_error(err: dict[str, Any]) -> str:
+    """One pydantic error -> ``section.key: problem``."""
     loc = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -80,25 +80,3 @@ def _format_error(err: dict[str, Any]) -> str:
         message += f" (got {err['input']!r})"
     message = message.removeprefix("Value error, ")
     return f"{loc}: {message}" if loc else message
-
-
-def scene_from_dict(data: dict[str, Any], base_dir: str | Path = ".", source: str = "scene") -> SceneConfig:
-    """Validate a raw scene mapping. Relative data paths resolve against the working directory, then
-    against ``base_dir`` (the scene file's folder)."""
-    try:
-        return SceneConfig.model_validate(data, context={"base_dir": Path(base_dir)})
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = _format_error(errors[0])
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise UserError(f"{source}: {first}{more}") from None
-
-
-def load_scene(path: str | Path, overrides: list[str] | None = None) -> SceneConfig:
-    path = Path(path)
-    data = apply_overrides(read_yaml(path), overrides or [])
-    return scene_from_dict(data, base_dir=path.parent, source=str(path))
-
-
-def dump_scene(scene: SceneConfig) -> str:
-    return yaml.safe_dump(scene.model_dump(mode="json"), sort_keys=False)

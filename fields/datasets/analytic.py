@@ -14,6 +14,9 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from fields.datasets.mesh import mesh_from_arrays
+from fields.export.marching_cubes import extract_surface
+
 SHAPE_PREFIX = "shape:"
 
 
@@ -143,9 +146,6 @@ def preset(name: str) -> Shape:
 
 def shape_mesh(shape: Shape, resolution: int = 128):
     """The shape's surface in the unit cube as a trimesh (marching cubes of its SDF)."""
-    from fields.datasets.mesh import mesh_from_arrays
-    from fields.export.marching_cubes import extract_surface
-
     def fn(x: torch.Tensor) -> torch.Tensor:
         return shape.sdf(x.double()).float()
 

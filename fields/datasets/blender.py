@@ -16,18 +16,34 @@ from typing import Any, Optional
 
 import torch
 
-from fields.datasets.views import PosedViews, holdout_split, read_rgba, stack_images
+from fields.datasets.posed_views import PosedViews, holdout_split, read_rgba, stack_images
 from fields.errors import UserError
 from fields.render.cameras import Cameras
 
-_INTRINSIC_KEYS = ("camera_angle_x", "camera_angle_y", "fl_x", "fl_y", "cx", "cy", "w", "h", "k1", "k2", "p1", "p2", "k3")
+_INTRINSIC_KEYS = (
+    "camera_angle_x",
+    "camera_angle_y",
+    "fl_x",
+    "fl_y",
+    "cx",
+    "cy",
+    "w",
+    "h",
+    "k1",
+    "k2",
+    "p1",
+    "p2",
+    "k3",
+)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: not a readable transforms JSON ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        raise UserError(
+            f"{path}: not a readable transforms JSON ({type(err).__name__}: {str(err).splitlines()[0]})"
+        ) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list) or not meta["frames"]:
         raise UserError(f"{path}: expected a JSON object with a non-empty 'frames' list")
     return meta
@@ -97,7 +113,9 @@ def load_blender(path: Path, convention: Optional[str] = None, test_every: int =
             if size is None:
                 size = (int(w), int(h))
             if (int(w), int(h)) != size:
-                raise UserError(f"{source}: image size {int(w)}x{int(h)} differs from {size[0]}x{size[1]}; all views need one size")
+                raise UserError(
+                    f"{source}: image size {int(w)}x{int(h)} differs from {size[0]}x{size[1]}; all views need one size"
+                )
             files.append(image)
             poses.append(matrix[:3])
             intrinsics.append(_intrinsics(meta, frame, size[0], size[1], source))

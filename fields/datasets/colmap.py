@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from fields.datasets.views import PosedViews, holdout_split, stack_images
+from fields.datasets.posed_views import PosedViews, holdout_split, stack_images
 from fields.errors import UserError
 from fields.render.cameras import Cameras
 

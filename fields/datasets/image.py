@@ -21,7 +21,12 @@ def skimage_names() -> list[str]:
 
     names = []
     for name in getattr(skimage.data, "__all__", dir(skimage.data)):
-        if name.startswith("_") or name in {"data_dir", "download_all", "lbp_frontal_face_cascade_filename", "stereo_motorcycle"}:
+        if name.startswith("_") or name in {
+            "data_dir",
+            "download_all",
+            "lbp_frontal_face_cascade_filename",
+            "stereo_motorcycle",
+        }:
             continue
         if callable(getattr(skimage.data, name, None)):
             names.append(name)
@@ -95,7 +100,9 @@ def load_image(source: str, channels: str = "auto", max_size: int | None = None)
     if max_size is not None and max(height, width) > max_size:
         scale = max_size / max(height, width)
         size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        image = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=size, mode="area")[0].permute(1, 2, 0)
+        image = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=size, mode="area")[0].permute(
+            1, 2, 0
+        )
         image = image.contiguous()
     if channels == "rgb" and image.shape[2] in (1, 2):
         image = image[:, :, :1].expand(-1, -1, 3).contiguous()
@@ -112,18 +119,3 @@ def pixel_grid(height: int, width: int) -> torch.Tensor:
     xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack((grid_x, grid_y), dim=-1)
-
-
-def save_image(path: str | Path, image: torch.Tensor) -> None:
-    """Write ``(H, W, C)`` in [0, 1] as an 8-bit image (PNG or JPEG by extension), atomically."""
-    import imageio.v3 as iio
-
-    from fields.engine.atomic import atomic_path
-
-    array = (image.detach().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    if array.shape[2] == 1:
-        array = array[:, :, 0]
-    elif array.shape[2] == 2:  # grey + alpha
-        array = np.concatenate([array[:, :, :1]] * 3 + [array[:, :, 1:]], axis=2)
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, array, extension=Path(path).suffix)

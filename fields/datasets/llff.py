@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from fields.datasets.views import PosedViews, aabb_from_cameras, holdout_split, read_rgba, stack_images
+from fields.datasets.posed_views import PosedViews, aabb_from_cameras, holdout_split, read_rgba, stack_images
 from fields.errors import UserError
 from fields.render.cameras import Cameras
 

@@ -143,7 +143,9 @@ def check_mesh(mesh: "trimesh.Trimesh", name: str = "mesh") -> None:
 
 def mesh_from_arrays(vertices: np.ndarray, faces: np.ndarray, name: str = "mesh") -> "trimesh.Trimesh":
     trimesh = import_trimesh()
-    mesh = trimesh.Trimesh(vertices=np.asarray(vertices, dtype=np.float64), faces=np.asarray(faces, dtype=np.int64), process=False)
+    mesh = trimesh.Trimesh(
+        vertices=np.asarray(vertices, dtype=np.float64), faces=np.asarray(faces, dtype=np.int64), process=False
+    )
     check_mesh(mesh, name)
     return mesh
 

@@ -43,7 +43,9 @@ def load_point_cloud(path: str | Path) -> PointCloud:
             with quiet_native_stderr():
                 read = o3d.io.read_point_cloud(str(path))
         except Exception as err:
-            raise UserError(f"{path}: cannot read point cloud ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})") from None
+            raise UserError(
+                f"{path}: cannot read point cloud ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})"  # noqa: E501
+            ) from None
         normals = np.asarray(read.normals, dtype=np.float64) if read.has_normals() else None
         cloud = PointCloud(np.asarray(read.points, dtype=np.float64), normals)
     check_point_cloud(cloud, str(path))
@@ -65,7 +67,9 @@ def _read_text(path: Path) -> PointCloud:
 def check_point_cloud(cloud: PointCloud, name: str = "point cloud") -> None:
     n = len(cloud.points)
     if n < MIN_POINTS:
-        raise UserError(f"{name}: the point cloud has {n} point{'s' if n != 1 else ''}; at least {MIN_POINTS} are needed")
+        raise UserError(
+            f"{name}: the point cloud has {n} point{'s' if n != 1 else ''}; at least {MIN_POINTS} are needed"
+        )
     bad = ~np.isfinite(cloud.points).all(axis=1)
     if bad.any():
         raise UserError(f"{name}: {int(bad.sum())} points have NaN or infinite coordinates")

@@ -124,7 +124,12 @@ class SamplePool:
             torch.randint(self.starts[g], self.starts[g + 1], (c,), generator=generator)
             for g, c in enumerate(counts) if c > 0
         ])
-        return {"points": self.points[index], "sdf": self.sdf[index], "normals": self.normals[index], "kind": self.kind[index]}
+        return {
+            "points": self.points[index],
+            "sdf": self.sdf[index],
+            "normals": self.normals[index],
+            "kind": self.kind[index],
+        }
 
 
 def _split(size: int, fractions, available) -> list[int]:
@@ -142,7 +147,9 @@ def _counts(n: int, fractions) -> list[int]:
     return counts
 
 
-def mesh_sample_pool(mesh: "trimesh.Trimesh", distance: Optional[MeshDistance], config: SampleConfig, seed: int = 0) -> SamplePool:
+def mesh_sample_pool(
+    mesh: "trimesh.Trimesh", distance: Optional[MeshDistance], config: SampleConfig, seed: int = 0
+) -> SamplePool:
     """A pool of samples of a mesh in unit-cube coordinates, with exact signed distances."""
     rng = np.random.default_rng(seed)
     n_surface, n_near, n_uniform = _counts(config.pool_size, config.fractions())

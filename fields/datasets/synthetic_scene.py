@@ -17,6 +17,9 @@ import math
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from fields.render.look_at import look_at as look_at_3x4
 
 log = logging.getLogger("fields")
 SCENES = ("objects", "sphere")
@@ -55,15 +58,9 @@ def texture(points: np.ndarray) -> np.ndarray:
 
 def look_at(position: np.ndarray, target=np.zeros(3), up=np.array([0.0, 0.0, 1.0])) -> np.ndarray:
     """OpenGL camera-to-world ``(4, 4)``: the camera at ``position`` looks along -z at ``target``."""
-    back = position - target
-    back = back / np.linalg.norm(back)
-    right = np.cross(up, back)
-    if np.linalg.norm(right) < 1e-6:
-        right = np.array([1.0, 0.0, 0.0])
-    right = right / np.linalg.norm(right)
-    true_up = np.cross(back, right)
     c2w = np.eye(4)
-    c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = right, true_up, back, position
+    c2w[:3] = look_at_3x4(torch.as_tensor(position, dtype=torch.float64), torch.as_tensor(target, dtype=torch.float64),
+                          torch.as_tensor(up, dtype=torch.float64)).numpy()
     return c2w
 
 
@@ -105,7 +102,9 @@ def generate_scene(folder: str | Path, name: str = "objects", n_train: int = 100
     mesh, colours = scene_mesh(name)
     focal = 0.5 * size / math.tan(0.5 * camera_angle_x)
     rng = np.random.default_rng(seed)
-    log.info("generating synthetic scene '%s' (%d + %d views at %dx%d) in %s", name, n_train, n_test, size, size, folder)
+    log.info(
+        "generating synthetic scene '%s' (%d + %d views at %dx%d) in %s", name, n_train, n_test, size, size, folder
+    )
     for split, n in (("test", n_test), ("train", n_train)):  # train last: its file marks completion
         (folder / split).mkdir(parents=True, exist_ok=True)
         frames = []
@@ -116,5 +115,5 @@ def generate_scene(folder: str | Path, name: str = "objects", n_train: int = 100
         meta = {"camera_angle_x": camera_angle_x, "frames": frames}
         tmp = folder / f".transforms_{split}.json.tmp"
         tmp.write_text(json.dumps(meta, indent=1))
-        tmp.replace(folder / f"transforms_{split}.json")  
+        tmp.replace(folder / f"transforms_{split}.json")
     return folder

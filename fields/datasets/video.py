@@ -85,26 +85,3 @@ def _to_float(frame: np.ndarray, path: Path, max_size: int | None) -> torch.Tens
         size = (max(1, round(height * scale)), max(1, round(width * scale)))
         image = F.interpolate(image.permute(2, 0, 1)[None], size=size, mode="area")[0].permute(1, 2, 0).contiguous()
     return image
-
-
-def save_video(path: str | Path, frames: torch.Tensor, fps: float = 25.0) -> None:
-    """Write ``(T, H, W, C)`` in [0, 1] as an H.264 MP4 (yuv420p; odd sizes are padded by one pixel
-    by replicating the border), atomically."""
-    import imageio.v2 as iio2
-
-    from fields.engine.atomic import atomic_path
-
-    array = (frames.detach().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    if array.shape[-1] == 1:
-        array = np.repeat(array, 3, axis=-1)
-    pad_h, pad_w = array.shape[1] % 2, array.shape[2] % 2
-    if pad_h or pad_w:
-        array = np.pad(array, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    with atomic_path(path) as tmp:
-        writer = iio2.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8,
-                                 macro_block_size=1, pixelformat="yuv420p", output_params=["-loglevel", "error"])
-        try:
-            for frame in array:
-                writer.append_data(frame)
-        finally:
-            writer.close()

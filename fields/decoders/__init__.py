@@ -8,5 +8,17 @@ from fields.decoders.cam import CAMMLP
 from fields.decoders.gaussian_rbf import GaussianRBF
 from fields.decoders.neurbf_decoder import NeuRBFDecoder
 
-__all__ = ["DECODERS", "Decoder", "MLP", "CAMMLP", "GaussianRBF", "NeuRBFDecoder", "HourglassMLP", "GRKAN", "GRKANLayer",
-           "GRKANDecoder", "SelectableKANLayer", "SelectableKANDecoder"]
+__all__ = [
+    "DECODERS",
+    "Decoder",
+    "MLP",
+    "CAMMLP",
+    "GaussianRBF",
+    "NeuRBFDecoder",
+    "HourglassMLP",
+    "GRKAN",
+    "GRKANLayer",
+    "GRKANDecoder",
+    "SelectableKANLayer",
+    "SelectableKANDecoder",
+]

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from fields.config.base import ComponentConfig
+from fields.modules import n_params
 from fields.registry import Registry
 
 DECODERS: Registry["Decoder"] = Registry("decoder")
@@ -19,7 +20,7 @@ class Decoder(nn.Module):
     out_dim: int
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return n_params(self)
 
     def forward(self, features: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError

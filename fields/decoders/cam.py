@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from fields.config.base import ComponentConfig
 from fields.decoders.activations import make_activation
 from fields.decoders.base import DECODERS, Decoder
-from fields.encoders.grid_math import corner_weights
+from fields.kernels.grid_math import corner_weights
 
 
 @DECODERS.register("cam_mlp", aliases=("cam",))
@@ -38,7 +38,9 @@ class CAMMLP(Decoder):
         activation: str = "relu"
         output_activation: str = "none"
         cam_coords: list[int] = Field(default_factory=lambda: [0, 1], description="input coordinates the grids span")
-        grid_resolution: list[int] = Field(default_factory=lambda: [32], description="points per coordinate (one value: all)")
+        grid_resolution: list[int] = Field(
+            default_factory=lambda: [32], description="points per coordinate (one value: all)"
+        )
         per_channel: bool = False
         norm: Literal["layer", "none"] = "layer"
         lr_multiplier: float = Field(10.0, gt=0)

@@ -28,7 +28,9 @@ from fields.decoders.base import DECODERS, Decoder
 class HourglassBlock(nn.Module):
     """``z (..., width) -> z + W_up act(W_down norm(z))``."""
 
-    def __init__(self, width: int, bottleneck: int, activation: str = "relu", norm: str = "layernorm", up_scale: float = 1.0):
+    def __init__(
+        self, width: int, bottleneck: int, activation: str = "relu", norm: str = "layernorm", up_scale: float = 1.0
+    ):
         super().__init__()
         self.norm = nn.LayerNorm(width) if norm == "layernorm" else nn.Identity()
         self.down = nn.Linear(width, bottleneck)

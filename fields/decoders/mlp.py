@@ -52,7 +52,9 @@ class MLP(Decoder):
         init: Literal["default", "siren", "geometric"] = "default"
         siren_omega_0: float = Field(30.0, gt=0)
         geometric_radius: float = 0.5
-        geometric_inputs: Optional[int] = Field(None, ge=1, description="geometric: leading features that are coordinates")
+        geometric_inputs: Optional[int] = Field(
+            None, ge=1, description="geometric: leading features that are coordinates"
+        )
         geometric_center: float = Field(0.0, description="geometric: sphere centre, in every coordinate")
         weight_norm: bool = False
 
@@ -68,7 +70,9 @@ class MLP(Decoder):
         widths = [in_dim] + [config.n_neurons] * config.n_hidden_layers + [out_dim]
         self.linears = nn.ModuleList(nn.Linear(a, b, bias=config.bias) for a, b in zip(widths[:-1], widths[1:]))
         if config.init == "siren":
-            self.acts = nn.ModuleList(Sine(config.siren_omega_0 if i == 0 else 1.0) for i in range(len(self.linears) - 1))
+            self.acts = nn.ModuleList(
+                Sine(config.siren_omega_0 if i == 0 else 1.0) for i in range(len(self.linears) - 1)
+            )
         else:
             self.acts = nn.ModuleList(make_activation(config.activation) for _ in range(len(self.linears) - 1))
         self.out_act = make_activation(config.output_activation)

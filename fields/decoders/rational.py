@@ -2,7 +2,8 @@
 
 ``F(x) = P(x) / Q(x)``, ``P(x) = a_0 + a_1 x + ... + a_5 x^5``, and the "safe" denominator
 
-- ``q_form: sum_abs`` (default, as METHODS.md picks): ``Q(x) = 1 + |b_1| |x| + |b_2| |x|^2 + |b_3| |x|^3 + |b_4| |x|^4``,
+- ``q_form: sum_abs`` (default, as METHODS.md picks): ``Q(x) = 1 + |b_1| |x| + |b_2| |x|^2 + |b_3| |x|^3 + |b_4|
+|x|^4``,
 - ``q_form: abs_sum`` (the KAT paper's equation): ``Q(x) = 1 + |b_1 x + b_2 x^2 + b_3 x^3 + b_4 x^4|``;
 
 both are >= 1, so ``F`` has no poles. The coefficients are shared by the channels of a group: the
@@ -109,9 +110,19 @@ def fit_rational(target: Callable[[torch.Tensor], torch.Tensor], q_form: str = "
     best = None
     for seed in range(restarts):
         g = torch.Generator().manual_seed(seed)
-        a = (torch.tensor([[0.0, 1.0, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64) + 0.1 * torch.randn(1, 6, generator=g, dtype=torch.float64)).requires_grad_()
+        a = (
+            torch.tensor([[0.0, 1.0, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+            + 0.1 * torch.randn(1, 6, generator=g, dtype=torch.float64)
+        ).requires_grad_()
         b = (0.1 + 0.1 * torch.rand(1, 4, generator=g, dtype=torch.float64)).requires_grad_()
-        opt = torch.optim.LBFGS([a, b], max_iter=2000, tolerance_grad=1e-14, tolerance_change=1e-16, history_size=50, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS(
+            [a, b],
+            max_iter=2000,
+            tolerance_grad=1e-14,
+            tolerance_change=1e-16,
+            history_size=50,
+            line_search_fn="strong_wolfe",
+        )
 
         def closure():
             opt.zero_grad()

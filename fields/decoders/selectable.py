@@ -134,7 +134,7 @@ class SelectableKANLayer(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return f"{self.in_features} -> {self.out_features}, families={self.families}, n_basis={self.n_basis}, selection={self.selection}"
+        return f"{self.in_features} -> {self.out_features}, families={self.families}, n_basis={self.n_basis}, selection={self.selection}"  # noqa: E501
 
 
 __all__ = ["SelectableKANLayer", "FAMILIES", "basis", "n_basis_features"]

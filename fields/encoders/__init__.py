@@ -10,5 +10,17 @@ from fields.encoders.identity import IdentityEncoding
 from fields.encoders.neurbf import NeuRBF
 from fields.encoders.gnf import GNFGrid
 
-__all__ = ["ENCODERS", "Encoder", "HashGrid", "FrequencyEncoding", "FourierFeatures", "DenseGrid", "TriPlane", "KPlanes",
-           "SphericalHarmonics", "IdentityEncoding", "NeuRBF", "GNFGrid"]
+__all__ = [
+    "ENCODERS",
+    "Encoder",
+    "HashGrid",
+    "FrequencyEncoding",
+    "FourierFeatures",
+    "DenseGrid",
+    "TriPlane",
+    "KPlanes",
+    "SphericalHarmonics",
+    "IdentityEncoding",
+    "NeuRBF",
+    "GNFGrid",
+]

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from fields.config.base import ComponentConfig
+from fields.modules import n_params
 from fields.registry import Registry
 
 ENCODERS: Registry["Encoder"] = Registry("encoder")
@@ -26,7 +27,7 @@ class Encoder(nn.Module):
     out_dim: int
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return n_params(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -30,12 +30,16 @@ from torch import nn
 from fields.config.base import ComponentConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
-from fields.encoders.grid_math import corner_weights, inverse_permutation, spatial_order
+from fields.kernels.grid_math import corner_weights, inverse_permutation, spatial_order
+from fields.kernels.grid_backend import GridBackend
+from fields.kernels.grid_layout import GridLayout
 
 MAX_DIM = 4
 
 
-def level_resolutions(n_levels: int, base_resolution: int, per_level_scale: Optional[float], max_resolution: Optional[int]) -> list[int]:
+def level_resolutions(
+    n_levels: int, base_resolution: int, per_level_scale: Optional[float], max_resolution: Optional[int]
+) -> list[int]:
     """Vertices per axis of each level (at least 2)."""
     if max_resolution is not None:
         b = 1.0 if n_levels == 1 else (max_resolution / base_resolution) ** (1.0 / (n_levels - 1))
@@ -76,7 +80,9 @@ class DenseGrid(Encoder):
         self.level_resolutions = config.resolutions()
         sizes = [res**in_dim for res in self.level_resolutions]
         if sum(sizes) * config.n_features_per_level > 2**31:
-            raise ValueError(f"densegrid would hold {sum(sizes) * config.n_features_per_level} values; lower the resolution")
+            raise ValueError(
+                f"densegrid would hold {sum(sizes) * config.n_features_per_level} values; lower the resolution"
+            )
         self.level_sizes = sizes
         offsets = [0]
         for size in sizes:
@@ -90,7 +96,8 @@ class DenseGrid(Encoder):
         self.register_buffer("_stride", stride, persistent=False)
         bits = torch.tensor([[(c >> i) & 1 for i in range(in_dim)] for c in range(2**in_dim)], dtype=torch.int64)
         self.register_buffer("_corner_step", stride @ bits.T, persistent=False)  # (L, 2**d)
-        self.backend_in_use = "torch"
+        self._layout: Optional[GridLayout] = None
+        self.lookup_backend = GridBackend("densegrid", config.backend, cpp=False)  # the cpp kernel: hash grids only
 
     @staticmethod
     def expected_params(config: "DenseGrid.Config", in_dim: int) -> int:
@@ -113,15 +120,22 @@ class DenseGrid(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (..., in_dim)`` -> ``(..., n_levels * n_features_per_level)``."""
         flat, lead = flatten_batch(x, self.in_dim)
-        flat = flat.clamp(0.0, 1.0)
-        out = None
-        if self.config.backend in ("auto", "triton"):
-            from fields.kernels.triton_grid import encoder_lookup  # imports no triton on CPU paths
-
-            out = encoder_lookup(self, "densegrid", flat)
-        if out is None:
-            out = self.torch_lookup(self.params, flat)
+        out = self.lookup_backend.lookup(self.params, flat.clamp(0.0, 1.0), self.layout(), self.torch_lookup)
         return out.reshape(*lead, self.out_dim)
+
+    @property
+    def backend_in_use(self) -> str:
+        return self.lookup_backend.in_use
+
+    def layout(self) -> GridLayout:
+        """The level layout the kernels take (built once): vertex-aligned, ``x * (res - 1)``, the last
+        cell closed on both sides."""
+        if self._layout is None:
+            res = self._res
+            self._layout = GridLayout(scale=(res - 1).float(), stride=self._stride, size=res**self.in_dim,
+                                      offset=self._offset, hashed=torch.zeros(len(res), dtype=torch.bool), shift=0.0,
+                                      smoothstep=self.config.interpolation == "smoothstep", max_cell=res - 2)
+        return self._layout
 
     def torch_lookup(self, table: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
         """The torch backend, also the reference of ``triton``: ``table`` (``params``) and clamped

@@ -21,7 +21,7 @@ from torch import nn
 from fields.config.base import ComponentConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
-from fields.encoders.grid_math import corner_weights
+from fields.kernels.grid_math import corner_weights
 
 
 @ENCODERS.register("gnf_grid", aliases=("dif_grid",))

@@ -25,9 +25,12 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from fields.config.base import ComponentConfig
-from fields.encoders.base import ENCODERS, Encoder, flatten_batch, log
+from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
-from fields.encoders.grid_math import corner_weights, inverse_permutation, spatial_order
+from fields.kernels.grid_math import corner_weights, inverse_permutation, spatial_order
+from fields.kernels.grid_backend import GridBackend
+from fields.kernels.grid_layout import GridLayout
+from fields.kernels.tcnn import tcnn_hashgrid
 
 PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)
 
@@ -73,7 +76,9 @@ class HashGrid(Encoder):
         scales, resolutions, sizes = [], [], []
         for level in range(config.n_levels):
             # float32 arithmetic as in tiny-cuda-nn, so resolutions agree at the rounding edges
-            scale = float(torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0)
+            scale = float(
+                torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0
+            )
             res = math.ceil(scale) + 1
             size = min(next_multiple(min(res**in_dim, 2**31 - 1), 8), 2**config.log2_hashmap_size)
             scales.append(scale)
@@ -92,14 +97,16 @@ class HashGrid(Encoder):
         self.register_buffer("_size", torch.tensor(sizes, dtype=torch.int64), persistent=False)
         self.register_buffer("_offset", torch.tensor(offsets[:-1], dtype=torch.int64), persistent=False)
         # hashed levels never read a stride; res**i would overflow int64 there (7D, fine levels)
-        strides = [[res**i if level < self.n_dense_levels else 0 for i in range(in_dim)] for level, res in enumerate(resolutions)]
+        strides = [
+            [res**i if level < self.n_dense_levels else 0 for i in range(in_dim)]
+            for level, res in enumerate(resolutions)
+        ]
         self.register_buffer("_stride", torch.tensor(strides, dtype=torch.int64), persistent=False)
         self.register_buffer("_prime", torch.tensor(PRIMES[:in_dim], dtype=torch.int64), persistent=False)
         bits = torch.tensor([[(c >> i) & 1 for i in range(in_dim)] for c in range(2**in_dim)], dtype=torch.int64)
         self.register_buffer("_corner_step", self._stride @ bits.T, persistent=False)  # (L, 2**d)
-        self._tcnn = None
-        self._grid_levels = None
-        self.backend_in_use = "torch"
+        self._layout: GridLayout | None = None
+        self.lookup_backend = GridBackend("hashgrid", config.backend, tcnn=self._make_tcnn)
 
     @staticmethod
     def expected_params(config: "HashGrid.Config", in_dim: int) -> int:
@@ -107,7 +114,9 @@ class HashGrid(Encoder):
         b = config.level_scale_factor()
         total = 0
         for level in range(config.n_levels):
-            scale = float(torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0)
+            scale = float(
+                torch.tensor(2.0 ** (level * math.log2(b)), dtype=torch.float32) * config.base_resolution - 1.0
+            )
             res = math.ceil(scale) + 1
             total += min(next_multiple(res**in_dim, 8), 2**config.log2_hashmap_size)
         return total * config.n_features_per_level
@@ -145,23 +154,12 @@ class HashGrid(Encoder):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat, lead = flatten_batch(x, self.in_dim)
-        if self.config.backend in ("auto", "triton"):
-            from fields.kernels.triton_grid import encoder_lookup  # imports no triton on CPU paths
-
-            out = encoder_lookup(self, "hashgrid", flat.clamp(0.0, 1.0))
-            if out is not None:
-                return out.reshape(*lead, self.out_dim)
-        if self._use_tcnn(flat):
-            out = self._tcnn(flat.clamp(0, 1)).to(flat.dtype)
-            return out.reshape(*lead, self.out_dim)
-        flat = flat.clamp(0.0, 1.0)
-        if self._use_cpp(flat):
-            from fields.kernels.grid_cpu import grid_lookup
-
-            out = grid_lookup(self.params, flat, self.grid_levels(), self.torch_lookup)
-        else:
-            out = self.torch_lookup(self.params, flat)
+        out = self.lookup_backend.lookup(self.params, flat.clamp(0.0, 1.0), self.layout(), self.torch_lookup)
         return out.reshape(*lead, self.out_dim)
+
+    @property
+    def backend_in_use(self) -> str:
+        return self.lookup_backend.in_use
 
     def torch_lookup(self, table: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
         """The torch backend, also the reference of the others: ``table`` (``params``) and clamped
@@ -182,44 +180,16 @@ class HashGrid(Encoder):
             out = out[inverse_permutation(order)]
         return out
 
-    def grid_levels(self):
-        """The level layout for the compiled kernels (``fields.kernels.grid_cpu.GridLevels``)."""
-        if self._grid_levels is None:
-            from fields.kernels.grid_cpu import GridLevels
+    def _make_tcnn(self, required: bool):
+        return tcnn_hashgrid(self, required=required)
 
-            self._grid_levels = GridLevels(
-                scale=self._scale,
-                stride=self._stride,
-                size=self._size,
-                offset=self._offset,
-                hashed=torch.arange(self.config.n_levels) >= self.n_dense_levels,
-                shift=0.5,
-                smoothstep=self.config.interpolation == "smoothstep",
-            )
-        return self._grid_levels
-
-    def _use_cpp(self, x: torch.Tensor) -> bool:
-        if self.config.backend not in ("auto", "cpp"):
-            return False
-        from fields.kernels import grid_cpu  # lazy: compiled on first use
-
-        if not grid_cpu.supports(self.params, x):
-            return False
-        if grid_cpu.load(required=self.config.backend == "cpp") is None:
-            return False
-        if self.backend_in_use != "cpp":
-            log.info("hashgrid backend: cpp (fused CPU kernel)")
-            self.backend_in_use = "cpp"
-        return True
-
-    def _use_tcnn(self, x: torch.Tensor) -> bool:
-        if self.config.backend not in ("auto", "tcnn") or not x.is_cuda:
-            return False
-        from fields.kernels.tcnn import tcnn_hashgrid  # lazy: optional native package
-
-        if self._tcnn is None:
-            self._tcnn = tcnn_hashgrid(self, required=self.config.backend == "tcnn")
-        return self._tcnn is not False
+    def layout(self) -> GridLayout:
+        """The level layout the kernels take (built once)."""
+        if self._layout is None:
+            self._layout = GridLayout(scale=self._scale, stride=self._stride, size=self._size, offset=self._offset,
+                                      hashed=torch.arange(self.config.n_levels) >= self.n_dense_levels, shift=0.5,
+                                      smoothstep=self.config.interpolation == "smoothstep")
+        return self._layout
 
 
 def _combine(low: torch.Tensor, high: torch.Tensor, op) -> torch.Tensor:

@@ -54,7 +54,9 @@ class NeuRBF(Encoder):
         learn_centres: bool = False
         learn_shapes: bool = False
         feature_init: float = Field(1e-4, ge=0)
-        grid: Optional[SerializeAsAny[ComponentConfig]] = Field(None, description="grid branch, e.g. {type: hashgrid, ...}")
+        grid: Optional[SerializeAsAny[ComponentConfig]] = Field(
+            None, description="grid branch, e.g. {type: hashgrid, ...}"
+        )
         neighbour_resolution: Optional[int] = Field(None, ge=1, description="cells per side; default from n_kernels")
         max_candidates: int = Field(32, ge=1)
         kmeans_iterations: int = Field(10, ge=0)
@@ -86,9 +88,13 @@ class NeuRBF(Encoder):
         centres, shapes = self._lattice(c.n_kernels, in_dim, c.kernel)
         self.centres = nn.Parameter(centres, requires_grad=c.learn_centres)
         self.shapes = nn.Parameter(shapes, requires_grad=c.learn_shapes)
-        self.features = nn.Parameter(torch.empty(c.n_kernels, c.n_frequencies).uniform_(-c.feature_init, c.feature_init))
+        self.features = nn.Parameter(
+            torch.empty(c.n_kernels, c.n_frequencies).uniform_(-c.feature_init, c.feature_init)
+        )
         low, high = c.frequency_range
-        self.register_buffer("frequencies", torch.logspace(math.log2(low), math.log2(high), c.n_frequencies, base=2.0), persistent=False)
+        self.register_buffer(
+            "frequencies", torch.logspace(math.log2(low), math.log2(high), c.n_frequencies, base=2.0), persistent=False
+        )
         # saved with the model, so a resumed or reloaded run keeps its k-means placement
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
         self._neighbours: NeighbourGrid | None = None
@@ -107,9 +113,6 @@ class NeuRBF(Encoder):
         else:
             shapes = pack_symmetric(torch.eye(dim, dtype=torch.float64) / (spacing / 2) ** 2).expand(n, -1).clone()
         return centres.float(), shapes.float()
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     @property
     def needs_initialise(self) -> bool:
@@ -155,7 +158,9 @@ class NeuRBF(Encoder):
         if self._neighbours is None or self._built_for != key:
             c = self.config
             resolution = c.neighbour_resolution or auto_resolution(c.n_kernels, self.in_dim)
-            self._neighbours = NeighbourGrid(self.centres, c.n_neighbours, resolution, c.max_candidates).to(self.centres.device)
+            self._neighbours = NeighbourGrid(self.centres, c.n_neighbours, resolution, c.max_candidates).to(
+                self.centres.device
+            )
             self._built_for = key
         return self._neighbours
 

@@ -67,7 +67,9 @@ def weighted_kmeans(
     return centres.to(points.dtype), full_labels
 
 
-def cluster_covariances(points: torch.Tensor, weights: torch.Tensor, centres: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def cluster_covariances(
+    points: torch.Tensor, weights: torch.Tensor, centres: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted covariance of each cluster around its centre: ``(M, D, D)``, and each cluster's weight ``(M,)``.
     Points with label ``-1`` are ignored."""
     keep = labels >= 0

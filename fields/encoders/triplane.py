@@ -28,7 +28,7 @@ from torch import nn
 from fields.config.base import ComponentConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
-from fields.encoders.grid_math import corner_weights
+from fields.kernels.grid_math import corner_weights
 
 Aggregation = Literal["sum", "product", "concat"]
 
@@ -60,7 +60,9 @@ class PlaneEncoder(Encoder):
         self.register_buffer("_dims", torch.tensor(dims, dtype=torch.int64), persistent=False)  # (Q, 2)
         self.register_buffer("_top", shape - 1, persistent=False)  # (Q, 2)
         self.register_buffer("_offset", torch.tensor(offsets[:-1], dtype=torch.int64), persistent=False)
-        step = torch.stack((torch.zeros_like(shape[:, 0]), torch.ones_like(shape[:, 0]), shape[:, 0], shape[:, 0] + 1), -1)
+        step = torch.stack(
+            (torch.zeros_like(shape[:, 0]), torch.ones_like(shape[:, 0]), shape[:, 0], shape[:, 0] + 1), -1
+        )
         self.register_buffer("_corner_step", step, persistent=False)  # (Q, 4): corners (0,0) (1,0) (0,1) (1,1)
 
     def plane(self, level: int, index: int) -> torch.Tensor:
@@ -110,7 +112,9 @@ class PlaneEncoder(Encoder):
         for q, (ra, rb) in enumerate(self.plane_shapes):  # a fixed, small number of planes
             start = int(self._offset[q])
             image = self.params[start : start + ra * rb].reshape(rb, ra, self.n_features).permute(2, 0, 1)[None]
-            sampled = F.grid_sample(image, grid[None, :, q : q + 1, :], mode="bilinear", padding_mode="border", align_corners=True)
+            sampled = F.grid_sample(
+                image, grid[None, :, q : q + 1, :], mode="bilinear", padding_mode="border", align_corners=True
+            )
             outs.append(sampled.reshape(self.n_features, n).T)
         return torch.stack(outs, dim=1).to(coords.dtype)
 
@@ -195,7 +199,9 @@ class KPlanes(PlaneEncoder):
             raise ValueError(f"kplanes takes 2 to 4 input dimensions, got {in_dim}")
         self.config = config
         pairs = list(itertools.combinations(range(in_dim), 2))
-        self._build(in_dim, pairs, config.level_resolutions(in_dim), config.n_features, config.aggregation, config.sampler)
+        self._build(
+            in_dim, pairs, config.level_resolutions(in_dim), config.n_features, config.aggregation, config.sampler
+        )
         with torch.no_grad():
             self.params.uniform_(0.1, 0.5)
             if in_dim == 4:

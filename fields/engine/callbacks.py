@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import RichProgressBar
 
 LAST = "last.safetensors"
 
@@ -54,8 +55,6 @@ class TrainClock(pl.Callback):
 def step_progress_bar(leave: bool = True) -> pl.Callback:
     """A rich progress bar counting optimiser steps ("step 120/5000"): ``fields fit`` trains for
     ``train.steps`` steps in one endless epoch, so Lightning's "Epoch 0/-2" says nothing."""
-    from pytorch_lightning.callbacks import RichProgressBar
-
     class StepProgressBar(RichProgressBar):
         @property
         def total_train_batches(self) -> int | float:

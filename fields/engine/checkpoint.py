@@ -17,7 +17,7 @@ from lightning_fabric.plugins.io.checkpoint_io import CheckpointIO
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fields.engine.atomic import atomic_path
+from fields.io.atomic import atomic_path
 from fields.errors import UserError
 
 FORMAT = "fields-checkpoint"
@@ -88,7 +88,9 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> tuple[dict[s
         raise UserError(f"{path}: not a fields checkpoint")
     version = int(metadata.get("format_version", "0"))
     if version > FORMAT_VERSION:
-        raise UserError(f"{path}: checkpoint format {version} is newer than this fields ({FORMAT_VERSION}); upgrade fields")
+        raise UserError(
+            f"{path}: checkpoint format {version} is newer than this fields ({FORMAT_VERSION}); upgrade fields"
+        )
     return _decode(json.loads(metadata["structure"]), tensors), metadata.get("config", "")
 
 

@@ -15,14 +15,17 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+import pytorch_lightning as pl
 import torch
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-from fields.config.load import dump_scene, read_yaml, scene_from_dict
-from fields.config.scene import SceneConfig
-from fields.engine.atomic import atomic_write_text, remove_stale_temporaries
+from fields.config.load import read_yaml
 from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock, step_progress_bar
 from fields.engine.checkpoint import SafetensorsIO, read_checkpoint
+from fields.engine.scene import SceneConfig, dump_scene, scene_from_dict
 from fields.errors import UserError
+from fields.io.atomic import atomic_write_text, remove_stale_temporaries
+from fields.tasks import TASKS
 
 log = logging.getLogger("fields")
 CONFIG_NAME = "config.resolved.yaml"
@@ -47,15 +50,10 @@ def new_run_dir(scene: SceneConfig, scene_name: str) -> Path:
 
 
 def build_task(scene: SceneConfig):
-    from fields.tasks import TASKS
-
     return TASKS.get(scene.task)(scene)
 
 
 def _trainer(scene: SceneConfig, run_dir: Path, config_yaml: str, extra_callbacks: Sequence[Any] = ()):
-    import pytorch_lightning as pl
-    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
-
     train = scene.train
     callbacks: list[Any] = [TrainClock(), StepCheckpoint(run_dir / "checkpoints", train.checkpoint_every)]
     if train.progress:
@@ -95,8 +93,6 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
     folder and the metrics written to its ``metrics.json``. ``callbacks`` are extra Lightning callbacks
     (the live viewer's, for example), run after the built-in ones.
     """
-    import pytorch_lightning as pl
-
     quiet_lightning()
     if scene.train.threads:
         torch.set_num_threads(scene.train.threads)

@@ -8,7 +8,8 @@ place; vertices on the planes shared by two slabs are merged. Peak memory is tha
 Coarse-to-fine: the field is first evaluated at every ``block``-th sample; a block of ``block**3`` cells
 is refined only where it may hold the surface: with ``lipschitz`` given (SDFs), where every corner value
 is within the block's diagonal times ``lipschitz`` (a zero inside is that close to each corner);
-without (occupancy logits), where the corner values change sign, and the neighbours of such blocks. Elsewhere the fine values are the trilinear interpolation of the coarse ones, which has
+without (occupancy logits), where the corner values change sign, and the neighbours of such blocks. Elsewhere the fine
+values are the trilinear interpolation of the coarse ones, which has
 the sign of the corners and so yields no triangles there. Thin parts that fall between coarse samples of
 a field without a distance bound (occupancy logits) can be missed; turn it off for those.
 """
@@ -122,7 +123,10 @@ def extract_surface(
             if not slab_flags.any():
                 continue
             # crop y and z to the flagged blocks: outside them there are no triangles
-            (ys,), (zs,) = slab_flags.any(2).any(0).nonzero(as_tuple=True), slab_flags.any(1).any(0).nonzero(as_tuple=True)
+            (ys,), (zs,) = (
+                slab_flags.any(2).any(0).nonzero(as_tuple=True),
+                slab_flags.any(1).any(0).nonzero(as_tuple=True),
+            )
             y0, y1, z0, z1 = int(ys[0]), int(ys[-1]) + 1, int(zs[0]), int(zs[-1]) + 1
             values = _refine_slab(fn, lo + step * np.array([0, y0 * block, z0 * block]), step, ix, block,
                                   coarse[b0 : b1 + 1, y0 : y1 + 1, z0 : z1 + 1], slab_flags[:, y0:y1, z0:z1], chunk)

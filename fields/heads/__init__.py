@@ -8,10 +8,7 @@ from fields.heads.isotropic import IsotropicClassifier
 from fields.heads.pointnet import PointNet
 from fields.heads.pyramid import PyramidClassifier
 from fields.heads.registry import BACKBONES, MIXERS, TokenMixer, build_mixer
-from fields.heads.triplane_dataset import TriplaneDatasetConfig, build_triplane_dataset
-from fields.heads.triplane_fit import TriplaneFitConfig, fit_fields
 from fields.heads.unet import MetaFormerUNet
 
 __all__ = ["BACKBONES", "MIXERS", "TokenMixer", "build_mixer", "build_channel_mlp", "MetaFormerBlock",
-           "PyramidClassifier", "IsotropicClassifier", "MetaFormerUNet", "ChannelSetTransformer", "PointNet",
-           "TriplaneDatasetConfig", "TriplaneFitConfig", "build_triplane_dataset", "fit_fields"]
+           "PyramidClassifier", "IsotropicClassifier", "MetaFormerUNet", "ChannelSetTransformer", "PointNet"]

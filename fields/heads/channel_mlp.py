@@ -16,6 +16,8 @@ from typing import Any, Union
 import torch
 from torch import nn
 
+from fields.decoders import DECODERS
+
 CHANNEL_MLPS = ("mlp", "glu", "gr_kan", "s_kan", "hourglass")
 # decoder config fields that hold the hidden width, in the order they are tried
 _WIDTH_FIELDS = ("n_neurons", "hidden_dim", "width", "n_hidden")
@@ -54,8 +56,6 @@ class DecoderMLP(nn.Module):
 
     def __init__(self, name: str, dim: int, hidden: int, options: dict[str, Any]):
         super().__init__()
-        from fields.decoders import DECODERS  # decoders register lazily; kan/hourglass may be optional
-
         try:
             cls = DECODERS.get(name)
         except Exception:

@@ -66,8 +66,10 @@ class ChannelSetTransformer(nn.Module):
         """``(B, 3C, R, R) -> (B, T, token_dim)``."""
         b = planes.shape[0]
         if planes.dim() != 4 or planes.shape[1] != self.n_planes * self.channels or planes[0, 0].numel() != self.pixels:
-            raise ValueError(f"channel_set expects (B, {self.n_planes * self.channels}, R, R) with R*R = {self.pixels}, "
-                             f"got {tuple(planes.shape)}")
+            raise ValueError(
+                f"channel_set expects (B, {self.n_planes * self.channels}, R, R) with R*R = {self.pixels}, "
+                f"got {tuple(planes.shape)}"
+            )
         if self.config.normalize:
             planes = F.normalize(planes, dim=1)
         if self.config.tokens == "channel":
@@ -81,9 +83,6 @@ class ChannelSetTransformer(nn.Module):
 
     def forward(self, planes: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(planes))
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
 def permute_channels(planes: torch.Tensor, perm: torch.Tensor, n_planes: int = 3) -> torch.Tensor:

@@ -48,8 +48,5 @@ class IsotropicClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
 
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
 
 __all__ = ["IsotropicClassifier"]

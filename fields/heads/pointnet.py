@@ -52,8 +52,5 @@ class PointNet(nn.Module):
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(points))
 
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
 
 __all__ = ["PointNet"]

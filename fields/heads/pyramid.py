@@ -18,6 +18,7 @@ from torch import nn
 
 from fields.config.base import ComponentConfig
 from fields.heads.block import MetaFormerBlock
+from fields.heads.channel_mlp import CHANNEL_MLPS
 from fields.heads.registry import BACKBONES, as_resolution, validate_mixers
 
 
@@ -67,7 +68,9 @@ class ConvStem(nn.Module):
         return self.norm(self.conv(x).permute(0, 2, 3, 1))
 
 
-def make_stage(dim: int, depth: int, mixer: dict[str, Any], resolution, config, drop_paths: list[float]) -> nn.Sequential:
+def make_stage(
+    dim: int, depth: int, mixer: dict[str, Any], resolution, config, drop_paths: list[float]
+) -> nn.Sequential:
     """``depth`` MetaFormer blocks at one resolution (shared by the three skeletons)."""
     return nn.Sequential(*(
         MetaFormerBlock(dim, mixer, resolution, channel_mlp=config.channel_mlp, mlp_ratio=config.mlp_ratio,
@@ -88,8 +91,6 @@ class StageOptions(ComponentConfig):
     @field_validator("channel_mlp")
     @classmethod
     def _channel_mlp(cls, value: Any) -> Any:
-        from fields.heads.channel_mlp import CHANNEL_MLPS
-
         name = value if isinstance(value, str) else (value or {}).get("type") if isinstance(value, dict) else value
         if value is not None and name not in CHANNEL_MLPS:
             raise ValueError(f"unknown channel MLP '{name}'; valid choices: {', '.join(CHANNEL_MLPS)}")
@@ -130,7 +131,9 @@ class PyramidClassifier(nn.Module):
                 resolution = ((resolution[0] + 1) // 2, (resolution[1] + 1) // 2)
             elif i > 0:
                 if resolution[0] % 2 or resolution[1] % 2:
-                    raise ValueError(f"stage {i}: patch merging needs even token counts, got {resolution[0]}x{resolution[1]}")
+                    raise ValueError(
+                        f"stage {i}: patch merging needs even token counts, got {resolution[0]}x{resolution[1]}"
+                    )
                 self.merges.append(PatchMerging(config.dims[i - 1], dim))
                 resolution = (resolution[0] // 2, resolution[1] // 2)
             self.resolutions.append(resolution)
@@ -150,9 +153,6 @@ class PyramidClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
 __all__ = ["PyramidClassifier", "PatchMerging", "ConvDownsample", "ConvStem", "make_stage", "StageOptions"]

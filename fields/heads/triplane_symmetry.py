@@ -39,7 +39,9 @@ def transform_planes(planes: torch.Tensor, perm: tuple[int, ...], flips: tuple[b
     return torch.stack(out, dim=-4)
 
 
-def random_symmetries(n: int, generator: torch.Generator | None = None) -> list[tuple[tuple[int, ...], tuple[bool, ...]]]:
+def random_symmetries(
+    n: int, generator: torch.Generator | None = None
+) -> list[tuple[tuple[int, ...], tuple[bool, ...]]]:
     """``n`` random elements of the 48-element group of axis permutations and flips."""
     perms = list(itertools.permutations(range(3)))
     p = torch.randint(len(perms), (n,), generator=generator).tolist()

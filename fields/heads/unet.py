@@ -15,6 +15,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
+from fields.heads.mixers.maxim import CrossGatingBlock
 from fields.heads.pyramid import StageOptions, make_stage
 from fields.heads.registry import BACKBONES, as_resolution, validate_mixers
 
@@ -26,8 +27,6 @@ class SkipFusion(nn.Module):
         super().__init__()
         self.kind = kind
         if kind == "cross_gating":
-            from fields.heads.mixers.maxim import CrossGatingBlock
-
             self.gate = CrossGatingBlock(dim, resolution)
         if kind in ("concat", "cross_gating"):
             self.proj = nn.Linear(2 * dim, dim)
@@ -45,7 +44,9 @@ class MetaFormerUNet(nn.Module):
     class Config(StageOptions):
         type: Literal["unet"] = "unet"
         dims: list[int] = Field(default_factory=lambda: [32, 64, 128], description="width per level; last: bottleneck")
-        depths: list[int] = Field(default_factory=lambda: [1, 1, 2], description="blocks per level (encoder and decoder)")
+        depths: list[int] = Field(
+            default_factory=lambda: [1, 1, 2], description="blocks per level (encoder and decoder)"
+        )
         skip: Literal["concat", "add", "cross_gating"] = "concat"
         global_residual: bool = True
 
@@ -65,7 +66,9 @@ class MetaFormerUNet(nn.Module):
         if h % f or w % f:
             raise ValueError(f"unet: image size {h}x{w} must be divisible by {f} for {levels} levels")
         if config.global_residual and in_channels != out_channels:
-            raise ValueError(f"unet: global_residual needs in_channels == out_channels, got {in_channels} and {out_channels}")
+            raise ValueError(
+                f"unet: global_residual needs in_channels == out_channels, got {in_channels} and {out_channels}"
+            )
         res = [(h // 2**i, w // 2**i) for i in range(levels)]
         d, mixers = config.dims, config.mixer
         self.stem = nn.Conv2d(in_channels, d[0], 3, padding=1)
@@ -98,9 +101,6 @@ class MetaFormerUNet(nn.Module):
             x = self.decoders[i](x)
         y = self.out(self.norm(x).permute(0, 3, 1, 2))
         return image + y if self.config.global_residual else y
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
 __all__ = ["MetaFormerUNet", "SkipFusion"]

@@ -22,11 +22,12 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
+
+from fields.kernels.grid_layout import GridLayout
 
 log = logging.getLogger("fields")
 SOURCE = Path(__file__).with_name("grid_cpu.cpp")
@@ -103,55 +104,6 @@ def build_seconds() -> Optional[float]:
     return _Build.seconds
 
 
-@dataclass(frozen=True)
-class GridLevels:
-    """Layout of ``L`` levels over one table ``(R, F)``; level ``l`` owns rows
-    ``[offset[l], offset[l] + size[l])`` (disjoint, increasing). All tensors on CPU.
-
-    scale ``(L,)`` float, stride ``(L, D)`` int64 (dense index weights), size ``(L,)`` int64 (a power of
-    two where hashed), offset ``(L,)`` int64, hashed ``(L,)`` bool. Position ``x * scale + shift``; its
-    lower cell corner is capped at ``max_cell`` ``(L,)`` int64 where given (a vertex-aligned dense grid:
-    ``shift=0``, ``scale=res-1``, ``max_cell=res-2``, so ``x = 1`` lands in the last cell at fraction 1).
-    """
-
-    scale: torch.Tensor
-    stride: torch.Tensor
-    size: torch.Tensor
-    offset: torch.Tensor
-    hashed: torch.Tensor
-    shift: float = 0.5
-    smoothstep: bool = False
-    max_cell: Optional[torch.Tensor] = None
-
-    def __post_init__(self) -> None:
-        tensors = {
-            "scale": self.scale.detach().to("cpu", torch.float32).contiguous(),
-            "stride": self.stride.detach().to("cpu", torch.int64).contiguous(),
-            "size": self.size.detach().to("cpu", torch.int64).contiguous(),
-            "offset": self.offset.detach().to("cpu", torch.int64).contiguous(),
-            "hashed": self.hashed.detach().to("cpu", torch.uint8).contiguous(),
-            "max_cell": (torch.full_like(self.size, 2**62) if self.max_cell is None else self.max_cell)
-            .detach().to("cpu", torch.int64).contiguous(),
-        }
-        for name, value in tensors.items():
-            object.__setattr__(self, name, value)
-        n = self.scale.shape[0]
-        per_level = (self.size, self.offset, self.hashed, self.max_cell)
-        if self.stride.dim() != 2 or self.stride.shape[0] != n or any(t.shape != (n,) for t in per_level):
-            raise ValueError("grid levels: scale, size, offset, hashed (L,) and stride (L, D) disagree")
-        sizes, offsets, hashed = self.size.tolist(), self.offset.tolist(), self.hashed.tolist()
-        end = 0
-        for level, (size, offset, h) in enumerate(zip(sizes, offsets, hashed)):
-            if size < 1 or offset < end:
-                raise ValueError(f"grid level {level}: rows must be non-empty, disjoint and increasing")
-            if h and size & (size - 1):
-                raise ValueError(f"grid level {level}: a hashed level's size must be a power of two")
-            end = offset + size
-        object.__setattr__(self, "rows", end)
-        # every row belongs to a level, so the kernel's per-level zeroing covers the whole gradient
-        object.__setattr__(self, "covers", bool(n) and offsets[0] == 0 and sum(sizes) == end)
-
-
 Reference = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -159,16 +111,16 @@ def _ptr(t: Optional[torch.Tensor]) -> Optional[int]:
     return None if t is None else t.data_ptr()
 
 
-def _call(levels: GridLevels, x: torch.Tensor, table: torch.Tensor, *, out=None, grad_out=None, grad_table=None,
+def _call(layout: GridLayout, x: torch.Tensor, table: torch.Tensor, *, out=None, grad_out=None, grad_table=None,
           grad_x=None) -> None:
     """Forward (``out``) or backward (``grad_out`` into ``grad_table`` and/or ``grad_x``) in place."""
-    scale = levels.scale.to(x.dtype)
+    scale, stride, size, offset, hashed, max_cell = layout.on(torch.device("cpu"), x.dtype, torch.int64)
     n, d = x.shape
     rc = _Build.module[x.dtype](
         _ptr(grad_out), _ptr(x), _ptr(table), _ptr(out), _ptr(grad_table), _ptr(grad_x),
-        n, d, table.shape[1], scale.data_ptr(), levels.stride.data_ptr(), levels.size.data_ptr(),
-        levels.offset.data_ptr(), levels.hashed.data_ptr(), levels.max_cell.data_ptr(), scale.shape[0], levels.shift,
-        int(levels.smoothstep),
+        n, d, table.shape[1], scale.data_ptr(), stride.data_ptr(), size.data_ptr(),
+        offset.data_ptr(), hashed.data_ptr(), max_cell.data_ptr(), scale.shape[0], layout.shift,
+        int(layout.smoothstep),
     )  # fmt: skip
     if rc != 0:
         raise RuntimeError(f"cpp grid kernel failed (code {rc}) for x {tuple(x.shape)}, table {tuple(table.shape)}")
@@ -176,11 +128,11 @@ def _call(levels: GridLevels, x: torch.Tensor, table: torch.Tensor, *, out=None,
 
 class _GridLookup(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, table: torch.Tensor, x: torch.Tensor, levels: GridLevels, reference: Reference) -> torch.Tensor:
+    def forward(ctx, table: torch.Tensor, x: torch.Tensor, layout: GridLayout, reference: Reference) -> torch.Tensor:
         ctx.save_for_backward(table, x)
-        ctx.levels, ctx.reference = levels, reference
-        out = table.new_empty(x.shape[0], levels.scale.shape[0] * table.shape[1])
-        _call(levels, x, table, out=out)
+        ctx.layout, ctx.reference = layout, reference
+        out = table.new_empty(x.shape[0], layout.n_levels * table.shape[1])
+        _call(layout, x, table, out=out)
         return out
 
     @staticmethod
@@ -196,14 +148,14 @@ class _GridLookup(torch.autograd.Function):
             grad_table = grads.pop(0) if need_table else None
             grad_x = grads.pop(0) if need_x else None
             return grad_table, grad_x, None, None
-        levels = ctx.levels
+        layout = ctx.layout
         grad_table = grad_x = None
         if need_table:
-            grad_table = torch.empty_like(table) if levels.covers else torch.zeros_like(table)
+            grad_table = torch.empty_like(table) if layout.covers else torch.zeros_like(table)
         if need_x:
             grad_x = torch.empty_like(x)
         if need_table or need_x:
-            _call(levels, x, table, grad_out=grad_out.contiguous(), grad_table=grad_table, grad_x=grad_x)
+            _call(layout, x, table, grad_out=grad_out.contiguous(), grad_table=grad_table, grad_x=grad_x)
         return grad_table, grad_x, None, None
 
 
@@ -221,12 +173,12 @@ def supports(table: torch.Tensor, x: torch.Tensor) -> bool:
     )
 
 
-def grid_lookup(table: torch.Tensor, x: torch.Tensor, levels: GridLevels, reference: Reference) -> torch.Tensor:
+def grid_lookup(table: torch.Tensor, x: torch.Tensor, layout: GridLayout, reference: Reference) -> torch.Tensor:
     """``table (R, F)``, ``x (N, D)`` (already clamped or wrapped by the caller) -> ``(N, L * F)``,
     level-major. ``reference(table, x)`` must compute the same with differentiable torch ops; it is
     used only for double backward. Call ``load()`` first and check ``supports``."""
     if _Build.module is None:
         raise RuntimeError("grid_lookup called before a successful load()")
-    if not supports(table, x) or x.shape[1] != levels.stride.shape[1] or table.shape[0] < levels.rows:
+    if not supports(table, x) or x.shape[1] != layout.in_dim or table.shape[0] < layout.rows:
         raise ValueError(f"grid_lookup: unsupported x {tuple(x.shape)} {x.dtype}, table {tuple(table.shape)}")
-    return _GridLookup.apply(table.contiguous(), x.contiguous(), levels, reference)
+    return _GridLookup.apply(table.contiguous(), x.contiguous(), layout, reference)

@@ -40,10 +40,12 @@ def tcnn_hashgrid(grid: Any, required: bool = False) -> Callable[[torch.Tensor],
     except Exception as err:  # ImportError or a broken build
         if required:
             raise RuntimeError(f"backend tcnn requested but unusable: {err}") from err
-        log.info("hashgrid backend: torch (tinycudann unusable: %s)", str(err).splitlines()[0] if str(err) else type(err).__name__)
+        log.info(
+            "hashgrid backend: torch (tinycudann unusable: %s)",
+            str(err).splitlines()[0] if str(err) else type(err).__name__,
+        )
         return False
-    log.info("hashgrid backend: tcnn (tinycudann %s)", getattr(tcnn, "__version__", ""))
-    grid.backend_in_use = "tcnn"
+    log.info("tinycudann %s loaded", getattr(tcnn, "__version__", ""))
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         params = grid.params.reshape(-1).to(torch.float32).contiguous()

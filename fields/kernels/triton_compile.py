@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 def _source(fn, types: dict, constants: dict):
@@ -45,7 +49,13 @@ def variants(every):
                      "NEED_TABLE": mode == "bwd", "NEED_X": mode == "bwd", "BLOCK": 128}  # fmt: skip
         yield grid.grid_kernel, types, constants, f"grid {mode} D{d} F{f} {table} {'hashed' if hashed else 'dense'}"
     for dtype in ("fp32",) if every == "smoke" else ("fp32", "fp16"):
-        types = {"sd_ptr": f"*{dtype}", "info_ptr": "*i64", "t_ptr": f"*{dtype}", "alpha_ptr": f"*{dtype}", "w_ptr": f"*{dtype}"}
+        types = {
+            "sd_ptr": f"*{dtype}",
+            "info_ptr": "*i64",
+            "t_ptr": f"*{dtype}",
+            "alpha_ptr": f"*{dtype}",
+            "w_ptr": f"*{dtype}",
+        }
         yield volume.transmittance_forward_kernel, types, {"BLOCK": 128}, f"volume fwd {dtype}"
         types = {"sd_ptr": f"*{dtype}", "t_ptr": f"*{dtype}", "info_ptr": "*i64", "gw_ptr": f"*{dtype}",
                  "gt_ptr": f"*{dtype}", "ga_ptr": f"*{dtype}", "gsd_ptr": f"*{dtype}"}  # fmt: skip
@@ -77,11 +87,6 @@ def compile_all(arch: int = 90, every=False, stages: str = "cubin") -> list[dict
 
 def _registers(ptx: str, arch: int) -> tuple:
     """Registers per thread and spill stores reported by ``ptxas -v`` (Triton's bundled ptxas)."""
-    import re
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
     try:  # the ptxas Triton itself uses for this arch
         from triton.backends.nvidia.compiler import get_ptxas
 

@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 
 from fields.kernels import triton_runtime
+from fields.kernels.packing import exclusive_sum
 
 NAME = "volume rendering"
 LAUNCH = {"BLOCK": 128, "num_warps": 4}
@@ -31,8 +32,6 @@ def packed_info(ray_indices: torch.Tensor) -> torch.Tensor:
 
 
 def _reference(sd: torch.Tensor, ray_indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    from fields.render.packing import exclusive_sum
-
     transmittance = torch.exp(-exclusive_sum(sd, ray_indices))
     alphas = 1.0 - torch.exp(-sd)
     return transmittance * alphas, transmittance, alphas

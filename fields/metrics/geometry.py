@@ -15,6 +15,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from fields.datasets.mesh import sample_surface
+
 
 def volumetric_iou(pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> float:
     """IoU of two boolean occupancies sampled at the same points ``(N,)``; 1.0 when both are empty."""
@@ -68,8 +70,6 @@ def mesh_metrics(pred_mesh, ref_mesh, n_points: int = 100_000, fscore_threshold:
                  seed: int = 0) -> dict[str, float]:
     """Surface metrics between two trimeshes from ``n_points`` area-uniform samples on each.
     ``fscore_threshold`` defaults to 1% of the reference's longest bounding-box side."""
-    from fields.datasets.mesh import sample_surface
-
     rng = np.random.default_rng(seed)
     pred_points, pred_normals = sample_surface(pred_mesh, n_points, rng)
     ref_points, ref_normals = sample_surface(ref_mesh, n_points, rng)

@@ -10,9 +10,11 @@ from torch import nn
 from fields.decoders import DECODERS, Decoder
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS, Encoder
+from fields.modules import n_params
 
 if TYPE_CHECKING:
-    from fields.config.scene import ModelConfig, OptimizerConfig
+    from fields.config.train import OptimizerConfig
+    from fields.models.config import ModelConfig
 
 
 class Field(nn.Module):
@@ -39,11 +41,15 @@ class Field(nn.Module):
     def query(self, x: torch.Tensor, chunk: int = 262144) -> torch.Tensor:
         """Evaluate without gradients in chunks of ``chunk`` points, so memory stays bounded."""
         flat = x.reshape(-1, x.shape[-1])
-        out = torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)]) if len(flat) else flat.new_zeros(0, self.out_dim)
+        out = (
+            torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
+            if len(flat)
+            else flat.new_zeros(0, self.out_dim)
+        )
         return out.reshape(*x.shape[:-1], self.out_dim)
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return n_params(self)
 
     def param_groups(self, optimizer: "OptimizerConfig") -> list[dict[str, Any]]:
         """Optimiser groups: encoder and decoder, each with its own learning rate. A component may
@@ -60,7 +66,9 @@ class Field(nn.Module):
             params = [p for p in module.parameters() if p.requires_grad]
             if params:
                 groups.append({"name": name, "params": params, "lr": lr})
-        extra = [p for n, p in self.named_parameters() if not n.startswith(("encoder.", "decoder.")) and p.requires_grad]
+        extra = [
+            p for n, p in self.named_parameters() if not n.startswith(("encoder.", "decoder.")) and p.requires_grad
+        ]
         if extra:
             groups.append({"name": "other", "params": extra, "lr": optimizer.lr})
         return groups

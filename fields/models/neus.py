@@ -22,6 +22,7 @@ from torch import nn
 from fields.decoders import DECODERS
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS
+from fields.modules import n_params
 
 
 class NeuSField(nn.Module):
@@ -66,7 +67,9 @@ class NeuSField(nn.Module):
         """``s = 1 / standard deviation`` of the logistic density."""
         return torch.exp(self.variance * 10.0).clamp(1e-6, 1e6)
 
-    def forward(self, x: torch.Tensor, d: torch.Tensor, create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, d: torch.Tensor, create_graph: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """points and unit directions ``(..., 3)`` -> rgb ``(..., 3)``, sdf ``(...)``, gradient ``(..., 3)``."""
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
@@ -79,7 +82,7 @@ class NeuSField(nn.Module):
         return self.rgb_activation(self.decoder(h)), sdf, gradient
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return n_params(self)
 
     def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
         enc = [p for p in self.encoder.parameters() if p.requires_grad]
@@ -96,7 +99,9 @@ def neus_alpha(sdf: torch.Tensor, gradient: torch.Tensor, directions: torch.Tens
     """Per-sample alpha (any layout): sdf, deltas ``(...)``; gradient, directions ``(..., 3)``."""
     true_cos = (directions * gradient).sum(-1)
     # annealed from "always decreasing at half speed" to the true cosine (official NeuS)
-    iter_cos = -(torch.relu(-true_cos * 0.5 + 0.5) * (1.0 - cos_anneal_ratio) + torch.relu(-true_cos) * cos_anneal_ratio)
+    iter_cos = -(
+        torch.relu(-true_cos * 0.5 + 0.5) * (1.0 - cos_anneal_ratio) + torch.relu(-true_cos) * cos_anneal_ratio
+    )
     prev_cdf = torch.sigmoid((sdf - iter_cos * deltas * 0.5) * sharpness)
     next_cdf = torch.sigmoid((sdf + iter_cos * deltas * 0.5) * sharpness)
     return ((prev_cdf - next_cdf + 1e-5) / (prev_cdf + 1e-5)).clamp(0.0, 1.0)

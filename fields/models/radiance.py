@@ -25,6 +25,7 @@ from fields.decoders.activations import TruncExp, make_activation
 from fields.decoders.mlp import MLP
 from fields.encoders import ENCODERS
 from fields.models.contraction import SceneContraction
+from fields.modules import n_params
 
 
 class RadianceField(nn.Module):
@@ -75,7 +76,7 @@ class RadianceField(nn.Module):
         return self.rgb_activation(self.decoder(h, u)), sigma
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return n_params(self)
 
     def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
         """The position encoder at ``encoder_lr``, the decoders at ``decoder_lr`` (both default ``lr``); a

@@ -10,17 +10,7 @@ from dataclasses import replace
 import torch
 
 from fields.render.cameras import Cameras
-
-
-def _look_at(position: torch.Tensor, target: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
-    back = position - target
-    back = back / back.norm()
-    right = torch.linalg.cross(up, back)
-    if right.norm() < 1e-6:
-        right = torch.linalg.cross(torch.tensor([1.0, 0.0, 0.0], dtype=up.dtype), back)
-    right = right / right.norm()
-    true_up = torch.linalg.cross(back, right)
-    return torch.stack((right, true_up, back, position), dim=1)  # (3, 4)
+from fields.render.look_at import look_at
 
 
 def _mean_up(cameras: Cameras) -> torch.Tensor:
@@ -45,7 +35,7 @@ def orbit_path(cameras: Cameras, center: torch.Tensor, n_frames: int) -> torch.T
     for k in range(n_frames):
         phi = 2 * math.pi * k / n_frames
         position = center.double() + up * height + ring * (math.cos(phi) * a + math.sin(phi) * b)
-        poses.append(_look_at(position, center.double(), up))
+        poses.append(look_at(position, center.double(), up))
     return torch.stack(poses).float()
 
 
@@ -66,7 +56,7 @@ def spiral_path(cameras: Cameras, n_frames: int, focus_depth: float, radius_scal
     for k in range(n_frames):
         phi = 2 * math.pi * 2 * k / n_frames  # two turns
         offset = spread * (math.cos(phi) * right + math.sin(phi) * up + 0.25 * math.sin(0.5 * phi) * forward)
-        poses.append(_look_at(center + offset, target, up))
+        poses.append(look_at(center + offset, target, up))
     return torch.stack(poses).float()
 
 

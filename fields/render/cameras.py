@@ -67,7 +67,9 @@ class Cameras:
         """Cameras for images resized by ``factor`` (0.5: half the width and height)."""
         width, height = max(1, round(self.width * factor)), max(1, round(self.height * factor))
         sx, sy = width / self.width, height / self.height
-        return replace(self, fx=self.fx * sx, fy=self.fy * sy, cx=self.cx * sx, cy=self.cy * sy, width=width, height=height)
+        return replace(
+            self, fx=self.fx * sx, fy=self.fy * sy, cx=self.cx * sx, cy=self.cy * sy, width=width, height=height
+        )
 
     @property
     def origins(self) -> torch.Tensor:
@@ -80,7 +82,9 @@ class Cameras:
         return z if self.convention == "opencv" else -z
 
 
-def undistort(xd: torch.Tensor, yd: torch.Tensor, dist: torch.Tensor, iterations: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+def undistort(
+    xd: torch.Tensor, yd: torch.Tensor, dist: torch.Tensor, iterations: int = 20
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Invert OpenCV radial-tangential distortion by fixed-point iteration (as ``cv2.undistortPoints``).
 
     xd, yd: ``(B,)`` distorted normalised coordinates; dist: ``(B, 5)``. Returns undistorted ``(x, y)``."""
@@ -142,7 +146,11 @@ def check_rigid(c2w: torch.Tensor, source: str, tolerance: float = 1e-2) -> None
     bad = ((error > tolerance) | (det < 0)).nonzero().flatten()
     if len(bad):
         i = int(bad[0])
-        why = "a reflection (determinant < 0)" if det[i] < 0 else f"rotation not orthonormal (error {float(error[i]):.3g})"
+        why = (
+            "a reflection (determinant < 0)"
+            if det[i] < 0
+            else f"rotation not orthonormal (error {float(error[i]):.3g})"
+        )
         raise UserError(f"{source}: pose of frame {i} is not a rigid transform: {why}")
 
 

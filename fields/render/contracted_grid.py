@@ -1,6 +1,7 @@
-"""The occupancy grid of an unbounded scene: one level of cells over the *contracted* space
-(``SceneContraction.to_field``, ``[0, 1]^3``), so a 128^3 grid covers everything out to infinity with
-the foreground at half its resolution per axis.
+"""The occupancy grid of an unbounded scene: one level of cells over the *contracted* space (``to_field``:
+unit-frame points -> ``[0, 1]^3``, e.g. ``fields.models.contraction.SceneContraction``; ``to_unit`` its
+inverse; passed in as functions, the renderer builds no models), so a 128^3 grid covers everything out
+to infinity with the foreground at half its resolution per axis.
 
 Marching steps from ``near_plane`` to ``far_plane`` (growing as ``t * cone_angle``: Instant-NGP's
 exponential stepping keeps the count logarithmic in the far plane) and keeps the steps whose midpoint
@@ -15,17 +16,17 @@ from typing import Callable, Optional
 
 import torch
 
-from fields.models.contraction import SceneContraction
 from fields.render.occupancy_grid import OccupancyGrid, _steps_at, early_stop, step_edges
 
 
 class ContractedOccupancyGrid(OccupancyGrid):
-    def __init__(self, contraction: SceneContraction, resolution: int = 128, far_plane: float = 500.0):
+    def __init__(self, to_field: Callable[[torch.Tensor], torch.Tensor],
+                 to_unit: Callable[[torch.Tensor], torch.Tensor], resolution: int = 128, far_plane: float = 500.0):
         super().__init__(resolution, 1)
-        self.contraction, self.far_plane = contraction, far_plane
+        self.to_field, self.to_unit, self.far_plane = to_field, to_unit, far_plane
 
     def _cells(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        u = self.contraction.to_field(x)
+        u = self.to_field(x)
         cell = (u * self.resolution).floor().long().clamp(0, self.resolution - 1)
         zeros = torch.zeros(len(x), dtype=torch.long, device=x.device)
         return zeros, torch.ones(len(x), dtype=torch.bool, device=x.device), cell
@@ -34,9 +35,10 @@ class ContractedOccupancyGrid(OccupancyGrid):
         return None
 
     @torch.no_grad()
-    def update_every_n_steps(self, step: int, occ_eval_fn: Callable[[torch.Tensor], torch.Tensor], *args, **kwargs) -> bool:
+    def update_every_n_steps(self, step: int, occ_eval_fn: Callable[[torch.Tensor], torch.Tensor], *args,
+                             **kwargs) -> bool:
         """As the bounded grid's; cell points are contracted coordinates, evaluated at their unit-frame point."""
-        return super().update_every_n_steps(step, lambda u: occ_eval_fn(self.contraction.to_unit(u)), *args, **kwargs)
+        return super().update_every_n_steps(step, lambda u: occ_eval_fn(self.to_unit(u)), *args, **kwargs)
 
     @torch.no_grad()
     def sampling(self, origins: torch.Tensor, directions: torch.Tensor,
@@ -69,6 +71,7 @@ class ContractedOccupancyGrid(OccupancyGrid):
         steps = torch.cat(steps_out) if steps_out else ray_indices.clone()
         t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
         if sigma_fn is not None and len(ray_indices):
-            keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples)
+            keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre,
+                              round_samples)
             ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
         return ray_indices, t_starts, t_ends

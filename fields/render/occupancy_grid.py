@@ -21,7 +21,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from fields.render.packing import exclusive_sum
+from fields.kernels.packing import exclusive_sum
 from fields.render.rays import ray_aabb
 
 
@@ -127,12 +127,18 @@ class OccupancyGrid(nn.Module):
         t_near = t_near.clamp_min(near_plane)
         t_far = t_far.clamp_max(far_plane)
         hit &= t_far > t_near
-        edges = step_edges(near_plane, float(t_far[hit].max()) if hit.any() else near_plane, render_step_size, cone_angle).to(origins)
+        edges = step_edges(
+            near_plane, float(t_far[hit].max()) if hit.any() else near_plane, render_step_size, cone_angle
+        ).to(origins)
         first = torch.searchsorted(edges, t_near.contiguous(), right=True) - 1
         last = torch.searchsorted(edges, t_far.contiguous(), right=False)  # exclusive end of steps
         first = first.clamp(0, len(edges) - 2)
         count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
-        shift = torch.rand(n_rays, generator=generator).to(origins) if stratified else torch.full((n_rays,), 0.5).to(origins)
+        shift = (
+            torch.rand(n_rays, generator=generator).to(origins)
+            if stratified
+            else torch.full((n_rays,), 0.5).to(origins)
+        )
         ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
         t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
         if sigma_fn is not None and len(ray_indices):
@@ -185,7 +191,9 @@ class OccupancyGrid(nn.Module):
             kk = k[active, None] + offsets
             valid = kk < end[active, None]
             rays = active[:, None].expand_as(kk)
-            _, _, x = _steps_at(origins, directions, edges, shift, rays.reshape(-1), kk.clamp_max(n_steps - 1).reshape(-1))
+            _, _, x = _steps_at(
+                origins, directions, edges, shift, rays.reshape(-1), kk.clamp_max(n_steps - 1).reshape(-1)
+            )
             level, inside, cell = self._cells(x)
             occ = inside & self.binaries.reshape(-1)[_flat(level, cell, res)]
             occ = occ.reshape(kk.shape) & valid

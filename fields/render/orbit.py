@@ -10,22 +10,23 @@ import math
 
 import torch
 
+from fields.render.look_at import look_at
 
-def look_at_rays(eye, target, width: int, height: int, fov_degrees: float = 40.0, up=(0.0, 0.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+
+def look_at_rays(
+    eye, target, width: int, height: int, fov_degrees: float = 40.0, up=(0.0, 0.0, 1.0)
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Rays through the pixel centres of a pinhole camera at ``eye`` looking at ``target``.
 
     Returns ``origins (H*W, 3)`` and unit ``directions (H*W, 3)``, row-major from the top-left pixel.
     """
     eye_t = torch.as_tensor(eye, dtype=torch.float32)
-    forward = torch.as_tensor(target, dtype=torch.float32) - eye_t
-    forward = forward / forward.norm()
-    right = torch.linalg.cross(forward, torch.as_tensor(up, dtype=torch.float32))
-    if right.norm() < 1e-6:  # looking along up: pick another up
-        right = torch.linalg.cross(forward, torch.tensor([0.0, 1.0, 0.0]))
-    right = right / right.norm()
-    true_up = torch.linalg.cross(right, forward)
+    right, true_up, back, _ = look_at(eye_t, target, up).unbind(1)
+    forward = -back
     focal = 0.5 * height / math.tan(math.radians(fov_degrees) / 2)
-    j, i = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij")
+    j, i = torch.meshgrid(
+        torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij"
+    )
     x = (i + 0.5 - width / 2) / focal
     y = -(j + 0.5 - height / 2) / focal
     directions = forward + x[..., None] * right + y[..., None] * true_up
@@ -33,7 +34,13 @@ def look_at_rays(eye, target, width: int, height: int, fov_degrees: float = 40.0
     return eye_t.expand(height * width, 3).clone(), directions.reshape(-1, 3)
 
 
-def orbit_eye(angle_degrees: float, radius: float = 1.7, elevation_degrees: float = 25.0, center=(0.5, 0.5, 0.5)) -> tuple[float, float, float]:
+def orbit_eye(
+    angle_degrees: float, radius: float = 1.7, elevation_degrees: float = 25.0, center=(0.5, 0.5, 0.5)
+) -> tuple[float, float, float]:
     """A point on the orbit around ``center`` at this azimuth and elevation."""
     a, e = math.radians(angle_degrees), math.radians(elevation_degrees)
-    return (center[0] + radius * math.cos(e) * math.cos(a), center[1] + radius * math.cos(e) * math.sin(a), center[2] + radius * math.sin(e))
+    return (
+        center[0] + radius * math.cos(e) * math.cos(a),
+        center[1] + radius * math.cos(e) * math.sin(a),
+        center[2] + radius * math.sin(e),
+    )

@@ -1,6 +1,8 @@
 """Proposal-network sampling (mip-NeRF 360, nerfacto): small density fields propose where to sample.
 
-Each round evaluates a cheap density field on the current bins, turns the weights into a PDF and draws
+The sampler holds no networks: like nerfacc's ``PropNetEstimator.sampling(prop_sigma_fns, ...)`` it takes
+one density function per round (the networks are ``fields.models.proposal``). Each round evaluates a
+cheap density on the current bins, turns the weights into a PDF and draws
 the next, finer-focused bins from it; the last bins go to the radiance field. The proposal fields are
 trained with the *interlevel* loss: their weights must bound from above the final weights over the same
 stretch of ray (``lossfun_outer``), so they learn an envelope of the scene without colour supervision.
@@ -8,29 +10,12 @@ stretch of ray (``lossfun_outer``), so they learn an envelope of the scene witho
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
-from torch import nn
 
-from fields.decoders.activations import TruncExp
-from fields.encoders.hashgrid import HashGrid
 from fields.render.samplers import sample_pdf, uniform_bins
 from fields.render.volume_rendering import render_weights_from_density
-
-
-class ProposalDensity(nn.Module):
-    """A small hash grid and a one-layer MLP giving density: unit-frame points ``(..., 3) -> (...)``."""
-
-    def __init__(self, n_levels: int = 5, log2_hashmap_size: int = 17, max_resolution: int = 128, n_neurons: int = 16):
-        super().__init__()
-        config = HashGrid.Config(n_levels=n_levels, n_features_per_level=2, log2_hashmap_size=log2_hashmap_size,
-                                 base_resolution=16, max_resolution=max_resolution)
-        self.encoder = HashGrid(config, 3)
-        self.mlp = nn.Sequential(nn.Linear(self.encoder.out_dim, n_neurons), nn.ReLU(), nn.Linear(n_neurons, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return TruncExp.apply(self.mlp(self.encoder(x))[..., 0] - 1.0)
 
 
 def outer(t0: torch.Tensor, t1: torch.Tensor, y1: torch.Tensor) -> torch.Tensor:
@@ -51,38 +36,45 @@ def interlevel_loss(t: torch.Tensor, w: torch.Tensor, t_env: torch.Tensor, w_env
     return ((w - w_outer).clamp_min(0.0) ** 2 / (w + 1e-7)).sum(-1).mean()
 
 
-class ProposalSampler(nn.Module):
-    """``n_proposal_samples`` per round (e.g. ``(256, 96)``), each round with its own proposal field, then
+SigmaFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # bins' starts, ends (R, S) -> densities (R, S)
+
+
+class ProposalSampler:
+    """``n_proposal_samples`` per round (e.g. ``(256, 96)``), one density function per round, then
     ``n_samples`` final bins. Returns the final bins plus each round's ``(bins, weights)`` for the loss."""
 
     def __init__(self, n_proposal_samples: tuple[int, ...] = (128, 64), n_samples: int = 32,
-                 max_resolutions: tuple[int, ...] = (128, 256),
-                 to_field: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
                  initial_bins: Optional[Callable[..., torch.Tensor]] = None):
-        """``to_field``: unit-frame points -> the proposal grids' ``[0, 1]^3`` (default: clamp; a scene
-        contraction for unbounded scenes); ``initial_bins(t_near, t_far, n, stratified, generator)``: the
-        first round's bins (default uniform; lin/disparity spacing for unbounded scenes)."""
-        super().__init__()
+        """``initial_bins(t_near, t_far, n, stratified, generator)``: the first round's bins (default uniform;
+        ``fields.render.spacing.lindisp_piecewise_bins`` for unbounded scenes)."""
         self.n_proposal_samples, self.n_samples = tuple(n_proposal_samples), n_samples
-        self.to_field = to_field or (lambda x: x.clamp(0.0, 1.0))
         self.initial_bins = initial_bins or uniform_bins
-        self.fields = nn.ModuleList(ProposalDensity(max_resolution=max_resolutions[min(i, len(max_resolutions) - 1)])
-                                    for i in range(len(self.n_proposal_samples)))
 
-    def forward(self, origins: torch.Tensor, directions: torch.Tensor, t_near: torch.Tensor, t_far: torch.Tensor,
-                stratified: bool = False, generator: Optional[torch.Generator] = None
-                ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Rays ``(R, 3)`` with ``t_near, t_far (R,)`` -> final bins ``(R, n_samples + 1)`` and the rounds."""
+    def sampling(
+        self,
+        sigma_fns: Sequence[SigmaFn],
+        t_near: torch.Tensor,
+        t_far: torch.Tensor,
+        stratified: bool = False,
+        generator: Optional[torch.Generator] = None,
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Rays' ``t_near, t_far (R,)`` and ``len(n_proposal_samples)`` density functions -> final bins
+        ``(R, n_samples + 1)`` and the rounds."""
+        if len(sigma_fns) != len(self.n_proposal_samples):
+            raise ValueError(
+                f"{len(self.n_proposal_samples)} proposal rounds need as many density functions, got {len(sigma_fns)}"
+            )
         bins = self.initial_bins(t_near, t_far, self.n_proposal_samples[0], stratified, generator)
         rounds = []
-        for i, field in enumerate(self.fields):
-            mid = (bins[:, :-1] + bins[:, 1:]) / 2
-            sigma = field(self.to_field(origins[:, None] + directions[:, None] * mid[..., None]))
+        for i, sigma_fn in enumerate(sigma_fns):
+            sigma = sigma_fn(bins[:, :-1], bins[:, 1:])
             weights, _, _ = render_weights_from_density(bins[:, :-1], bins[:, 1:], sigma)
             rounds.append((bins, weights))
-            n_next = self.n_proposal_samples[i + 1] if i + 1 < len(self.fields) else self.n_samples
+            n_next = self.n_proposal_samples[i + 1] if i + 1 < len(sigma_fns) else self.n_samples
             bins = sample_pdf(bins, weights, n_next, stratified, generator)
         return bins, rounds
 
-    def loss(self, bins: torch.Tensor, weights: torch.Tensor, rounds: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    def loss(
+        self, bins: torch.Tensor, weights: torch.Tensor, rounds: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> torch.Tensor:
         return sum(interlevel_loss(bins, weights, t_env, w_env) for t_env, w_env in rounds)

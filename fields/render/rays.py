@@ -60,7 +60,9 @@ class SceneTransform:
         return Rays(self.points_to_unit(rays.origins), rays.directions, rays.cameras)
 
 
-def ray_aabb(origins: torch.Tensor, directions: torch.Tensor, aabb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def ray_aabb(
+    origins: torch.Tensor, directions: torch.Tensor, aabb: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Slab test. ``origins, directions (..., 3)``, ``aabb (6,)`` -> ``t_near, t_far (...)`` (``t_near``
     clamped at 0 for rays starting inside) and ``hit (...)`` bool."""
     safe = torch.where(directions.abs() < 1e-12, torch.full_like(directions, 1e-12), directions)

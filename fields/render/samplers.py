@@ -34,7 +34,10 @@ def sample_pdf(bins: torch.Tensor, weights: torch.Tensor, n_samples: int, strati
         cdf = torch.cat((torch.zeros_like(pdf[:, :1]), torch.cumsum(pdf, -1)), -1).clamp_max(1.0)
         n = n_samples + 1
         if stratified:
-            u = (torch.arange(n, dtype=bins.dtype, device=bins.device) + torch.rand(len(bins), n, generator=generator).to(bins)) / n
+            u = (
+                torch.arange(n, dtype=bins.dtype, device=bins.device)
+                + torch.rand(len(bins), n, generator=generator).to(bins)
+            ) / n
         else:
             u = (torch.arange(n, dtype=bins.dtype, device=bins.device) + 0.5).expand(len(bins), n) / n
         u = u.contiguous().clamp(0.0, 1.0 - 1e-6)

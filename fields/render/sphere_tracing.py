@@ -4,7 +4,8 @@ Each ray starts where it enters the box ``[lo, hi]^3`` and advances by ``step_sc
 For an exact SDF (``lipschitz = 1``) a step never passes the surface. A neural SDF is only roughly
 1-Lipschitz, so the step is shortened (``step_scale < 1``), and a ray whose value turns negative (it
 stepped through the surface) goes back by secant steps between its last point outside and the point
-inside (regula falsi) until it is within ``hit_epsilon``. A ray hits when ``|f| < hit_epsilon``; it misses when it leaves the box or runs out of steps. Only active
+inside (regula falsi) until it is within ``hit_epsilon``. A ray hits when ``|f| < hit_epsilon``; it misses when it
+leaves the box or runs out of steps. Only active
 rays are evaluated each iteration.
 """
 
@@ -15,6 +16,8 @@ from typing import Callable
 
 import torch
 
+from fields.render.rays import ray_aabb
+
 SDFFn = Callable[[torch.Tensor], torch.Tensor]  # (N, 3) -> (N,)
 
 
@@ -24,15 +27,6 @@ class TraceResult:
     hit: torch.Tensor  # (R,) bool
     points: torch.Tensor  # (R, 3) hit positions (undefined where missed)
     steps: int
-
-
-def ray_box(origins: torch.Tensor, directions: torch.Tensor, lo: float = 0.0, hi: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Entry and exit distances ``(R,)`` of rays through the box (entry > exit: missed)."""
-    inv = 1.0 / torch.where(directions.abs() < 1e-12, torch.full_like(directions, 1e-12), directions)
-    t0, t1 = (lo - origins) * inv, (hi - origins) * inv
-    near = torch.minimum(t0, t1).max(dim=-1).values.clamp_min(0.0)
-    far = torch.maximum(t0, t1).min(dim=-1).values
-    return near, far
 
 
 @torch.no_grad()
@@ -47,7 +41,8 @@ def sphere_trace(
     bounds: tuple[float, float] = (0.0, 1.0),
 ) -> TraceResult:
     """Trace rays ``origins, directions (R, 3)`` (unit directions) against ``sdf`` (negative inside)."""
-    near, far = ray_box(origins, directions, *bounds)
+    lo, hi = bounds
+    near, far, _ = ray_aabb(origins, directions, torch.tensor([lo, lo, lo, hi, hi, hi]))
     t = near.clone()
     hit = torch.zeros_like(t, dtype=torch.bool)
     active = (near < far).nonzero().squeeze(-1)

@@ -13,7 +13,8 @@ from typing import Callable, Optional
 
 import torch
 
-from fields.render.packing import exclusive_sum, segment_sum
+from fields.kernels.packing import exclusive_sum, segment_sum
+from fields.kernels.triton_volume import weights_from_density  # imports no triton on CPU paths
 
 
 def render_transmittance_from_density(t_starts: torch.Tensor, t_ends: torch.Tensor, sigmas: torch.Tensor,
@@ -27,8 +28,9 @@ def render_transmittance_from_density(t_starts: torch.Tensor, t_ends: torch.Tens
     return transmittance, 1.0 - torch.exp(-sigma_delta)
 
 
-def render_weights_from_density(t_starts: torch.Tensor, t_ends: torch.Tensor, sigmas: torch.Tensor,
-                                ray_indices: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def render_weights_from_density(
+    t_starts: torch.Tensor, t_ends: torch.Tensor, sigmas: torch.Tensor, ray_indices: Optional[torch.Tensor] = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """-> ``(weights, transmittance, alphas)``, each shaped like ``sigmas``."""
     fast = _triton_weights(t_starts, t_ends, sigmas, ray_indices)
     if fast is not None:
@@ -41,12 +43,12 @@ def _triton_weights(t_starts, t_ends, sigmas, ray_indices):
     """The Triton kernels (``fields.kernels.triton_volume``) for packed CUDA inputs, else ``None``."""
     if ray_indices is None or not sigmas.is_cuda:
         return None
-    from fields.kernels.triton_volume import weights_from_density  # imports no triton on CPU paths
-
     return weights_from_density(t_starts, t_ends, sigmas, ray_indices)
 
 
-def render_weights_from_alpha(alphas: torch.Tensor, ray_indices: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+def render_weights_from_alpha(
+    alphas: torch.Tensor, ray_indices: Optional[torch.Tensor] = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``T_i = prod_{j<i} (1 - alpha_j)`` (NeuS gives alphas directly) -> ``(weights, transmittance)``."""
     log_survive = torch.log1p(-alphas.clamp(max=1.0 - 1e-7))
     transmittance = torch.exp(exclusive_sum(log_survive, ray_indices))
@@ -77,9 +79,14 @@ class RenderOutput:
     extras: dict
 
 
-def render(t_starts: torch.Tensor, t_ends: torch.Tensor, ray_indices: Optional[torch.Tensor], n_rays: int,
-           rgb_sigma_fn: Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]],
-           background: Optional[torch.Tensor] = None) -> RenderOutput:
+def render(
+    t_starts: torch.Tensor,
+    t_ends: torch.Tensor,
+    ray_indices: Optional[torch.Tensor],
+    n_rays: int,
+    rgb_sigma_fn: Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]],
+    background: Optional[torch.Tensor] = None,
+) -> RenderOutput:
     """Evaluate ``rgb_sigma_fn(t_starts, t_ends, ray_indices) -> (rgb (..., 3), sigma (...))`` and composite.
 
     background: ``(3,)`` or ``(n_rays, 3)``, added with weight ``1 - opacity``; None keeps black.

@@ -11,4 +11,15 @@ from fields.tasks.sdf import SDFTask
 from fields.tasks.surface import SurfaceTask
 from fields.tasks.video import VideoTask
 
-__all__ = ["TASKS", "FieldTask", "ClassifyTask", "RestoreTask", "ImageTask", "OccupancyTask", "RadianceTask", "SDFTask", "SurfaceTask", "VideoTask"]
+__all__ = [
+    "TASKS",
+    "FieldTask",
+    "ClassifyTask",
+    "RestoreTask",
+    "ImageTask",
+    "OccupancyTask",
+    "RadianceTask",
+    "SDFTask",
+    "SurfaceTask",
+    "VideoTask",
+]

@@ -7,18 +7,19 @@ draws exactly the batches an uninterrupted run would have drawn. The dataloader 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Optional
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from fields.config.base import StrictModel
+from fields.config.base import ComponentConfig, StrictModel
+from fields.metrics.psnr import psnr_from_mse
 from fields.tasks.losses import regression_loss
 from fields.tasks.schedules import lr_factor
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 class _Ticks(IterableDataset):
@@ -30,7 +31,15 @@ class _Ticks(IterableDataset):
 
 
 class FieldTask(pl.LightningModule):
-    DataConfig: type[StrictModel]
+    """A task declares its scene sections as data, read by the scene schema (``fields.engine.scene``):
+    ``DataConfig`` (``data:``), ``RenderConfig`` (``render:``, None: the task takes none),
+    ``validate_head`` (``head:``, None: no head; called with None for the default head) and
+    ``scene_defaults`` (``{section: {key: value}}`` for keys a scene file leaves out)."""
+
+    DataConfig: ClassVar[type[StrictModel]]
+    RenderConfig: ClassVar[Optional[type[StrictModel]]] = None
+    validate_head: ClassVar[Optional[Callable[[Any], ComponentConfig]]] = None
+    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__()
@@ -40,7 +49,8 @@ class FieldTask(pl.LightningModule):
 
     @classmethod
     def check_scene(cls, scene: "SceneConfig") -> None:
-        """Raise ``ValueError`` if the model does not suit this task (called during validation)."""
+        """Raise ``ValueError`` if the model does not suit this task (called during validation, after
+        ``scene_defaults`` were filled in; it must not change the scene)."""
 
     # --- training -----------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -62,7 +72,7 @@ class FieldTask(pl.LightningModule):
         loss = regression_loss(self.scene.train.loss, pred, target)
         self.log("train/loss", loss, prog_bar=True)
         if self.scene.train.loss == "l2":
-            self.log("train/psnr", -10.0 * torch.log10(loss.detach().clamp_min(1e-12)), prog_bar=True)
+            self.log("train/psnr", psnr_from_mse(loss.detach()), prog_bar=True)
         return loss
 
     def param_groups(self) -> list[dict[str, Any]]:
@@ -76,7 +86,9 @@ class FieldTask(pl.LightningModule):
         else:
             cls = torch.optim.Adam if cfg.type == "adam" else torch.optim.AdamW
             optimizer = cls(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(self.scene.train.schedule, self.scene.train.steps))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lr_factor(self.scene.train.schedule, self.scene.train.steps)
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --- evaluation and outputs ---------------------------------------------------------------------

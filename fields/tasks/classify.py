@@ -1,6 +1,6 @@
 """Classifying shapes from their fitted tri-planes (``task: classify``).
 
-The data is a tri-plane dataset (``fields.heads.triplane_dataset``): a given file, or the procedural
+The data is a tri-plane dataset (``fields.datasets.triplane_dataset``): a given file, or the procedural
 collection described by ``data.shapes``, fitted once and cached under ``data.cache_dir``. The network is
 ``head:``, any classifier of ``fields.heads.BACKBONES``: ``channel_set`` (the paper's channel-token
 Transformer), ``pyramid`` or ``isotropic`` with any registered mixer (the planes stacked as a
@@ -30,13 +30,16 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from fields.config.base import StrictModel
 from fields.datasets.paths import resolve_data_path
-from fields.heads.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset, load_triplane_dataset
+from fields.datasets.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset, load_triplane_dataset
 from fields.heads.triplane_symmetry import random_symmetries, transform_planes, transform_points
+from fields.heads import BACKBONES
+from fields.io import atomic_write_text
+from fields.modules import eval_mode, n_params
 from fields.tasks.base import FieldTask
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 CLASSIFIERS = ("channel_set", "pyramid", "isotropic", "pointnet")
 
@@ -68,8 +71,6 @@ class ClassifyTask(FieldTask):
 
     @classmethod
     def validate_head(cls, value: Any) -> Any:
-        from fields.heads import BACKBONES
-
         config = BACKBONES.validate(value if value is not None else {"type": "channel_set"})
         if config.type not in CLASSIFIERS:
             raise ValueError(f"classify needs a classifier head ({', '.join(CLASSIFIERS)}), got '{config.type}'")
@@ -77,8 +78,6 @@ class ClassifyTask(FieldTask):
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
-        from fields.heads import BACKBONES
-
         data = scene.data
         self.dataset_path = Path(data.dataset) if data.dataset else cached_triplane_dataset(data.shapes, data.cache_dir)
         tensors, self.classes = load_triplane_dataset(self.dataset_path)
@@ -139,11 +138,8 @@ class ClassifyTask(FieldTask):
     # --- evaluation ---------------------------------------------------------------------------------
     @torch.no_grad()
     def predict(self, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-        was_training = self.head.training
-        self.head.eval()
-        out = torch.cat([self.head(x[i : i + chunk]).argmax(1) for i in range(0, x.shape[0], chunk)])
-        self.head.train(was_training)
-        return out
+        with eval_mode(self.head):
+            return torch.cat([self.head(x[i : i + chunk]).argmax(1) for i in range(0, x.shape[0], chunk)])
 
     def confusion(self) -> torch.Tensor:
         """``(K, K)`` held-out counts: row true class, column predicted."""
@@ -162,12 +158,10 @@ class ClassifyTask(FieldTask):
         }
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
-        from fields.engine.atomic import atomic_write_text
-
         path = Path(run_dir) / "confusion.json"
         atomic_write_text(path, json.dumps({"classes": self.classes, "confusion": self.confusion().tolist()}) + "\n")
         return [path]
 
     def describe(self) -> dict[str, Any]:
-        return {"params": sum(p.numel() for p in self.head.parameters() if p.requires_grad),
+        return {"params": n_params(self.head),
                 "head": self.scene.head.type, "dataset": str(self.dataset_path)}

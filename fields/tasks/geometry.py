@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Optional
 
 import numpy as np
 import pydantic
@@ -20,18 +20,22 @@ from pydantic import ValidationInfo, field_validator, model_validator
 
 from fields.config.base import StrictModel
 from fields.datasets.analytic import PRESETS, SHAPE_PREFIX, preset, shape_mesh
-from fields.datasets.mesh import load_mesh, mesh_from_arrays
-from fields.datasets.normalize import UnitCubeTransform
 from fields.datasets.cgal import CGAL_PREFIX, resolve_cgal
+from fields.datasets.mesh import import_trimesh, load_mesh, mesh_from_arrays, sample_surface
+from fields.datasets.normalize import UnitCubeTransform
 from fields.datasets.paths import resolve_data_path
-from fields.datasets.pointcloud import PointCloud, load_point_cloud
+from fields.datasets.pointcloud import PointCloud, load_point_cloud, poisson_mesh
 from fields.datasets.sdf_sampling import MeshDistance, SampleConfig, SamplePool, cloud_sample_pool, mesh_sample_pool
 from fields.errors import UserError
+from fields.export.marching_cubes import extract_surface
+from fields.io import atomic_path
+from fields.metrics.geometry import mesh_metrics, surface_metrics, volumetric_iou
 from fields.models import Field
+from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 log = logging.getLogger("fields")
 MESH_FORMATS = ("ply", "obj", "glb", "stl", "off")
@@ -125,8 +129,6 @@ class GeometryTask(FieldTask):
             if self.needs_oriented_cloud and self.cloud.normals is None:
                 raise UserError(f"{data.points}: an SDF from a point cloud needs normals (x y z nx ny nz)")
             if not self.needs_oriented_cloud:
-                from fields.datasets.pointcloud import poisson_mesh
-
                 self.mesh = poisson_mesh(self.cloud, data.poisson_depth)
                 self.reference = self.reference or self.mesh
         extent = self.mesh.vertices if self.mesh is not None else self.cloud.points
@@ -138,12 +140,14 @@ class GeometryTask(FieldTask):
         self._distance: Optional[MeshDistance] = None
         self._reference_distance: Optional[MeshDistance] = None
 
+    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {"model": {"output_activation": "none"}}
+
     @classmethod
     def check_scene(cls, scene: "SceneConfig") -> None:
-        if "output_activation" not in scene.model.model_fields_set:
-            scene.model.output_activation = "none"
-        elif scene.model.output_activation != "none":
-            raise ValueError(f"model.output_activation: {scene.task} fields need 'none' (got '{scene.model.output_activation}')")
+        if scene.model.output_activation != "none":
+            raise ValueError(
+                f"model.output_activation: {scene.task} fields need 'none' (got '{scene.model.output_activation}')"
+            )
 
     # --- data -----------------------------------------------------------------------------------------
     @property
@@ -213,23 +217,13 @@ class GeometryTask(FieldTask):
 
     def extract_mesh(self, resolution: int, coarse_to_fine: bool = True):
         """Marching cubes of the field in the unit cube, as a trimesh in input coordinates (may be empty)."""
-        from fields.datasets.mesh import import_trimesh
-        from fields.export.marching_cubes import extract_surface
-
-        was_training = self.field.training
-        self.field.eval()
-        try:
+        with eval_mode(self.field):
             vertices, faces = extract_surface(self._query, resolution, chunk=self.scene.train.eval_chunk,
                                               coarse_to_fine=coarse_to_fine, lipschitz=self.lipschitz)
-        finally:
-            self.field.train(was_training)
         return import_trimesh().Trimesh(self.transform.to_input(vertices), faces, process=False)
 
     # --- evaluation and outputs ---------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
-        from fields.datasets.mesh import sample_surface
-        from fields.metrics.geometry import mesh_metrics, surface_metrics, volumetric_iou
-
         cfg = self.scene.data.eval
         rng = np.random.default_rng(cfg.seed)
         metrics: dict[str, float] = {}
@@ -247,17 +241,19 @@ class GeometryTask(FieldTask):
             return metrics
         if self.reference is not None:
             extent = float(np.ptp(np.asarray(self.reference.vertices), axis=0).max())
-            metrics.update(mesh_metrics(mesh, self.reference, cfg.surface_points, cfg.fscore_threshold * extent, cfg.seed))
+            metrics.update(
+                mesh_metrics(mesh, self.reference, cfg.surface_points, cfg.fscore_threshold * extent, cfg.seed)
+            )
         else:
             points, normals = sample_surface(mesh, cfg.surface_points, rng)
             extent = float(np.ptp(self.cloud.points, axis=0).max())
-            metrics.update(surface_metrics(points, normals, self.cloud.points, self.cloud.normals, cfg.fscore_threshold * extent))
+            metrics.update(
+                surface_metrics(points, normals, self.cloud.points, self.cloud.normals, cfg.fscore_threshold * extent)
+            )
         return metrics
 
     def export_mesh(self, path: Path, resolution: int, coarse_to_fine: bool = True) -> Path:
         """Write the field's surface (input coordinates); the format follows the suffix."""
-        from fields.engine.atomic import atomic_path
-
         path = Path(path)
         fmt = path.suffix.lower().lstrip(".")
         if fmt not in MESH_FORMATS:

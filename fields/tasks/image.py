@@ -9,20 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
-import torch
 import pydantic
+import torch
 from pydantic import ValidationInfo, field_validator
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from fields.config.base import StrictModel
-from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, save_image, skimage_names
+from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, skimage_names
 from fields.datasets.paths import resolve_data_path
+from fields.encoders.rbf_init import sobel_magnitude
+from fields.io import save_image
 from fields.models import Field
+from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 class ImageData(StrictModel):
@@ -57,8 +60,6 @@ class ImageTask(FieldTask):
         # gradient magnitude, once; a resumed run restores them from its checkpoint instead
         encoder = self.field.encoder
         if getattr(encoder, "needs_initialise", False):
-            from fields.encoders.rbf_init import sobel_magnitude
-
             image = self.pixels.reshape(self.height, self.width, self.channels).float()
             coords = self.pixel_coords(torch.arange(self.pixels.shape[0], device=self.pixels.device))
             encoder.initialise(coords, sobel_magnitude(image).reshape(-1))
@@ -79,10 +80,8 @@ class ImageTask(FieldTask):
         device = self.pixels.device
         dtype = next(self.field.parameters()).dtype
         coords = pixel_grid(height, width).to(device=device, dtype=dtype)
-        was_training = self.field.training
-        self.field.eval()
-        out = self.field.query(coords, chunk=self.scene.train.eval_chunk)
-        self.field.train(was_training)
+        with eval_mode(self.field):
+            out = self.field.query(coords, chunk=self.scene.train.eval_chunk)
         return out.float().clamp(0.0, 1.0)
 
     def evaluate(self) -> dict[str, float]:

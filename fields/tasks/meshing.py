@@ -12,25 +12,11 @@ import numpy as np
 import torch
 
 from fields.export.marching_cubes import extract_surface
-
+from fields.io import write_mesh_ply
 from fields.render.rays import SceneTransform
 
 log = logging.getLogger("fields")
 
-
-def write_mesh_ply(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
-    from fields.engine.atomic import atomic_path
-
-    header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(vertices)}\n"
-              "property float x\nproperty float y\nproperty float z\n"
-              f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n")
-    face_records = np.empty(len(faces), dtype=[("n", "u1"), ("v", "<i4", (3,))])
-    face_records["n"], face_records["v"] = 3, faces
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(header.encode())
-            handle.write(vertices.astype("<f4").tobytes())
-            handle.write(face_records.tobytes())
 
 
 def extract_mesh(fn: Callable[[torch.Tensor], torch.Tensor], resolution: int, level: float, box: tuple[float, float],

@@ -9,7 +9,6 @@ field, ``render_rays`` and the loss.
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -17,9 +16,10 @@ import numpy as np
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from fields.datasets.image import save_image
 from fields.datasets.views import load_views
 from fields.errors import UserError
+from fields.io import save_image, to_uint8, write_point_cloud, write_video
+from fields.modules import eval_mode
 from fields.render.camera_paths import orbit_path, path_cameras, spiral_path
 from fields.render.cameras import Cameras, generate_rays, image_rays
 from fields.render.rays import Rays, SceneTransform
@@ -28,7 +28,7 @@ from fields.tasks.base import FieldTask
 from fields.tasks.schedules import lr_factor
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 log = logging.getLogger("fields")
 PATHS = ("orbit", "spiral", "dataset")
@@ -42,7 +42,11 @@ class MultiViewTask(FieldTask):
         self.transform = SceneTransform.from_aabb(self.views.aabb)
         self.images = self.views.images  # uint8, stays on the CPU: not a buffer
         bg = scene.data.background
-        colour = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "random": (1.0, 1.0, 1.0)}.get(bg, bg) if isinstance(bg, str) else bg
+        colour = (
+            {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "random": (1.0, 1.0, 1.0)}.get(bg, bg)
+            if isinstance(bg, str)
+            else bg
+        )
         self.register_buffer("eval_background", torch.tensor(colour, dtype=torch.float32), persistent=False)
         log.info("%d training and %d test views of %dx%d from %s", len(self.views.train), len(self.views.test),
                  self.cameras.width, self.cameras.height, self.views.source)
@@ -78,7 +82,9 @@ class MultiViewTask(FieldTask):
             return x[:, :3] * x[:, 3:] + background * (1.0 - x[:, 3:])
         return x[:, :3]
 
-    def random_batch(self, n_rays: int, generator: torch.Generator) -> tuple[Rays, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def random_batch(
+        self, n_rays: int, generator: torch.Generator
+    ) -> tuple[Rays, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``n_rays`` random pixels of random training views -> rays, target rgb ``(B, 3)``, background
         ``(B, 3)`` and alpha ``(B,)`` (ones without an alpha channel)."""
         train = torch.tensor(self.views.train)
@@ -91,7 +97,11 @@ class MultiViewTask(FieldTask):
         else:
             background = self.eval_background.expand(n_rays, 3)
         rays = self.unit_rays(self.cameras, view, x.float() + 0.5, y.float() + 0.5)
-        alpha = pixels[:, 3].to(self.device, torch.float32) / 255.0 if pixels.shape[-1] == 4 else torch.ones(n_rays, device=self.device)
+        alpha = (
+            pixels[:, 3].to(self.device, torch.float32) / 255.0
+            if pixels.shape[-1] == 4
+            else torch.ones(n_rays, device=self.device)
+        )
         return rays, self.target_rgb(pixels, background), background, alpha
 
     # --- rendering -----------------------------------------------------------------------------------
@@ -107,24 +117,30 @@ class MultiViewTask(FieldTask):
         unit = self.transform.rays_to_unit(rays)
         chunk = self.scene.render.chunk
         rgb, depth, opacity = [], [], []
-        was_training = self.training
-        self.eval()
-        for i in range(0, len(unit), chunk):
-            part = unit[i : i + chunk].to(self.device)
-            out = self.render_rays(part, self.eval_background.expand(len(part), 3))
-            rgb.append(out.rgb.float().cpu())
-            opacity.append(out.opacity.float().cpu())
-            depth.append(out.depth.float().cpu() / out.opacity.float().cpu().clamp_min(1e-6))
-        self.train(was_training)
+        with eval_mode(self):
+            for i in range(0, len(unit), chunk):
+                part = unit[i : i + chunk].to(self.device)
+                out = self.render_rays(part, self.eval_background.expand(len(part), 3))
+                rgb.append(out.rgb.float().cpu())
+                opacity.append(out.opacity.float().cpu())
+                depth.append(out.depth.float().cpu() / out.opacity.float().cpu().clamp_min(1e-6))
         h, w = cameras.height, cameras.width
         depth_unit = torch.cat(depth)[:, 0]
         points = self.transform.points_to_world(unit.origins + unit.directions * depth_unit[:, None])
-        return {"rgb": torch.cat(rgb).clamp(0, 1).reshape(h, w, 3), "depth": (depth_unit * self.transform.scale).reshape(h, w),
-                "opacity": torch.cat(opacity).reshape(h, w), "points": points.reshape(h, w, 3)}
+        return {
+            "rgb": torch.cat(rgb).clamp(0, 1).reshape(h, w, 3),
+            "depth": (depth_unit * self.transform.scale).reshape(h, w),
+            "opacity": torch.cat(opacity).reshape(h, w),
+            "points": points.reshape(h, w, 3),
+        }
 
     def test_target(self, index: int) -> torch.Tensor:
         pixels = self.images[index].reshape(-1, self.images.shape[-1])
-        return self.target_rgb(pixels, self.eval_background.to(self.device)).cpu().reshape(self.cameras.height, self.cameras.width, 3)
+        return (
+            self.target_rgb(pixels, self.eval_background.to(self.device))
+            .cpu()
+            .reshape(self.cameras.height, self.cameras.width, 3)
+        )
 
     def evaluate(self) -> dict[str, float]:
         psnrs, ssims = [], []
@@ -185,41 +201,6 @@ class MultiViewTask(FieldTask):
             target = folder / f"frame_{k:04d}.png"
             save_image(target, rgb)
             written.append(target)
-            frames_rgb.append((rgb.numpy() * 255 + 0.5).astype(np.uint8))
+            frames_rgb.append(to_uint8(rgb))
         video = write_video(folder.with_suffix(".mp4"), frames_rgb, self.scene.render.fps)
         return written + ([video] if video else [])
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: int) -> Optional[Path]:
-    """Frames ``(H, W, 3)`` uint8 -> MP4 through imageio-ffmpeg; None (logged) when it is missing."""
-    try:
-        import imageio.v2 as imageio
-        import imageio_ffmpeg  # noqa: F401 - optional (the video extra)
-    except ImportError:
-        log.info("imageio-ffmpeg not installed (pip install 'fields-toolkit[video]'): PNG frames only")
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]  # H.264 needs even sizes
-    with imageio.get_writer(path, fps=fps, codec="libx264", quality=8, macro_block_size=1, ffmpeg_log_level="error") as writer:
-        for frame in even:
-            writer.append_data(frame)
-    return path
-
-
-def write_point_cloud(path: Path, points: torch.Tensor, colours: torch.Tensor) -> None:
-    """Binary little-endian PLY with float xyz and uchar rgb."""
-    from fields.engine.atomic import atomic_path
-
-    xyz = points.float().numpy()
-    rgb = (colours.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
-    record = np.empty(len(xyz), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
-    record["x"], record["y"], record["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    record["r"], record["g"], record["b"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
-    header = ("ply\nformat binary_little_endian 1.0\n"
-              f"element vertex {len(xyz)}\nproperty float x\nproperty float y\nproperty float z\n"
-              "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(header.encode())
-            handle.write(record.tobytes())

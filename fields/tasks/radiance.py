@@ -9,40 +9,47 @@ Outputs: test renders, a point cloud, and a mesh of the density level set.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import torch
-from pydantic import Field, SerializeAsAny, field_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from fields.config.base import ComponentConfig, StrictModel
 from fields.datasets.views import PosedViewsData
 from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
-from fields.models.radiance import RadianceField
-from fields.render.backends.nerfacc import resolve_backend
-from fields.render.batching import dynamic_batch_size
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.appearance import AppearanceEmbedding
+from fields.models.camera_optimizer import CameraOptimizer
 from fields.models.contraction import SceneContraction
-from fields.render.camera_optimizer import CameraOptimizer
+from fields.models.proposal import ProposalNetworks
+from fields.models.radiance import RadianceField
+from fields.render.batching import dynamic_batch_size
 from fields.render.contracted_grid import ContractedOccupancyGrid
 from fields.render.occupancy_grid import OccupancyGrid
-from fields.render.spacing import lindisp_piecewise_bins
 from fields.render.proposal import ProposalSampler
 from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
+from fields.render.spacing import lindisp_piecewise_bins
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
 from fields.tasks.losses import regression_loss
+from fields.tasks.meshing import extract_mesh
 from fields.tasks.multiview import MultiViewTask
 from fields.tasks.registry import TASKS
 
+log = logging.getLogger("fields")
+
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 def default_direction_encoder() -> Any:
-    return ENCODERS.validate({"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4})
+    return ENCODERS.validate(
+        {"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4}
+    )
 
 
 class ViewRenderConfig(StrictModel):
@@ -56,10 +63,11 @@ class ViewRenderConfig(StrictModel):
 
 class RadianceRender(ViewRenderConfig):
     sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
-    backend: Literal["auto", "torch", "nerfacc"] = "auto"
     n_samples: int = Field(64, ge=1, description="uniform: samples per ray; proposal: final samples per ray")
     max_steps: int = Field(512, ge=8, description="occupancy grid: steps across the unit cube's diagonal")
-    render_step_size: Optional[float] = Field(None, gt=0, description="occupancy grid step (unit frame); default from max_steps")
+    render_step_size: Optional[float] = Field(
+        None, gt=0, description="occupancy grid step (unit frame); default from max_steps"
+    )
     grid_resolution: int = Field(128, ge=8)
     grid_levels: int = Field(1, ge=1, le=8)
     grid_update_every: int = Field(16, ge=1)
@@ -96,6 +104,17 @@ class RadianceRender(ViewRenderConfig):
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_backend(cls, data: Any) -> Any:
+        # render.backend (auto|torch|nerfacc) never reached the renderer; older scene files still load
+        if isinstance(data, dict) and "backend" in data:
+            data = {k: v for k, v in data.items() if k != "backend"}
+            log.info(
+                "render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired"
+            )
+        return data
+
     @field_validator("direction_encoder", mode="before")
     @classmethod
     def _direction(cls, value: Any) -> Any:
@@ -123,19 +142,18 @@ class RadianceTask(MultiViewTask):
                                    contraction=self.contraction, appearance_dim=cfg.appearance_dim)
         self.far = 0.5 * cfg.far_plane  # unit frame: the scene box has half-side 0.5
         self.near = cfg.near_plane or (self.views.near / self.transform.scale if self.views.near else 0.0)
-        self.grid = self.proposal = None
+        self.grid = self.proposal = self.proposal_sampler = None
         if cfg.sampler == "occupancy_grid":
             self.grid = (OccupancyGrid(cfg.grid_resolution, levels) if self.contraction is None
-                         else ContractedOccupancyGrid(self.contraction, cfg.grid_resolution, self.far))
+                         else ContractedOccupancyGrid(self.contraction.to_field, self.contraction.to_unit,
+                                                 cfg.grid_resolution, self.far))
         elif cfg.sampler == "proposal":
-            to_field, initial = None, None
+            initial = None
             if self.contraction is not None:
-                to_field = self.contraction.to_field
-
                 def initial(t0, t1, n, stratified, generator):
                     return lindisp_piecewise_bins(t0, t1, n, 0.5, stratified, generator)
-            self.proposal = ProposalSampler(cfg.proposal_samples, cfg.n_samples, cfg.proposal_max_resolutions,
-                                            to_field=to_field, initial_bins=initial)
+            self.proposal = ProposalNetworks(len(cfg.proposal_samples), cfg.proposal_max_resolutions)
+            self.proposal_sampler = ProposalSampler(cfg.proposal_samples, cfg.n_samples, initial_bins=initial)
         n_views = len(self.cameras)
         self.appearance = (AppearanceEmbedding(n_views, cfg.appearance_dim, self.views.train) if cfg.appearance_dim
                            else None)
@@ -145,12 +163,13 @@ class RadianceTask(MultiViewTask):
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
         self.register_buffer("next_rays", torch.tensor(scene.train.batch_size))
-        self.backend = "torch"
 
     def param_groups(self) -> list[dict[str, Any]]:
         groups = self.field.param_groups(self.scene.train.optimizer)
         if self.proposal is not None:
-            groups.append({"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr})
+            groups.append(
+                {"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr}
+            )
         if self.appearance is not None:
             optimizer = self.scene.train.optimizer
             groups.append({"name": "appearance", "params": list(self.appearance.parameters()),
@@ -159,9 +178,6 @@ class RadianceTask(MultiViewTask):
             groups.append({"name": "camera_opt", "params": list(self.camera_opt.parameters()),
                            "lr": self.scene.render.camera_opt_lr})
         return groups
-
-    def on_fit_start(self) -> None:
-        self.backend = resolve_backend(self.scene.render.backend, self.device)
 
     # --- rendering -----------------------------------------------------------------------------------
     def render_rays(self, rays: Rays, background: torch.Tensor, training: bool = False,
@@ -175,10 +191,19 @@ class RadianceTask(MultiViewTask):
             def sigma_fn(t0, t1, ri):
                 return self.field.density(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None])
 
-            ri, t0, t1 = self.grid.sampling(o, d, sigma_fn, self.step_size, self.near,
-                                            early_stop_eps=cfg.early_stop_eps,
-                                            alpha_thre=cfg.alpha_thre, cone_angle=cfg.cone_angle, stratified=training,
-                                            generator=generator, round_samples=cfg.round_samples)
+            ri, t0, t1 = self.grid.sampling(
+                o,
+                d,
+                sigma_fn,
+                self.step_size,
+                self.near,
+                early_stop_eps=cfg.early_stop_eps,
+                alpha_thre=cfg.alpha_thre,
+                cone_angle=cfg.cone_angle,
+                stratified=training,
+                generator=generator,
+                round_samples=cfg.round_samples,
+            )
 
             def rgb_sigma_fn(t0, t1, ri):
                 return self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri], None if codes is None else codes[ri])
@@ -194,7 +219,15 @@ class RadianceTask(MultiViewTask):
             t_far = torch.where(hit, t_far, t_near).clamp_min(t_near)
         rounds = None
         if self.proposal is not None:
-            bins, rounds = self.proposal(o, d, t_near, t_far, stratified=training, generator=generator)
+            to_field = self.contraction.to_field if self.contraction is not None else (lambda x: x.clamp(0.0, 1.0))
+
+            def density_fn(field):
+                def sigma_fn(t0, t1):
+                    return field(to_field(o[:, None] + d[:, None] * ((t0 + t1) / 2)[..., None]))
+                return sigma_fn
+
+            bins, rounds = self.proposal_sampler.sampling([density_fn(f) for f in self.proposal.fields], t_near, t_far,
+                                                          stratified=training, generator=generator)
         else:
             bins = uniform_bins(t_near, t_far, cfg.n_samples, stratified=training, generator=generator)
         t0, t1 = bins[:, :-1], bins[:, 1:]
@@ -222,12 +255,16 @@ class RadianceTask(MultiViewTask):
         rays, target, background, _ = self.random_batch(int(self.next_rays), generator)
         out = self.render_rays(rays, background, training=True, generator=generator)
         loss = regression_loss(self.scene.train.loss, out.rgb, target)
-        self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         e = out.extras
         if cfg.distortion_weight > 0 and e["n_samples"]:
-            loss = loss + cfg.distortion_weight * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
+            loss = (
+                loss
+                + cfg.distortion_weight
+                * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
+            )
         if self.proposal is not None:
-            loss = loss + cfg.proposal_weight * self.proposal.loss(e["bins"], out.weights, e["rounds"])
+            loss = loss + cfg.proposal_weight * self.proposal_sampler.loss(e["bins"], out.weights, e["rounds"])
         if self.camera_opt is not None:
             loss = loss + self.camera_opt.penalty()
             self.log("train/camera_rotation_deg", self.camera_opt.errors()[0])
@@ -245,7 +282,7 @@ class RadianceTask(MultiViewTask):
     # --- outputs -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         info = super().describe()
-        info.update(sampler=self.scene.render.sampler, render_backend=self.backend, samples_seen=float(self.samples_seen))
+        info.update(sampler=self.scene.render.sampler, samples_seen=float(self.samples_seen))
         return info
 
     def evaluate(self) -> dict[str, float]:
@@ -264,11 +301,17 @@ class RadianceTask(MultiViewTask):
         paths = super().write_outputs(run_dir)
         cfg: RadianceRender = self.scene.render
         if cfg.mesh_resolution:
-            from fields.tasks.meshing import extract_mesh
-
             box = (self.field.box_lo, self.field.box_size)
-            mesh = extract_mesh(lambda x: self.field.density(x), cfg.mesh_resolution, cfg.mesh_density, box, self.transform,
-                                Path(run_dir) / "mesh.ply", self.device, flip=True)
+            mesh = extract_mesh(
+                lambda x: self.field.density(x),
+                cfg.mesh_resolution,
+                cfg.mesh_density,
+                box,
+                self.transform,
+                Path(run_dir) / "mesh.ply",
+                self.device,
+                flip=True,
+            )
             if mesh is not None:
                 paths.append(mesh)
         return paths

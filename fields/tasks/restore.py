@@ -1,6 +1,6 @@
 """Image restoration with a UNet head (``task: restore``).
 
-Pairs of degraded and clean images (``fields.heads.restore_pairs``: synthetic noise/blur on
+Pairs of degraded and clean images (``fields.datasets.restore_pairs``: synthetic noise/blur on
 scikit-image photographs, or early-stopped against converged renders of image fields) from
 ``data.images`` train the head; ``data.test_images`` are held out. The head is a UNet of
 ``fields.heads`` (default: MAXIM-style: the ``maxim`` multi-axis gated-MLP mixer with cross-gating skip
@@ -18,22 +18,38 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from fields.config.base import StrictModel
-from fields.datasets.image import save_image
-from fields.heads.restore_pairs import PairsConfig, restore_pairs
+from fields.datasets.image import skimage_names
+from fields.datasets.restore_pairs import PairsConfig, restore_pairs
+from fields.heads import BACKBONES
+from fields.io import save_image
+from fields.metrics.psnr import psnr
+from fields.modules import eval_mode, n_params
 from fields.tasks.base import FieldTask
+from fields.tasks.image_fit import render_pair
 from fields.tasks.losses import regression_loss
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 DEFAULT_HEAD = {"type": "unet", "dims": [32, 64, 96], "depths": [1, 1, 1], "skip": "cross_gating",
                 "mixer": {"type": "maxim", "grid_size": 4, "block_size": 4}, "global_residual": True}
 
 
 class RestoreData(StrictModel):
-    images: list[str] = Field(default_factory=lambda: ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
-                                                       "hubble_deep_field", "brick", "gravel"], min_length=1)
+    images: list[str] = Field(
+        default_factory=lambda: [
+            "astronaut",
+            "coffee",
+            "chelsea",
+            "rocket",
+            "immunohistochemistry",
+            "hubble_deep_field",
+            "brick",
+            "gravel",
+        ],
+        min_length=1,
+    )
     test_images: list[str] = Field(default_factory=lambda: ["camera", "retina"], min_length=1)
     pairs: PairsConfig = Field(default_factory=PairsConfig)
     patch: int = Field(32, ge=4, description="training crop size (the head's divisibility applies)")
@@ -42,8 +58,6 @@ class RestoreData(StrictModel):
     @field_validator("images", "test_images")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        from fields.datasets.image import skimage_names
-
         names = skimage_names()
         for name in value:
             if ":" not in name and not Path(name).suffix and name not in names:
@@ -57,20 +71,12 @@ class RestoreData(StrictModel):
         return self
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR (dB) of ``(N, C, H, W)`` in [0, 1]."""
-    mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-12)
-    return -10.0 * torch.log10(mse)
-
-
 @TASKS.register("restore")
 class RestoreTask(FieldTask):
     DataConfig = RestoreData
 
     @classmethod
     def validate_head(cls, value: Any) -> Any:
-        from fields.heads import BACKBONES
-
         config = BACKBONES.validate(value if value is not None else dict(DEFAULT_HEAD))
         if config.type != "unet":
             raise ValueError(f"restore needs an image-to-image head (unet), got '{config.type}'")
@@ -78,12 +84,17 @@ class RestoreTask(FieldTask):
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
-        from fields.heads import BACKBONES
-
         data = scene.data
-        degraded, clean = restore_pairs(data.images, data.pairs, data.cache_dir, salt=0)
-        test_degraded, test_clean = restore_pairs(data.test_images, data.pairs, data.cache_dir, salt=1)
-        for name, tensor in (("train_in", degraded), ("train_out", clean), ("test_in", test_degraded), ("test_out", test_clean)):
+        degraded, clean = restore_pairs(data.images, data.pairs, data.cache_dir, salt=0, render_pair=render_pair)
+        test_degraded, test_clean = restore_pairs(
+            data.test_images, data.pairs, data.cache_dir, salt=1, render_pair=render_pair
+        )
+        for name, tensor in (
+            ("train_in", degraded),
+            ("train_out", clean),
+            ("test_in", test_degraded),
+            ("test_out", test_clean),
+        ):
             self.register_buffer(name, tensor.float().contiguous(), persistent=False)
         self.head = BACKBONES.build(scene.head, 3, 3, data.patch)
         self._size = data.pairs.size
@@ -120,11 +131,8 @@ class RestoreTask(FieldTask):
     def restore(self, images: torch.Tensor) -> torch.Tensor:
         """Restore whole images ``(N, 3, S, S)`` (the UNet is convolutional/partition-based, so any size
         divisible by its factors works) -> ``(N, 3, S, S)`` in [0, 1]."""
-        was_training = self.head.training
-        self.head.eval()
-        out = torch.cat([self.head(images[i : i + 4]) for i in range(0, images.shape[0], 4)]).clamp(0, 1)
-        self.head.train(was_training)
-        return out
+        with eval_mode(self.head):
+            return torch.cat([self.head(images[i : i + 4]) for i in range(0, images.shape[0], 4)]).clamp(0, 1)
 
     def evaluate(self) -> dict[str, float]:
         restored = self.restore(self.test_in)
@@ -143,4 +151,4 @@ class RestoreTask(FieldTask):
         return [path]
 
     def describe(self) -> dict[str, Any]:
-        return {"params": sum(p.numel() for p in self.head.parameters() if p.requires_grad), "head": self.scene.head.type}
+        return {"params": n_params(self.head), "head": self.scene.head.type}

@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from fields.config.scene import ScheduleConfig
+    from fields.config.train import ScheduleConfig
 
 
 def lr_factor(schedule: "ScheduleConfig", total_steps: int) -> Callable[[int], float]:

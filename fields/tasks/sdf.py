@@ -14,9 +14,15 @@ get ``pseudo_distance * |f - (q - p) . n_p|``, Hoppe's signed distance to the ne
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, ClassVar
+
 import torch
 
 from fields.datasets.sdf_sampling import SURFACE, UNIFORM
+from fields.errors import UserError
+from fields.modules import eval_mode
+from fields.render.turntable import write_turntable
 from fields.tasks.geometry import GeometryTask
 from fields.tasks.losses import regression_loss
 from fields.tasks.registry import TASKS
@@ -33,11 +39,10 @@ class SDFTask(GeometryTask):
     needs_oriented_cloud = True
     lipschitz = 2.0  # coarse-to-fine marching cubes: a neural SDF's slope can exceed 1
 
-    @classmethod
-    def check_scene(cls, scene) -> None:
-        super().check_scene(scene)
-        if "loss" not in scene.train.model_fields_set:
-            scene.train.loss = "mape"
+    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "model": {"output_activation": "none"},
+        "train": {"loss": "mape"},
+    }
 
     def surface_value(self, x: torch.Tensor) -> torch.Tensor:
         return self.field(x)[..., 0]
@@ -106,19 +111,12 @@ class SDFTask(GeometryTask):
                frames: int | None = None) -> list:
         """Turntable of the sphere-traced field (``path: orbit``, the only one): ``turntable/frame_*.png``,
         ``turntable.mp4``, and the first view's ``depth.png`` and ``normals.png``."""
-        from pathlib import Path
-
-        from fields.errors import UserError
-        from fields.render.turntable import write_turntable
-
         if path not in (None, "orbit"):
             raise UserError(f"sdf renders are turntables: --path orbit (got '{path}')")
         cfg = self.scene.data.eval
         width = width or height or cfg.render_size
         height = height or width
-        was_training = self.field.training
-        self.field.eval()
-        try:
-            return write_turntable(self._query, Path(run_dir) / "turntable", width, height, frames=frames or cfg.render_frames)
-        finally:
-            self.field.train(was_training)
+        with eval_mode(self.field):
+            return write_turntable(
+                self._query, Path(run_dir) / "turntable", width, height, frames=frames or cfg.render_frames
+            )

@@ -19,6 +19,7 @@ from pydantic import Field, SerializeAsAny, field_validator
 from fields.config.base import ComponentConfig
 from fields.datasets.views import PosedViewsData
 from fields.encoders import ENCODERS
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.neus import NeuSField, neus_alpha, up_sample_weights
 from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import sample_pdf, uniform_bins
@@ -30,7 +31,7 @@ from fields.tasks.radiance import ViewRenderConfig, default_direction_encoder
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 UNIT_BOX = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 
@@ -65,14 +66,23 @@ class SurfaceTask(MultiViewTask):
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         cfg: SurfaceRender = scene.render
-        self.field = NeuSField(scene.model, cfg.direction_encoder, cfg.sdf_neurons, cfg.sdf_hidden_layers, cfg.geo_feat_dim,
-                               cfg.init_radius, cfg.init_variance)
+        self.field = NeuSField(
+            scene.model,
+            cfg.direction_encoder,
+            cfg.sdf_neurons,
+            cfg.sdf_hidden_layers,
+            cfg.geo_feat_dim,
+            cfg.init_radius,
+            cfg.init_variance,
+        )
 
     def cos_anneal_ratio(self) -> float:
         steps = self.scene.render.anneal_steps
         return 1.0 if not self.training or steps == 0 else min(1.0, int(self.global_step) / steps)
 
-    def sample_bins(self, o: torch.Tensor, d: torch.Tensor, training: bool, generator: Optional[torch.Generator]) -> torch.Tensor:
+    def sample_bins(
+        self, o: torch.Tensor, d: torch.Tensor, training: bool, generator: Optional[torch.Generator]
+    ) -> torch.Tensor:
         cfg: SurfaceRender = self.scene.render
         t_near, t_far, hit = ray_aabb(o, d, UNIT_BOX.to(o))
         t_far = torch.where(hit, t_far, t_near + 1e-4)
@@ -121,7 +131,7 @@ class SurfaceTask(MultiViewTask):
             opacity = out.opacity[:, 0].clamp(1e-3, 1.0 - 1e-3)
             loss = loss + cfg.mask_weight * F.binary_cross_entropy(opacity, alpha)
         self.log("train/loss", loss)
-        self.log("train/psnr", -10.0 * torch.log10(torch.mean((out.rgb.detach() - target) ** 2).clamp_min(1e-10)), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         self.log("train/eikonal", eikonal)
         self.log("train/sharpness", self.field.sharpness().detach(), prog_bar=True)
         return loss

@@ -18,13 +18,17 @@ from pydantic import ValidationInfo, field_validator, model_validator
 
 from fields.config.base import StrictModel
 from fields.datasets.paths import resolve_data_path
-from fields.datasets.video import load_video, save_video
+from fields.datasets.video import load_video
+from fields.encoders.rbf_init import sobel_magnitude
+from fields.io import write_video
+from fields.metrics.psnr import psnr
 from fields.models import Field
+from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
-    from fields.config.scene import SceneConfig
+    from fields.engine.scene import SceneConfig
 
 
 class VideoData(StrictModel):
@@ -34,7 +38,9 @@ class VideoData(StrictModel):
     stride: int = pydantic.Field(1, ge=1)
     max_size: Optional[int] = pydantic.Field(None, ge=2, description="downscale so the longer side is at most this")
     channels: Literal["auto", "rgb", "grey"] = "auto"
-    fps: Optional[float] = pydantic.Field(None, gt=0, description="frame rate of written videos; default the file's / stride")
+    fps: Optional[float] = pydantic.Field(
+        None, gt=0, description="frame rate of written videos; default the file's / stride"
+    )
 
     @field_validator("video")
     @classmethod
@@ -68,14 +74,14 @@ class VideoTask(FieldTask):
         rest = index - frame * hw
         row = torch.div(rest, self.width, rounding_mode="floor")
         col = rest - row * self.width
-        return torch.stack(((col + 0.5) / self.width, (row + 0.5) / self.height, (frame + 0.5) / self.n_frames), -1).float()
+        return torch.stack(
+            ((col + 0.5) / self.width, (row + 0.5) / self.height, (frame + 0.5) / self.n_frames), -1
+        ).float()
 
     def on_fit_start(self) -> None:
         # signal-placed encoders (NeuRBF): weights = spatial gradient magnitude + temporal change
         encoder = self.field.encoder
         if getattr(encoder, "needs_initialise", False):
-            from fields.encoders.rbf_init import sobel_magnitude
-
             frames = self.pixels.reshape(self.n_frames, self.height, self.width, self.channels).float()
             weights = torch.stack([sobel_magnitude(f) for f in frames])
             if self.n_frames > 1:
@@ -98,23 +104,20 @@ class VideoTask(FieldTask):
         xs = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width
         ts = (torch.arange(self.n_frames, device=device, dtype=dtype) + 0.5) / self.n_frames
         t, y, x = torch.meshgrid(ts, ys, xs, indexing="ij")
-        was_training = self.field.training
-        self.field.eval()
-        out = self.field.query(torch.stack((x, y, t), -1), chunk=self.scene.train.eval_chunk)
-        self.field.train(was_training)
+        with eval_mode(self.field):
+            out = self.field.query(torch.stack((x, y, t), -1), chunk=self.scene.train.eval_chunk)
         return out.float().clamp(0.0, 1.0)
 
     def evaluate(self) -> dict[str, Any]:
         pred = self.predict_video()
         target = self.pixels.reshape(self.n_frames, self.height, self.width, self.channels).float()
-        mse = (pred - target).square().flatten(1).mean(1).clamp_min(1e-12)
-        per_frame = (-10.0 * torch.log10(mse)).tolist()
+        per_frame = psnr(pred, target).tolist()
         return {"psnr": sum(per_frame) / len(per_frame), "psnr_min_frame": min(per_frame),
                 "frames": self.n_frames, "psnr_per_frame": [round(p, 3) for p in per_frame]}
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
         path = Path(run_dir) / "reconstruction.mp4"
-        save_video(path, self.predict_video(), self.fps)
+        write_video(path, self.predict_video(), self.fps, required=True)
         return [path]
 
     def render(self, run_dir: Path, width: int | None = None, height: int | None = None) -> list[Path]:
@@ -125,7 +128,7 @@ class VideoTask(FieldTask):
             width = max(1, round(height * self.width / self.height))
         width, height = width or self.width, height or self.height
         path = Path(run_dir) / f"render_{width}x{height}.mp4"
-        save_video(path, self.predict_video(height, width), self.fps)
+        write_video(path, self.predict_video(height, width), self.fps, required=True)
         return [path]
 
     def describe(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fields.config.load import load_scene
+from fields.engine.scene import load_scene
 from fields.engine.run import fit
 
 pytestmark = pytest.mark.skipif(shutil.which("povray") is None, reason="needs POV-Ray (apt-get install povray)")

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from fields.models.appearance import AppearanceEmbedding
+from fields.models.camera_optimizer import CameraOptimizer, so3_exp
 from fields.models.contraction import SceneContraction, contract, uncontract
-from fields.render.camera_optimizer import CameraOptimizer, so3_exp
 from fields.render.spacing import lindisp_piecewise_bins
 
 
@@ -89,7 +89,7 @@ def test_contracted_grid_marches_to_the_far_plane_through_occupied_cells_only():
     from fields.render.contracted_grid import ContractedOccupancyGrid
 
     contraction = SceneContraction("linf")
-    grid = ContractedOccupancyGrid(contraction, resolution=32, far_plane=500.0)
+    grid = ContractedOccupancyGrid(contraction.to_field, contraction.to_unit, resolution=32, far_plane=500.0)
     target = torch.tensor([[0.5, 0.5, 2.0]])  # beyond the box, in the contracted shell: cell 29 holds z in [1.83, 2.5]
     grid.binaries.zero_()
     cell = (contraction.to_field(target) * 32).floor().long()[0]

@@ -14,11 +14,24 @@ TINY = [
     ("mlp", {"n_neurons": 6, "n_hidden_layers": 2, "init": "geometric", "activation": "softplus100"}),
     ("mlp", {"n_neurons": 4, "n_hidden_layers": 1, "activation": "tanh", "weight_norm": True}),
     ("hourglass", {"skip_width": 4, "bottleneck_width": 2, "n_blocks": 2, "activation": "silu"}),
-    ("hourglass", {"skip_width": 6, "bottleneck_width": 2, "n_blocks": 1, "activation": "tanh", "norm": "none", "train_input_projection": True}),
+    (
+        "hourglass",
+        {
+            "skip_width": 6,
+            "bottleneck_width": 2,
+            "n_blocks": 1,
+            "activation": "tanh",
+            "norm": "none",
+            "train_input_projection": True,
+        },
+    ),
     ("gr_kan", {"n_neurons": 6, "n_hidden_layers": 1, "n_groups": 2}),
     ("gr_kan", {"n_neurons": 4, "n_hidden_layers": 2, "n_groups": 4, "q_form": "abs_sum", "hidden_init": "gelu"}),
     ("s_kan", {"n_neurons": 2, "n_hidden_layers": 1, "n_basis": 2, "families": ["silu", "rbf", "fourier"]}),
-    ("s_kan", {"n_neurons": 2, "n_hidden_layers": 1, "n_basis": 3, "selection": "hard", "families": ["chebyshev", "wavelet"]}),
+    (
+        "s_kan",
+        {"n_neurons": 2, "n_hidden_layers": 1, "n_basis": 3, "selection": "hard", "families": ["chebyshev", "wavelet"]},
+    ),
 ]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(TINY)]
 IN_DIM, OUT_DIM = 3, 2
@@ -77,7 +90,12 @@ def test_param_counts():
     hg = build("hourglass", {"skip_width": w, "bottleneck_width": b, "n_blocks": n}, 5, 3)
     assert hg.n_params() == n * (2 * w + linear(w, b) + linear(b, w)) + linear(w, 3)
     assert "w_in" in hg.state_dict() and all(p is not hg.w_in for p in hg.parameters())
-    hg = build("hourglass", {"skip_width": w, "bottleneck_width": b, "n_blocks": n, "norm": "none", "train_input_projection": True}, 5, 3)
+    hg = build(
+        "hourglass",
+        {"skip_width": w, "bottleneck_width": b, "n_blocks": n, "norm": "none", "train_input_projection": True},
+        5,
+        3,
+    )
     assert hg.n_params() == 5 * w + n * (linear(w, b) + linear(b, w)) + linear(w, 3)
     # GR-KAN: per layer 6 + 4 coefficients per group, then a linear map; gcd(8, 5) = 1 group on the input
     kan = build("gr_kan", {"n_neurons": 16, "n_hidden_layers": 1, "n_groups": 8}, 5, 3)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.engine.run import fit
 
 

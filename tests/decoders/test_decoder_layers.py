@@ -150,7 +150,9 @@ def test_hourglass_lift_is_frozen_and_reproducible():
     assert all(blk.down.out_features == 4 and blk.up.out_features == 32 for blk in a.blocks)
     # a block is z + W_up act(W_down LN(z))
     blk, z = a.blocks[0], torch.randn(5, 32)
-    assert torch.allclose(blk(z), z + blk.up(blk.act(blk.down(torch.nn.functional.layer_norm(z, (32,), blk.norm.weight, blk.norm.bias)))))
+    assert torch.allclose(
+        blk(z), z + blk.up(blk.act(blk.down(torch.nn.functional.layer_norm(z, (32,), blk.norm.weight, blk.norm.bias))))
+    )
 
 
 # --- MLP initialisations ------------------------------------------------------------------------------
@@ -179,7 +181,14 @@ def sphere_error(enc, dec, centre: float, radius: float) -> float:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_geometric_init_starts_as_a_sphere_sdf(seed):
     torch.manual_seed(seed)
-    mlp = {"type": "mlp", "init": "geometric", "activation": "relu", "n_neurons": 512, "n_hidden_layers": 2, "geometric_radius": 0.3}
+    mlp = {
+        "type": "mlp",
+        "init": "geometric",
+        "activation": "relu",
+        "n_neurons": 512,
+        "n_hidden_layers": 2,
+        "geometric_radius": 0.3,
+    }
     # identity encoding to [-1, 1]: the sphere |2x - 1| = 0.3, i.e. |x - 0.5| = 0.15 in the cube
     enc = ENCODERS.build(ENCODERS.validate({"type": "identity", "scale": 2.0, "offset": -1.0}), 3)
     dec = DECODERS.build(DECODERS.validate(mlp), 3, 1)

@@ -14,15 +14,43 @@ from fields.encoders import ENCODERS
 
 # (name, config, in_dim): tiny sizes so that float64 finite differences stay cheap
 TINY = [
-    ("hashgrid", {"n_levels": 3, "n_features_per_level": 2, "log2_hashmap_size": 5, "base_resolution": 2, "per_level_scale": 2.0}, 2),
-    ("hashgrid", {"n_levels": 2, "n_features_per_level": 1, "log2_hashmap_size": 4, "base_resolution": 2, "interpolation": "smoothstep"}, 3),
-    ("hashgrid", {"n_levels": 2, "n_features_per_level": 2, "log2_hashmap_size": 4, "base_resolution": 3, "backend": "torch"}, 3),
+    (
+        "hashgrid",
+        {
+            "n_levels": 3,
+            "n_features_per_level": 2,
+            "log2_hashmap_size": 5,
+            "base_resolution": 2,
+            "per_level_scale": 2.0,
+        },
+        2,
+    ),
+    (
+        "hashgrid",
+        {
+            "n_levels": 2,
+            "n_features_per_level": 1,
+            "log2_hashmap_size": 4,
+            "base_resolution": 2,
+            "interpolation": "smoothstep",
+        },
+        3,
+    ),
+    (
+        "hashgrid",
+        {"n_levels": 2, "n_features_per_level": 2, "log2_hashmap_size": 4, "base_resolution": 3, "backend": "torch"},
+        3,
+    ),
     ("densegrid", {"n_levels": 2, "n_features_per_level": 2, "base_resolution": 3, "per_level_scale": 1.5}, 2),
     ("densegrid", {"n_levels": 2, "n_features_per_level": 1, "base_resolution": 2, "interpolation": "smoothstep"}, 3),
     ("densegrid", {"n_levels": 1, "n_features_per_level": 1, "base_resolution": 3}, 1),
     ("densegrid", {"n_levels": 1, "n_features_per_level": 1, "base_resolution": 2}, 4),
     ("triplane", {"resolution": 3, "n_features": 2, "aggregation": "sum"}, 3),
-    ("triplane", {"resolution": 3, "n_features": 2, "aggregation": "product", "n_levels": 2, "per_level_scale": 1.5}, 3),
+    (
+        "triplane",
+        {"resolution": 3, "n_features": 2, "aggregation": "product", "n_levels": 2, "per_level_scale": 1.5},
+        3,
+    ),
     ("triplane", {"resolution": 3, "n_features": 1, "aggregation": "concat", "sampler": "grid_sample"}, 3),
     ("kplanes", {"resolution": 3, "n_features": 2, "n_levels": 2}, 2),
     ("kplanes", {"resolution": 2, "time_resolution": 3, "n_features": 1, "n_levels": 1}, 4),
@@ -120,9 +148,17 @@ def tcnn_hashgrid_params(n_levels, f, log2_t, base, b, d):
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4, 7])
-@pytest.mark.parametrize("levels,f,log2_t,base,b", [(16, 2, 19, 16, 2.0), (8, 4, 12, 4, 1.5), (12, 2, 14, 16, 1.3819), (2, 1, 3, 3, 2.0)])
+@pytest.mark.parametrize(
+    "levels,f,log2_t,base,b", [(16, 2, 19, 16, 2.0), (8, 4, 12, 4, 1.5), (12, 2, 14, 16, 1.3819), (2, 1, 3, 3, 2.0)]
+)
 def test_hashgrid_param_count(d, levels, f, log2_t, base, b):
-    config = {"n_levels": levels, "n_features_per_level": f, "log2_hashmap_size": log2_t, "base_resolution": base, "per_level_scale": b}
+    config = {
+        "n_levels": levels,
+        "n_features_per_level": f,
+        "log2_hashmap_size": log2_t,
+        "base_resolution": base,
+        "per_level_scale": b,
+    }
     expected = tcnn_hashgrid_params(levels, f, log2_t, base, b, d)
     cfg = ENCODERS.validate({"type": "hashgrid", **config})
     assert type(ENCODERS.build(cfg, d)).expected_params(cfg, d) == expected
@@ -132,14 +168,18 @@ def test_hashgrid_param_count(d, levels, f, log2_t, base, b):
 
 def test_hashgrid_param_count_from_max_resolution():
     # Instant-NGP: b = exp((ln N_max - ln N_min) / (L - 1)); 16 levels from 16 to 2048 gives b = 1.3819
-    cfg = ENCODERS.validate({"type": "hashgrid", "n_levels": 16, "base_resolution": 16, "max_resolution": 2048, "log2_hashmap_size": 15})
+    cfg = ENCODERS.validate(
+        {"type": "hashgrid", "n_levels": 16, "base_resolution": 16, "max_resolution": 2048, "log2_hashmap_size": 15}
+    )
     b = math.exp((math.log(2048) - math.log(16)) / 15)
     assert ENCODERS.build(cfg, 3).n_params() == tcnn_hashgrid_params(16, 2, 15, 16, b, 3)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4])
 def test_densegrid_param_count(d):
-    cfg = ENCODERS.validate({"type": "densegrid", "n_levels": 3, "n_features_per_level": 3, "base_resolution": 5, "per_level_scale": 1.5})
+    cfg = ENCODERS.validate(
+        {"type": "densegrid", "n_levels": 3, "n_features_per_level": 3, "base_resolution": 5, "per_level_scale": 1.5}
+    )
     # vertices per axis: 5, round(7.5) = 8 (round half to even), round(11.25) = 11
     assert ENCODERS.build(cfg, d).n_params() == 3 * (5**d + 8**d + 11**d)
     cfg = ENCODERS.validate({"type": "densegrid", "n_levels": 3, "base_resolution": 4, "max_resolution": 16})
@@ -180,7 +220,9 @@ def test_grids_clamp_inputs_outside_the_cube(name, config, in_dim):
         for p in enc.parameters():
             p.copy_(torch.randn_like(p))
     corners = torch.tensor(list(itertools.product([0.0, 1.0], repeat=in_dim)), dtype=torch.float64)
-    far = torch.cat([corners * 3.0 - 1.0, corners * 1e6 - 5e5, torch.full((1, in_dim), -1e30), torch.full((1, in_dim), 1e30)])
+    far = torch.cat(
+        [corners * 3.0 - 1.0, corners * 1e6 - 5e5, torch.full((1, in_dim), -1e30), torch.full((1, in_dim), 1e30)]
+    )
     out = enc(far)
     assert torch.isfinite(out).all()
     assert torch.equal(out, enc(far.clamp(0.0, 1.0)))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
 from fields.engine.run import fit

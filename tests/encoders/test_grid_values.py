@@ -72,7 +72,9 @@ def test_triplane_aggregates_bilinear_plane_reads(aggregation):
         for p, (a, b) in enumerate([(0, 1), (0, 2), (1, 2)]):
             table = enc.plane(level, p)
             r_b, r_a = table.shape[:2]
-            reads.append(torch.stack([_bilinear(table, float(xi[a]) * (r_a - 1), float(xi[b]) * (r_b - 1)) for xi in x]))
+            reads.append(
+                torch.stack([_bilinear(table, float(xi[a]) * (r_a - 1), float(xi[b]) * (r_b - 1)) for xi in x])
+            )
         reads = torch.stack(reads, 1)  # (N, 3, F)
         per_level.append({"sum": reads.sum(1), "product": reads.prod(1), "concat": reads.flatten(1)}[aggregation])
     assert torch.allclose(out, torch.cat(per_level, -1), atol=1e-12)
@@ -85,7 +87,9 @@ def test_grid_sample_and_gather_samplers_agree(name, in_dim):
     with torch.no_grad():
         a.params.normal_()
         b.params.copy_(a.params)
-    x = torch.cat([torch.rand(100, in_dim, dtype=torch.float64) * 1.4 - 0.2, torch.ones(1, in_dim, dtype=torch.float64)])
+    x = torch.cat(
+        [torch.rand(100, in_dim, dtype=torch.float64) * 1.4 - 0.2, torch.ones(1, in_dim, dtype=torch.float64)]
+    )
     assert torch.allclose(a(x), b(x), atol=1e-12)
     xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
     (ga,) = torch.autograd.grad(a(xa).pow(2).sum(), xa)

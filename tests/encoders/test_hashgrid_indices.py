@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fields.encoders import ENCODERS
-from fields.encoders.grid_math import corner_weights
+from fields.kernels.grid_math import corner_weights
 
 PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)
 

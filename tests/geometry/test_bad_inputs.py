@@ -19,7 +19,10 @@ ASSIMP = Path("/usr/share/assimp/models")  # Debian assimp-testmodels: deliberat
 BAD_FILES = {
     "empty.obj": ("", "empty"),
     "vertices_only.obj": ("v 0 0 0\nv 1 0 0\nv 0 1 0\n", "no faces"),
-    "garbage.ply": ("ply\nformat binary_little_endian 1.0\nelement vertex 99999999\nend_header\nxx", "cannot read mesh"),
+    "garbage.ply": (
+        "ply\nformat binary_little_endian 1.0\nelement vertex 99999999\nend_header\nxx",
+        "cannot read mesh",
+    ),
     "nan.obj": ("v 0 0 0\nv nan 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 3 4\n", "NaN"),
     "flat.obj": ("v 0 0 0\nv 0 0 0\nv 0 0 0\nf 1 2 3\n", "zero extent"),
     "bad_index.obj": ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "cannot read mesh"),
@@ -37,8 +40,10 @@ def test_bad_mesh_files(tmp_path: Path, name: str):
 
 
 @pytest.mark.skipif(not ASSIMP.is_dir(), reason="assimp-testmodels not installed")
-@pytest.mark.parametrize("name", ["invalid/empty.off", "invalid/OutOfMemory.off", "invalid/malformed.obj", "OFF/invalid.off",
-                                  "invalid/empty.ply"])
+@pytest.mark.parametrize(
+    "name",
+    ["invalid/empty.off", "invalid/OutOfMemory.off", "invalid/malformed.obj", "OFF/invalid.off", "invalid/empty.ply"],
+)
 def test_assimp_broken_files(name: str):
     with pytest.raises(UserError):
         load_mesh(ASSIMP / name)
@@ -71,7 +76,11 @@ def test_cli_exit_code_2_one_line(tmp_path: Path, case: str):
     # the other bad files take the same path (the loaders' UserError), tested above without a subprocess
     files = {
         "no-faces": ("verts.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\n", "no faces"),
-        "broken": ("broken.ply", "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nend_header\n1 2\nzz\n", "cannot read mesh"),
+        "broken": (
+            "broken.ply",
+            "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nend_header\n1 2\nzz\n",
+            "cannot read mesh",
+        ),
         "three-points": ("three.xyz", "0 0 0\n1 0 0\n0 1 0\n", "3 points"),
     }
     name, content, needle = files[case]

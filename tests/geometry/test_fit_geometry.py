@@ -13,12 +13,18 @@ import torch
 pytest.importorskip("trimesh")
 pytest.importorskip("open3d")
 
-from fields.config.load import scene_from_dict  # noqa: E402
+from fields.engine.scene import scene_from_dict  # noqa: E402
 from fields.engine.run import fit, load_run  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 
 SMALL_MODEL = {
-    "encoder": {"type": "hashgrid", "n_levels": 8, "log2_hashmap_size": 14, "base_resolution": 4, "max_resolution": 128},
+    "encoder": {
+        "type": "hashgrid",
+        "n_levels": 8,
+        "log2_hashmap_size": 14,
+        "base_resolution": 4,
+        "max_resolution": 128,
+    },
     "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1},
 }
 SMALL_EVAL = {"points": 65536, "mesh_resolution": 96, "surface_points": 20000, "export_resolution": 64}
@@ -51,7 +57,11 @@ def test_sdf_fit_of_a_generated_shape(tmp_path: Path):
 
 
 def test_occupancy_fit(tmp_path: Path):
-    cfg = scene(tmp_path, "occupancy", {"mesh": "shape:torus", "samples": {"pool_size": 65536, "surface": 1, "near": 2, "uniform": 1}})
+    cfg = scene(
+        tmp_path,
+        "occupancy",
+        {"mesh": "shape:torus", "samples": {"pool_size": 65536, "surface": 1, "near": 2, "uniform": 1}},
+    )
     _, metrics = fit(cfg, tmp_path / "run")
     assert metrics["iou"] > 0.95, metrics
     assert metrics["chamfer_l1"] < 0.01, metrics
@@ -65,10 +75,18 @@ def test_sdf_from_an_oriented_point_cloud(tmp_path: Path):
     points, normals = sample_surface(mesh, 5000, np.random.default_rng(0))
     np.savetxt(tmp_path / "sphere.xyz", np.concatenate([points, normals], axis=1))
     mesh.export(tmp_path / "sphere.ply")
-    cfg = scene(tmp_path, "sdf", {"points": str(tmp_path / "sphere.xyz"), "reference": str(tmp_path / "sphere.ply"),
-                                  "losses": {"eikonal": 0.1, "normal": 1.0, "surface": 10.0, "off_surface": 0.1},
-                                  "samples": {"pool_size": 65536, "surface": 2, "near": 1, "uniform": 1, "near_sigmas": [0.01, 0.05]}},
-                steps=150, batch_size=2048)
+    cfg = scene(
+        tmp_path,
+        "sdf",
+        {
+            "points": str(tmp_path / "sphere.xyz"),
+            "reference": str(tmp_path / "sphere.ply"),
+            "losses": {"eikonal": 0.1, "normal": 1.0, "surface": 10.0, "off_surface": 0.1},
+            "samples": {"pool_size": 65536, "surface": 2, "near": 1, "uniform": 1, "near_sigmas": [0.01, 0.05]},
+        },
+        steps=150,
+        batch_size=2048,
+    )
     _, metrics = fit(cfg, tmp_path / "run")
     assert metrics["iou"] > 0.97, metrics
     assert metrics["chamfer_l1"] < 0.008, metrics

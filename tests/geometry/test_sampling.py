@@ -79,4 +79,6 @@ def test_point_cloud_pool_estimates_signed_distances(sphere_pool):
     assert (torch.sign(pool.sdf[near]) == torch.sign(exact))[exact.abs() > 0.01].all()
     assert (pool.sdf[near] - exact).abs().median() < 2e-3
     uniform = pool.kind == UNIFORM
-    assert (torch.sign(pool.sdf[uniform]) == torch.sign(sphere.sdf(pool.points[uniform].double()).float())).float().mean() > 0.99
+    assert (
+        torch.sign(pool.sdf[uniform]) == torch.sign(sphere.sdf(pool.points[uniform].double()).float())
+    ).float().mean() > 0.99

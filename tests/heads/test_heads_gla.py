@@ -12,7 +12,10 @@ from fields.heads.mixers.gla import gla_chunked, gla_recurrent
 def inputs(n: int, dk: int = 4, dv: int = 3, strong_decay: bool = False):
     g = torch.Generator().manual_seed(n)
     shape = (2, 2, n)
-    q, k = torch.randn(*shape, dk, generator=g, dtype=torch.float64), torch.randn(*shape, dk, generator=g, dtype=torch.float64)
+    q, k = (
+        torch.randn(*shape, dk, generator=g, dtype=torch.float64),
+        torch.randn(*shape, dk, generator=g, dtype=torch.float64),
+    )
     v = torch.randn(*shape, dv, generator=g, dtype=torch.float64)
     logits = torch.randn(*shape, dk, generator=g, dtype=torch.float64) * (8.0 if strong_decay else 1.0)
     log_alpha = F.logsigmoid(logits) / (1.0 if strong_decay else 16.0)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import load_scene, scene_from_dict
+from fields.engine.scene import load_scene, scene_from_dict
 from fields.errors import UserError
-from fields.heads.restore_pairs import PairsConfig, gaussian_blur, restore_pairs, square_image
+from fields.datasets.restore_pairs import PairsConfig, gaussian_blur, restore_pairs, square_image
 from tests.conftest import ROOT
 
 SMALL_UNET = {"type": "unet", "dims": [16, 32], "depths": [1, 1], "skip": "cross_gating",
@@ -19,11 +19,23 @@ SMALL_UNET = {"type": "unet", "dims": [16, 32], "depths": [1, 1], "skip": "cross
 def small_scene(tmp_path: Path, pairs: dict, steps: int, images: list[str]) -> dict:
     return {
         "task": "restore",
-        "data": {"images": images, "test_images": ["camera"], "pairs": {"size": 32, **pairs}, "patch": 32,
-                 "cache_dir": str(tmp_path / "cache")},
+        "data": {
+            "images": images,
+            "test_images": ["camera"],
+            "pairs": {"size": 32, **pairs},
+            "patch": 32,
+            "cache_dir": str(tmp_path / "cache"),
+        },
         "head": SMALL_UNET,
-        "train": {"steps": steps, "batch_size": 8, "progress": False, "threads": 1, "checkpoint_every": 1000, "loss": "l1",
-                  "optimizer": {"type": "adamw", "lr": 2e-3, "eps": 1e-8}},
+        "train": {
+            "steps": steps,
+            "batch_size": 8,
+            "progress": False,
+            "threads": 1,
+            "checkpoint_every": 1000,
+            "loss": "l1",
+            "optimizer": {"type": "adamw", "lr": 2e-3, "eps": 1e-8},
+        },
     }
 
 
@@ -34,7 +46,10 @@ def test_pairs_are_degraded_copies():
     assert degraded.shape == target.shape == (2, 3, 32, 32)
     assert abs(float((degraded - target).std()) - 0.1) < 0.02
     blurred = gaussian_blur(target, 1.5)
-    assert torch.allclose(blurred.mean(), target.mean(), atol=0.02) and blurred.diff(dim=-1).abs().mean() < target.diff(dim=-1).abs().mean()
+    assert (
+        torch.allclose(blurred.mean(), target.mean(), atol=0.02)
+        and blurred.diff(dim=-1).abs().mean() < target.diff(dim=-1).abs().mean()
+    )
 
 
 def test_denoising_gain_is_positive_on_held_out_images(tmp_path: Path):

@@ -9,13 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import load_scene, scene_from_dict
+from fields.engine.scene import load_scene, scene_from_dict
 from fields.datasets.shapes_collection import CLASSES, sample_shapes
 from fields.errors import UserError
 from fields.heads import BACKBONES
 from fields.heads.channel_set import permute_channels
-from fields.heads.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset, load_triplane_dataset
-from fields.heads.triplane_fit import BatchedTriplaneField, TriplaneFitConfig, field_iou, fit_fields, sample_planes, training_pool
+from fields.datasets.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset, load_triplane_dataset
+from fields.datasets.triplane_fit import (
+    BatchedTriplaneField,
+    TriplaneFitConfig,
+    field_iou,
+    fit_fields,
+    sample_planes,
+    training_pool,
+)
 from fields.heads.triplane_symmetry import transform_planes, transform_points
 from tests.conftest import ROOT
 

@@ -15,6 +15,7 @@ import torch
 
 from fields.encoders import HashGrid
 from fields.kernels import grid_cpu
+from fields.kernels.grid_layout import GridLayout
 from tests.conftest import ROOT
 
 
@@ -101,7 +102,10 @@ def test_gradcheck_first_order(kernel):
         fast, _ = make_grids(2, 2, interpolation)
         x = (torch.rand(6, 2, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
         table = fast.params.detach().clone().requires_grad_()
-        fn = lambda x, t: grid_cpu.grid_lookup(t, x, fast.grid_levels(), fast.torch_lookup)
+
+        def fn(x, t, fast=fast):
+            return grid_cpu.grid_lookup(t, x, fast.layout(), fast.torch_lookup)
+
         assert torch.autograd.gradcheck(fn, (x, table), eps=1e-7, atol=1e-6)
 
 
@@ -116,7 +120,10 @@ def test_double_backward_falls_back_to_torch(kernel):
 
     x = (torch.rand(4, 2, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
     table = fast.params.detach().clone().requires_grad_()
-    fn = lambda x, t: grid_cpu.grid_lookup(t, x, fast.grid_levels(), counting_reference)
+
+    def fn(x, t):
+        return grid_cpu.grid_lookup(t, x, fast.layout(), counting_reference)
+
     fn(x, table).sum().backward()
     assert calls == [], "first-order backward must use the kernel"
     assert torch.autograd.gradgradcheck(fn, (x, table), eps=1e-7, atol=1e-6)
@@ -137,7 +144,7 @@ def test_out_of_range_and_nan_inputs_stay_in_bounds(kernel):
     """Called without clamping, the kernel still reads only the level's own rows (no crash)."""
     fast, _ = make_grids(3, 2)
     x = torch.tensor([[float("nan"), 0.5, 0.5], [-3.0, 7.0, 1e6], [-1e9, 0.2, 2.5]], dtype=torch.float64)
-    out = grid_cpu.grid_lookup(fast.params, x, fast.grid_levels(), fast.torch_lookup)
+    out = grid_cpu.grid_lookup(fast.params, x, fast.layout(), fast.torch_lookup)
     assert out.shape == (3, fast.out_dim) and torch.isfinite(out[1:]).all()
 
 
@@ -187,7 +194,7 @@ def test_vertex_aligned_dense_grid_layout(kernel, d):
         with torch.no_grad():
             grid.params.uniform_(-1, 1)
         res = torch.tensor(grid.level_resolutions)
-        levels = grid_cpu.GridLevels(scale=(res - 1).float(), stride=grid._stride, size=torch.tensor(grid.level_sizes),
+        levels = GridLayout(scale=(res - 1).float(), stride=grid._stride, size=torch.tensor(grid.level_sizes),
                                      offset=grid._offset, hashed=torch.zeros(len(res), dtype=torch.bool), shift=0.0,
                                      smoothstep=interpolation == "smoothstep", max_cell=res - 2)
         x = torch.cat([torch.rand(200, d), torch.ones(1, d), torch.zeros(1, d)]).double()

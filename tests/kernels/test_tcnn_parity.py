@@ -46,7 +46,13 @@ def test_missing_tinycudann_falls_back_with_one_logged_line(caplog):
         tcnn_hashgrid(grid, required=True)
 
 
-def test_cpu_inputs_never_use_tcnn():
+def test_cpu_inputs_never_use_tcnn(caplog):
     grid = make_grid("tcnn")
-    out = grid(torch.rand(64, 3))
-    assert out.shape == (64, grid.out_dim) and grid._tcnn is None
+    with caplog.at_level(logging.INFO, logger="fields"):
+        out = grid(torch.rand(64, 3))
+        grid(torch.rand(64, 3))
+    assert out.shape == (64, grid.out_dim) and grid.lookup_backend._tcnn is None and grid.backend_in_use != "tcnn"
+    # never silent: one line says tcnn cannot run here and what runs instead
+    fallback = [r.getMessage() for r in caplog.records if "tcnn needs CUDA inputs" in r.getMessage()]
+    assert len(fallback) == 1, caplog.text
+    assert any(r.getMessage() == f"hashgrid backend: {grid.backend_in_use}" for r in caplog.records)

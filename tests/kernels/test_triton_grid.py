@@ -32,7 +32,13 @@ def make(kind: str, d: int, f: int, backend: str, interpolation: str = "linear")
         cfg = {"type": "hashgrid", "n_levels": 4, "n_features_per_level": f, "log2_hashmap_size": 9,
                "base_resolution": 3, "per_level_scale": 1.7}  # fmt: skip
     else:
-        cfg = {"type": "densegrid", "n_levels": 3, "n_features_per_level": f, "base_resolution": 3, "per_level_scale": 1.6}
+        cfg = {
+            "type": "densegrid",
+            "n_levels": 3,
+            "n_features_per_level": f,
+            "base_resolution": 3,
+            "per_level_scale": 1.6,
+        }
     cfg.update(backend=backend, interpolation=interpolation)
     grid = ENCODERS.build(ENCODERS.validate(cfg), d).to(DEVICE)
     with torch.no_grad():
@@ -67,7 +73,7 @@ def test_values_and_gradients_match_torch(kind, d, f, dtype, monkeypatch):
     reference_table = table.detach().float().requires_grad_(True)
     x_fast, x_ref = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
 
-    out = triton_grid.grid_lookup(table, x_fast, triton_grid.levels_of(grid), grid.torch_lookup, required=True)
+    out = triton_grid.grid_lookup(table, x_fast, grid.layout(), grid.torch_lookup, required=True)
     ref = grid.torch_lookup(reference_table, x_ref)
     assert out is not None and out.dtype == dtype and out.shape == ref.shape
     grad_out = torch.randn_like(ref)
@@ -92,7 +98,9 @@ def test_module_backend_smoothstep_and_clamp(kind, caplog):
     assert sum("backend: triton" in r.getMessage() for r in caplog.records) == 1
     assert rel_err(out, ref) < 1e-3
     g = torch.randn_like(ref)
-    for a, b in zip(torch.autograd.grad(out, (fast.params, x_fast), g), torch.autograd.grad(ref, (reference.params, x_ref), g)):
+    for a, b in zip(
+        torch.autograd.grad(out, (fast.params, x_fast), g), torch.autograd.grad(ref, (reference.params, x_ref), g)
+    ):
         assert rel_err(a, b) < 1e-3
 
 

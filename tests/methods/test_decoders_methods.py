@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fields.config.scene import OptimizerConfig
+from fields.config.train import OptimizerConfig
 from fields.decoders import DECODERS
 from fields.decoders.cam import CAMMLP
 from fields.decoders.gaussian_rbf import GaussianRBF
@@ -33,14 +33,18 @@ def test_cam_modulation_interpolates_its_grids():
     # grid point (i, j) sits at (i / 2, j / 4); index i + 3 j; halfway between two points averages them
     coords = torch.tensor([[0.5, 0.25], [0.25, 0.0], [1.0, 1.0]])
     gamma, beta = cam.modulation(coords)
-    torch.testing.assert_close(gamma[0, :, 0], torch.stack([values[1 + 3], (values[0] + values[1]) / 2, values[2 + 12]]))
+    torch.testing.assert_close(
+        gamma[0, :, 0], torch.stack([values[1 + 3], (values[0] + values[1]) / 2, values[2 + 12]])
+    )
     torch.testing.assert_close(beta, 2 * gamma)
     h = cam.linears[0](torch.ones(3, 2))
     torch.testing.assert_close(cam(torch.ones(3, 2), coords), cam.linears[1](F.relu(gamma[0] * h + beta[0])))
 
 
 def test_cam_along_time_and_per_channel():
-    cam = CAMMLP(CAMMLP.Config(n_neurons=8, n_hidden_layers=2, cam_coords=[2], grid_resolution=[5], per_channel=True), 4, 3)
+    cam = CAMMLP(
+        CAMMLP.Config(n_neurons=8, n_hidden_layers=2, cam_coords=[2], grid_resolution=[5], per_channel=True), 4, 3
+    )
     assert cam.gamma.shape == (2, 5, 8)
     with torch.no_grad():
         cam.beta[1, 4] = 3.0  # the last time step only
@@ -107,7 +111,9 @@ def test_gnf_grid_values_and_gradients():
     torch.testing.assert_close(enc(x)[0, 2:], enc.tables[1][2 + 5 * 4])
     xs = (torch.rand(5, 2, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
     assert torch.autograd.gradcheck(enc, (xs,))
-    saw = ENCODERS.build(ENCODERS.validate({"type": "gnf_grid", "channels": [1], "resolutions": [4], "frequencies": [2.0]}), 1)
+    saw = ENCODERS.build(
+        ENCODERS.validate({"type": "gnf_grid", "channels": [1], "resolutions": [4], "frequencies": [2.0]}), 1
+    )
     # period 1/2: x and x + 1/2 read the same features
     torch.testing.assert_close(saw(torch.tensor([[0.1]])), saw(torch.tensor([[0.6]])))
 

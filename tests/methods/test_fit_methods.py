@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.engine.run import fit, load_run
 
 TRAIN = {"batch_size": 4096, "progress": False, "checkpoint_every": 1000, "threads": 1}
 
 
-def image_scene(tmp_path: Path, model: dict, steps: int, lr: float, image: str = "skimage:camera", size: int = 48, **train):
+def image_scene(
+    tmp_path: Path, model: dict, steps: int, lr: float, image: str = "skimage:camera", size: int = 48, **train
+):
     return scene_from_dict({
         "task": "image",
         "data": {"image": image, "max_size": size},

@@ -111,8 +111,12 @@ def test_isotropic_tent_covers_points_off_a_flat_surface_cluster():
     assert kernel_values("tent", diff, per_axis[:, None, :]).item() == 0.0
     # widths are clipped to [1/2000, 1/10] of the cube; an empty cluster gets the smallest
     huge = torch.eye(3, dtype=torch.float64)[None]
-    torch.testing.assert_close(isotropic_tent_scales(huge, torch.ones(1))[0, 0], torch.tensor(10.0, dtype=torch.float64))
-    torch.testing.assert_close(isotropic_tent_scales(huge, torch.zeros(1))[0, 0], torch.tensor(2000.0, dtype=torch.float64))
+    torch.testing.assert_close(
+        isotropic_tent_scales(huge, torch.ones(1))[0, 0], torch.tensor(10.0, dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        isotropic_tent_scales(huge, torch.zeros(1))[0, 0], torch.tensor(2000.0, dtype=torch.float64)
+    )
 
 
 def test_image_and_sdf_weights():
@@ -128,7 +132,9 @@ def test_initialise_moves_kernels_to_detail_and_survives_a_state_dict_round_trip
     cfg = ENCODERS.validate({"type": "neurbf", "n_kernels": 64, "n_frequencies": 8})
     enc = ENCODERS.build(cfg, 2)
     assert enc.needs_initialise
-    grid = torch.stack(torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="xy"), -1).reshape(-1, 2)
+    grid = torch.stack(torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="xy"), -1).reshape(
+        -1, 2
+    )
     weights = (grid[:, 1] < 0.25).double()  # all detail in the top quarter
     enc.initialise(grid, weights)
     assert not enc.needs_initialise

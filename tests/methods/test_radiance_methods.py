@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fields.config.load import load_scene, scene_from_dict
+from fields.engine.scene import load_scene, scene_from_dict
 from fields.datasets.synthetic_scene import generate_scene
 from fields.decoders.cam import CAMMLP
 from fields.decoders.gaussian_rbf import GaussianRBF
@@ -23,8 +23,13 @@ CAM = {"type": "cam_mlp", "n_neurons": 16, "n_hidden_layers": 2, "cam_coords": [
 
 
 def cam_field(**decoder) -> RadianceField:
-    scene = scene_from_dict({"task": "radiance", "data": {"path": "synthetic:objects"},
-                             "model": {"encoder": SMALL_ENCODER, "decoder": {**CAM, **decoder}, "output_activation": "sigmoid"}})
+    scene = scene_from_dict(
+        {
+            "task": "radiance",
+            "data": {"path": "synthetic:objects"},
+            "model": {"encoder": SMALL_ENCODER, "decoder": {**CAM, **decoder}, "output_activation": "sigmoid"},
+        }
+    )
     return RadianceField(scene.model, scene.render.direction_encoder, 16, 1, 7)
 
 
@@ -57,7 +62,9 @@ def test_the_view_direction_reaches_the_cam_grids():
         b, _ = field(x, -d)
     assert (a - b).abs().max() > 1e-3
     # CAM's grids get their own learning rate group (10x)
-    groups = {g["name"]: g for g in field.param_groups(type("O", (), {"lr": 0.01, "decoder_lr": None, "encoder_lr": None})())}
+    groups = {
+        g["name"]: g for g in field.param_groups(type("O", (), {"lr": 0.01, "decoder_lr": None, "encoder_lr": None})())
+    }
     assert groups["decoder.cam_grids"]["lr"] == pytest.approx(0.1)
     assert sum(len(g["params"]) for g in groups.values()) == len(list(field.parameters()))
 
@@ -92,12 +99,31 @@ def test_default_density_decoder_is_still_the_mlp(objects_scene):
 
 @pytest.mark.slow  # about 30-60 s on the shared 2-core machine
 def test_cam_radiance_field_trains(objects_scene, tmp_path):
-    config = {"task": "radiance", "data": {"path": str(objects_scene)},
-              "model": {"encoder": {"type": "hashgrid", "n_levels": 6, "log2_hashmap_size": 14, "base_resolution": 8, "max_resolution": 96},
-                        "decoder": {**CAM, "n_neurons": 32}, "output_activation": "sigmoid"},
-              "train": {"steps": 150, "batch_size": 512, "progress": False, "threads": 1, "checkpoint_every": 1000},
-              "render": {"grid_resolution": 16, "max_steps": 96, "grid_warmup_steps": 32, "grid_update_every": 8,
-                         "mesh_resolution": 0, "n_frames": 3, "save_test_views": 0},
-              "output": {"dir": str(tmp_path)}}
+    config = {
+        "task": "radiance",
+        "data": {"path": str(objects_scene)},
+        "model": {
+            "encoder": {
+                "type": "hashgrid",
+                "n_levels": 6,
+                "log2_hashmap_size": 14,
+                "base_resolution": 8,
+                "max_resolution": 96,
+            },
+            "decoder": {**CAM, "n_neurons": 32},
+            "output_activation": "sigmoid",
+        },
+        "train": {"steps": 150, "batch_size": 512, "progress": False, "threads": 1, "checkpoint_every": 1000},
+        "render": {
+            "grid_resolution": 16,
+            "max_steps": 96,
+            "grid_warmup_steps": 32,
+            "grid_update_every": 8,
+            "mesh_resolution": 0,
+            "n_frames": 3,
+            "save_test_views": 0,
+        },
+        "output": {"dir": str(tmp_path)},
+    }
     _, metrics = fit(scene_from_dict(config), tmp_path / "cam")
     assert metrics["psnr"] > constant_colour_psnr(objects_scene) + 8.0, metrics["psnr"]

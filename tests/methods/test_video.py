@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from fields.config.load import load_scene
-from fields.datasets.video import load_video, save_video
+from fields.engine.scene import load_scene
+from fields.datasets.video import load_video
+from fields.io import write_video
 from fields.engine.run import fit, load_run
 from fields.errors import UserError
 from tests.conftest import run_cli
@@ -25,7 +25,7 @@ def make_clip(path: Path) -> torch.Tensor:
     cx = 0.2 + 0.6 * t / (FRAMES - 1)
     blob = torch.exp(-((x - cx) ** 2 + (y - 0.5) ** 2) / 0.02)
     frames = torch.stack((0.2 + 0.6 * blob, 0.3 + 0.4 * x.expand_as(blob), 0.8 - 0.6 * blob * y), -1)
-    save_video(path, frames, fps=12)
+    write_video(path, frames, fps=12)
     return frames
 
 
@@ -50,11 +50,13 @@ output: {{dir: {tmp_path / 'runs'}}}
     return path
 
 
-HASH = """  encoder: {type: hashgrid, n_levels: 6, n_features_per_level: 2, log2_hashmap_size: 14, base_resolution: 4, max_resolution: 32}
+HASH = """  encoder: {type: hashgrid, n_levels: 6, n_features_per_level: 2, log2_hashmap_size: 14,
+            base_resolution: 4, max_resolution: 32}
   decoder: {type: mlp, n_neurons: 32, n_hidden_layers: 1}"""
 
 CAM_T = """  encoder: {type: fourier, n_features: 64, sigma: 4.0}
-  decoder: {type: cam_mlp, n_neurons: 64, n_hidden_layers: 2, cam_coords: [2], grid_resolution: [12], per_channel: true}"""
+  decoder: {type: cam_mlp, n_neurons: 64, n_hidden_layers: 2, cam_coords: [2], grid_resolution: [12],
+            per_channel: true}"""
 
 
 def test_clip_round_trip_and_frame_range(clip: Path):

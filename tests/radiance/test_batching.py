@@ -76,7 +76,7 @@ def test_early_stop_in_rounds_matches_all_at_once_and_evaluates_less(round_sampl
 
 
 def test_schedule_follows_the_time_budget(tmp_path):
-    from fields.config.load import scene_from_dict
+    from fields.engine.scene import scene_from_dict
     from fields.datasets.synthetic_scene import generate_scene
     from fields.tasks import TASKS
     from tests.radiance.test_training import TINY_MODEL

@@ -74,7 +74,9 @@ def test_distortion_inverts_and_bends_rays():
     xd, yd = (9.5 - 5) / 10, (7.5 - 4) / 20
     xu, yu = d_bent[0] / d_bent[2], d_bent[1] / d_bent[2]
     r2 = xu**2 + yu**2
-    assert math.isclose(float(xu * (1 + 0.2 * r2)), xd, rel_tol=1e-4) and math.isclose(float(yu * (1 + 0.2 * r2)), yd, rel_tol=1e-4)
+    assert math.isclose(float(xu * (1 + 0.2 * r2)), xd, rel_tol=1e-4) and math.isclose(
+        float(yu * (1 + 0.2 * r2)), yd, rel_tol=1e-4
+    )
 
 
 def test_non_rigid_pose_is_a_user_error():

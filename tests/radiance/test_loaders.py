@@ -144,7 +144,11 @@ def write_colmap(root: Path, binary: bool, model="OPENCV", params=(10.0, 11.0, 4
         write_image(root / "images" / f"img{k}.png", 30 * k)
     model_ids = {"SIMPLE_PINHOLE": 0, "PINHOLE": 1, "SIMPLE_RADIAL": 2, "RADIAL": 3, "OPENCV": 4}
     if binary:
-        cams = struct.pack("<Q", 1) + struct.pack("<iiQQ", 1, model_ids[model], W, H) + struct.pack(f"<{len(params)}d", *params)
+        cams = (
+            struct.pack("<Q", 1)
+            + struct.pack("<iiQQ", 1, model_ids[model], W, H)
+            + struct.pack(f"<{len(params)}d", *params)
+        )
         (sparse / "cameras.bin").write_bytes(cams)
         data = struct.pack("<Q", 4)
         for k, (q, t) in enumerate(colmap_poses()):
@@ -153,7 +157,8 @@ def write_colmap(root: Path, binary: bool, model="OPENCV", params=(10.0, 11.0, 4
         (sparse / "images.bin").write_bytes(data)
         pts = struct.pack("<Q", len(points))
         for i, p in enumerate(points):
-            pts += struct.pack("<QdddBBBd", i, *p, 1, 2, 3, 0.5) + struct.pack("<Q", 0)  # no track: no 2D point refers to it
+            # no track: no 2D point refers to it (pycolmap checks the links)
+            pts += struct.pack("<QdddBBBd", i, *p, 1, 2, 3, 0.5) + struct.pack("<Q", 0)
         (sparse / "points3D.bin").write_bytes(pts)
     else:
         (sparse / "cameras.txt").write_text(f"# comment\n1 {model} {W} {H} {' '.join(map(str, params))}\n")
@@ -161,7 +166,9 @@ def write_colmap(root: Path, binary: bool, model="OPENCV", params=(10.0, 11.0, 4
         for k, (q, t) in enumerate(colmap_poses()):
             lines += [f"{k + 1} {' '.join(map(str, q))} {' '.join(map(str, t))} 1 img{k}.png", "1.0 2.0 -1"]
         (sparse / "images.txt").write_text("\n".join(lines) + "\n")
-        (sparse / "points3D.txt").write_text("\n".join(f"{i} {p[0]} {p[1]} {p[2]} 1 2 3 0.5" for i, p in enumerate(points)))
+        (sparse / "points3D.txt").write_text(
+            "\n".join(f"{i} {p[0]} {p[1]} {p[2]} 1 2 3 0.5" for i, p in enumerate(points))
+        )
     return root
 
 
@@ -171,7 +178,11 @@ def test_colmap_text_and_binary(tmp_path, binary):
     views = load(write_colmap(tmp_path, binary), test_every=4)
     cams = views.cameras
     assert cams.convention == "opencv" and len(cams) == 4 and views.test == [0]
-    assert cams.fx[0] == 10.0 and cams.fy[0] == 11.0 and torch.allclose(cams.distortion[0], torch.tensor([0.05, 0, 0, 0, 0]))
+    assert (
+        cams.fx[0] == 10.0
+        and cams.fy[0] == 11.0
+        and torch.allclose(cams.distortion[0], torch.tensor([0.05, 0, 0, 0, 0]))
+    )
     assert centre_ray_hits_origin(views)
     assert views.images[1, 0, 0, 0] == 30
     assert (views.aabb[:3] > -1.5).all() and (views.aabb[3:] < 1.5).all()

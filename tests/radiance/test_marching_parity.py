@@ -55,7 +55,9 @@ def random_rays(n: int, levels: int, seed: int = 1):
     return origins, directions
 
 
-@pytest.mark.parametrize("levels,cone_angle,stratified", [(1, 0.0, False), (1, 0.0, True), (3, 0.0, True), (3, 0.02, False)])
+@pytest.mark.parametrize(
+    "levels,cone_angle,stratified", [(1, 0.0, False), (1, 0.0, True), (3, 0.0, True), (3, 0.02, False)]
+)
 def test_march_matches_testing_every_step(levels, cone_angle, stratified):
     grid = random_grid(levels)
     origins, directions = random_rays(1500, levels)

@@ -18,7 +18,9 @@ def ball_density(x: torch.Tensor) -> torch.Tensor:
 def make_grid(levels=1) -> OccupancyGrid:
     grid = OccupancyGrid(resolution=32, levels=levels)
     assert grid.occupancy_fraction() == 1.0  # before any update everything may be occupied
-    assert grid.update_every_n_steps(0, lambda x: ball_density(x) * 0.01, warmup_steps=10, generator=torch.Generator().manual_seed(0))
+    assert grid.update_every_n_steps(
+        0, lambda x: ball_density(x) * 0.01, warmup_steps=10, generator=torch.Generator().manual_seed(0)
+    )
     assert not grid.update_every_n_steps(3, ball_density)  # only every n-th step
     return grid
 

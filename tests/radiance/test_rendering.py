@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from fields.render.packing import exclusive_sum, packed_info_from_ray_indices, ray_indices_from_packed_info
+from fields.kernels.packing import exclusive_sum, packed_info_from_ray_indices, ray_indices_from_packed_info
 from fields.render.proposal import interlevel_loss, outer
 from fields.render.samplers import sample_pdf, uniform_bins
 from fields.render.volume_rendering import (accumulate_along_rays, distortion_loss, render, render_weights_from_alpha,
@@ -93,7 +93,9 @@ def test_distortion_loss_matches_the_double_sum_in_both_layouts():
     t0, t1, sigma = random_rays()
     w = torch.rand(5, 7, dtype=torch.float64)
     mid = (t0 + t1) / 2
-    brute = (w[:, :, None] * w[:, None, :] * (mid[:, :, None] - mid[:, None, :]).abs()).sum((1, 2)) + (w**2 * (t1 - t0)).sum(-1) / 3
+    brute = (w[:, :, None] * w[:, None, :] * (mid[:, :, None] - mid[:, None, :]).abs()).sum((1, 2)) + (
+        w**2 * (t1 - t0)
+    ).sum(-1) / 3
     assert torch.allclose(distortion_loss(w, t0, t1), brute)
     ray_indices = torch.arange(5).repeat_interleave(7)
     assert torch.allclose(distortion_loss(w.reshape(-1), t0.reshape(-1), t1.reshape(-1), ray_indices, 5), brute)

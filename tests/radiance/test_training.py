@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.datasets.synthetic_scene import SPHERE_RADIUS, generate_scene
 from fields.datasets.views import PosedViewsData, load_views
 from fields.engine.run import fit, load_run
 from fields.errors import UserError
 from tests.conftest import run_cli
 
-TINY_MODEL = {"encoder": {"type": "hashgrid", "n_levels": 6, "log2_hashmap_size": 14, "base_resolution": 8, "max_resolution": 96},
-              "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1}}
+TINY_MODEL = {
+    "encoder": {"type": "hashgrid", "n_levels": 6, "log2_hashmap_size": 14, "base_resolution": 8, "max_resolution": 96},
+    "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1},
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,9 @@ def test_nerf_with_occupancy_grid_beats_a_constant_colour(objects_scene, tmp_pat
     assert task.grid.occupancy_fraction() == metrics["occupied_fraction"]
     assert abs(task.evaluate()["psnr"] - metrics["psnr"]) < 0.05
 
-    result = run_cli("render", str(run_dir), "--path", "orbit", "--frames", "3", "--width", "24", env={"OMP_NUM_THREADS": "1"})
+    result = run_cli(
+        "render", str(run_dir), "--path", "orbit", "--frames", "3", "--width", "24", env={"OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr
     frames = sorted((run_dir / "renders/orbit").glob("frame_*.png"))
     assert len(frames) == 3 and (run_dir / "renders/orbit.mp4").stat().st_size > 0
@@ -77,7 +79,9 @@ def test_nerf_with_occupancy_grid_beats_a_constant_colour(objects_scene, tmp_pat
 
 @pytest.mark.parametrize("sampler", ["uniform", "proposal"])
 def test_uniform_and_proposal_sampling_train(objects_scene, tmp_path, sampler):
-    config = radiance_scene(objects_scene, tmp_path, sampler=sampler, n_samples=24, proposal_samples=[32], mesh_resolution=8)
+    config = radiance_scene(
+        objects_scene, tmp_path, sampler=sampler, n_samples=24, proposal_samples=[32], mesh_resolution=8
+    )
     config["train"]["steps"] = 80
     config["render"]["save_test_views"] = 0
     _, metrics = fit(scene_from_dict(config), tmp_path / sampler)
@@ -85,13 +89,31 @@ def test_uniform_and_proposal_sampling_train(objects_scene, tmp_path, sampler):
 
 
 def test_neus_recovers_the_sphere(sphere_scene, tmp_path):
-    config = {"task": "surface", "data": {"path": str(sphere_scene)},
-              "model": {"encoder": {"type": "hashgrid", "n_levels": 4, "log2_hashmap_size": 12, "base_resolution": 4, "max_resolution": 32},
-                        "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1}},
-              "train": {"steps": 120, "batch_size": 256, "progress": False, "threads": 1, "checkpoint_every": 1000},
-              "render": {"n_samples": 24, "n_importance": 8, "eikonal_points": 128, "anneal_steps": 50, "mesh_resolution": 48,
-                         "save_test_views": 0, "sdf_neurons": 32},
-              "output": {"dir": str(tmp_path)}}
+    config = {
+        "task": "surface",
+        "data": {"path": str(sphere_scene)},
+        "model": {
+            "encoder": {
+                "type": "hashgrid",
+                "n_levels": 4,
+                "log2_hashmap_size": 12,
+                "base_resolution": 4,
+                "max_resolution": 32,
+            },
+            "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1},
+        },
+        "train": {"steps": 120, "batch_size": 256, "progress": False, "threads": 1, "checkpoint_every": 1000},
+        "render": {
+            "n_samples": 24,
+            "n_importance": 8,
+            "eikonal_points": 128,
+            "anneal_steps": 50,
+            "mesh_resolution": 48,
+            "save_test_views": 0,
+            "sdf_neurons": 32,
+        },
+        "output": {"dir": str(tmp_path)},
+    }
     run_dir, metrics = fit(scene_from_dict(config), tmp_path / "neus")
     assert metrics["psnr"] > constant_colour_psnr(sphere_scene) + 5.0, metrics
     import trimesh

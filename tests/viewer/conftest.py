@@ -17,12 +17,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture(scope="session")
 def image_run(tmp_path_factory) -> Path:
     """A run folder of a small image field, fitted once for all viewer tests."""
-    from fields.config.load import load_scene
+    from fields.engine.scene import load_scene
     from fields.engine.run import fit
 
     folder = tmp_path_factory.mktemp("viewer")
     scene_path = folder / "small.yaml"
-    scene_path.write_text(SMALL_IMAGE_SCENE.replace("skimage:camera", "skimage:astronaut").replace("max_size: 64", "max_size: 48"))
+    scene_path.write_text(
+        SMALL_IMAGE_SCENE.replace("skimage:camera", "skimage:astronaut").replace("max_size: 64", "max_size: 48")
+    )
     run_dir, metrics = fit(load_scene(scene_path, ["train.steps=100", "train.log_every=5"]), folder / "run")
     assert metrics["psnr"] > 25.0, metrics
     return run_dir

@@ -131,7 +131,7 @@ def test_live_training_pause_and_resume(browser, image_run: Path, small_scene: P
     import pytorch_lightning as pl
 
     from fields.apps.viewer import Viewer, ViewerCallback
-    from fields.config.load import load_scene
+    from fields.engine.scene import load_scene
     from fields.engine.run import fit
 
     scene = load_scene(small_scene, ["train.steps=400", "train.batch_size=1024", "train.log_every=5"])

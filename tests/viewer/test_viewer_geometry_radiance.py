@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fields.apps.viewer import finish, view_for
-from fields.config.load import scene_from_dict
+from fields.engine.scene import scene_from_dict
 from fields.engine.run import fit, load_run
 
 SMALL_GRID = {"type": "hashgrid", "n_levels": 6, "log2_hashmap_size": 12, "base_resolution": 4, "max_resolution": 64}

@@ -23,7 +23,9 @@ def test_camera_rays_point_where_they_should():
     assert torch.allclose(directions[40, 50], torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)
     # the top row's centre is (almost) fov/2 above the axis, and up in the image is +z in the world
     top = directions[0, 50]
-    assert top[2] > 0 and math.isclose(math.atan2(top[2], top[1]), math.atan(40 / 40.5 * math.tan(math.radians(30))), rel_tol=1e-5)
+    assert top[2] > 0 and math.isclose(
+        math.atan2(top[2], top[1]), math.atan(40 / 40.5 * math.tan(math.radians(30))), rel_tol=1e-5
+    )
     assert directions[40, 100, 0] > 0  # right in the image is +x here
     assert torch.allclose(directions.norm(dim=-1), torch.ones(81, 101), atol=1e-6)
 

@@ -6,7 +6,8 @@ is made.
 """
 
 from fields.apps.viewer.camera import ViewCamera
-from fields.apps.viewer.views import VIEWS, Frustum, Overlay, View, finish, register_view, view_for
+from fields.apps.viewer.view_for import view_for
+from fields.apps.viewer.views import VIEWS, Frustum, Overlay, View, finish, register_view
 
 __all__ = ["VIEWS", "Frustum", "Overlay", "View", "ViewCamera", "Viewer", "ViewerCallback", "finish",
            "register_view", "serve_run", "view_for"]

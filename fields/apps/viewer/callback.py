@@ -57,7 +57,9 @@ class ViewerCallback(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         viewer = self.viewer
         metrics = trainer.callback_metrics
-        viewer.training.record(trainer.global_step, _scalar(metrics, "train/loss"), _scalar(metrics, "train/psnr"), force=True)
+        viewer.training.record(
+            trainer.global_step, _scalar(metrics, "train/loss"), _scalar(metrics, "train/psnr"), force=True
+        )
         viewer.training.finished()
         viewer.scheduler.training_active = False
         viewer.refresh()

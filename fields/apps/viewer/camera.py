@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fields.render.look_at import look_at
+
 
 @dataclass(frozen=True)
 class ViewCamera:
@@ -22,15 +24,10 @@ class ViewCamera:
     @classmethod
     def look_at(cls, position, target, up=(0.0, 0.0, 1.0), fov: float = math.radians(50.0)) -> "ViewCamera":
         """A camera at ``position`` looking at ``target`` with ``up`` pointing up in the image."""
-        position, target, up = (np.asarray(v, dtype=np.float64) for v in (position, target, up))
-        z = target - position
-        z /= np.linalg.norm(z)
-        x = np.cross(z, up)
-        if np.linalg.norm(x) < 1e-8:  # looking along up: pick any perpendicular
-            x = np.cross(z, np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0]))
-        x /= np.linalg.norm(x)
-        y = np.cross(z, x)
-        rotation = np.stack([x, y, z], axis=1)
+        position = np.asarray(position, dtype=np.float64)
+        rotation = look_at(torch.from_numpy(position), target, up)[:, :3].numpy() * np.array(
+            [1.0, -1.0, -1.0]
+        )  # OpenCV
         return cls(tuple(map(float, position)), tuple(tuple(map(float, row)) for row in rotation), float(fov))
 
     @classmethod

@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from fields.apps.viewer.camera import ViewCamera
 from fields.apps.viewer.colormaps import normalise_depth, turbo
 from fields.apps.viewer.surface_tracer import SurfaceTracer
-from fields.apps.viewer.views import Overlay, Render, View, eval_mode, register_view, to_uint8
+from fields.apps.viewer.views import Overlay, Render, View, register_view, to_uint8
+from fields.modules import eval_mode
+from fields.render.sphere_tracing import shade
 
 BACKGROUND = 0.12
 
@@ -67,8 +69,6 @@ class GeometryView(View):
         return start, pool(coarse.touched.float()) > 0
 
     def render(self, mode: str, camera: ViewCamera, width: int, height: int) -> Render:
-        from fields.render.sphere_tracing import shade
-
         self.check_mode(mode)
         origins, directions = camera.rays(width, height)
         origins, directions = origins.reshape(-1, 3) + 0.5, directions.reshape(-1, 3)
@@ -86,7 +86,9 @@ class GeometryView(View):
         elif mode == "normals":
             image = torch.where(hit[:, None], 0.5 * normals + 0.5, torch.full_like(normals, BACKGROUND))
         else:
-            image = torch.where(hit[:, None], turbo(normalise_depth(depth, hit)), torch.full((len(depth), 3), BACKGROUND))
+            image = torch.where(
+                hit[:, None], turbo(normalise_depth(depth, hit)), torch.full((len(depth), 3), BACKGROUND)
+            )
         return to_uint8(image.reshape(height, width, 3))
 
     def _world(self, vertices_input: np.ndarray) -> np.ndarray:

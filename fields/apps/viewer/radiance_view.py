@@ -12,7 +12,10 @@ import torch
 
 from fields.apps.viewer.camera import ViewCamera
 from fields.apps.viewer.colormaps import normalise_depth, turbo
-from fields.apps.viewer.views import Frustum, Overlay, Render, View, eval_mode, register_view, to_uint8
+from fields.apps.viewer.views import Frustum, Overlay, Render, View, register_view, to_uint8
+from fields.errors import UserError
+from fields.modules import eval_mode
+from fields.render.rays import Rays
 
 
 @register_view("radiance", "surface")
@@ -34,8 +37,6 @@ class RadianceView(View):
         return ViewCamera(tuple(map(float, c2w[:, 3])), tuple(tuple(map(float, row)) for row in c2w[:, :3]), fov)
 
     def render(self, mode: str, camera: ViewCamera, width: int, height: int) -> Render:
-        from fields.render.rays import Rays
-
         self.check_mode(mode)
         task = self.task
         origins, directions = camera.rays(width, height)
@@ -75,8 +76,6 @@ class RadianceView(View):
         return out
 
     def export_mesh(self, path: Path) -> tuple[Path, Optional[Overlay]]:
-        from fields.errors import UserError
-
         if not hasattr(self.task, "extract_mesh"):
             return super().export_mesh(path)
         written = self.task.extract_mesh(Path(path))

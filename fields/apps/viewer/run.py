@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from fields.apps.viewer.training_panel import read_history
+from fields.engine.run import load_run
 
 
 def open_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080,
              print_url: Optional[Callable[[str], None]] = print, resolution: int = 512):
     """Load a finished run and serve it; returns the ``Viewer`` (the server runs in its own threads)."""
     from fields.apps.viewer.server import Viewer
-    from fields.engine.run import load_run
-
     _, task = load_run(run_dir)
     metrics_path = Path(run_dir) / "metrics.json"
     metrics: dict[str, Any] = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}

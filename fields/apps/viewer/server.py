@@ -19,7 +19,8 @@ import numpy as np
 from fields.apps.viewer.camera import ViewCamera
 from fields.apps.viewer.scheduler import Frame, RenderScheduler, Request
 from fields.apps.viewer.training_panel import TrainingPanel
-from fields.apps.viewer.views import View, view_for
+from fields.apps.viewer.view_for import view_for
+from fields.apps.viewer.views import View
 from fields.errors import UserError
 
 log = logging.getLogger("fields")
@@ -102,9 +103,19 @@ class Viewer:
     def _add_scene_objects(self, view: View) -> None:
         scene = self.server.scene
         for i, frustum in enumerate(view.frustums()):
-            self._frustums.append(scene.add_camera_frustum(f"/dataset/camera_{i:04d}", fov=frustum.fov, aspect=frustum.aspect,
-                                     scale=frustum.scale, thickness=0.04 * frustum.scale, color=(240, 160, 40), image=frustum.image,
-                                     wxyz=_wxyz(frustum.c2w[:3, :3]), position=frustum.c2w[:3, 3]))
+            self._frustums.append(
+                scene.add_camera_frustum(
+                    f"/dataset/camera_{i:04d}",
+                    fov=frustum.fov,
+                    aspect=frustum.aspect,
+                    scale=frustum.scale,
+                    thickness=0.04 * frustum.scale,
+                    color=(240, 160, 40),
+                    image=frustum.image,
+                    wxyz=_wxyz(frustum.c2w[:3, :3]),
+                    position=frustum.c2w[:3, 3],
+                )
+            )
         for overlay in view.overlays():
             self.add_overlay(overlay)
 
@@ -199,7 +210,9 @@ class Viewer:
         if request is None or self.scheduler is None:
             raise UserError("no view to save yet")
         frame = self.scheduler.render_now(request)
-        path = self._output_dir("screenshots") / f"{request.mode}-{time.strftime('%Y%m%d-%H%M%S')}-{self.frames_sent}.png"
+        path = (
+            self._output_dir("screenshots") / f"{request.mode}-{time.strftime('%Y%m%d-%H%M%S')}-{self.frames_sent}.png"
+        )
         iio.imwrite(path, frame.image)
         buffer = io.BytesIO()
         iio.imwrite(buffer, frame.image, extension=".png")
@@ -236,7 +249,9 @@ class Viewer:
             return
         except Exception as err:
             log.exception("viewer: %s failed", what)
-            client.add_notification(f"{what} failed", f"{type(err).__name__}: {err}", auto_close_seconds=8.0, color="red")
+            client.add_notification(
+                f"{what} failed", f"{type(err).__name__}: {err}", auto_close_seconds=8.0, color="red"
+            )
             return
         log.info("viewer: %s saved to %s", what, path)
         client.add_notification(f"{what} saved", str(path), auto_close_seconds=6.0)

@@ -19,7 +19,8 @@ frame on a loaded 2-core CPU. Here:
    ``step_scale f / march_lipschitz`` (1 by default: the candidate band, not the step, carries the
    task's slope bound), at least the pixel's footprint (cone tracing: a ray stops within half of it);
    an occupancy field steps ``h / 3``. Both step further where the secant along the ray predicts the
-   crossing further on (up to twice the sphere step; up to ``h``). A ray whose value turns negative is bracketed between its
+   crossing further on (up to twice the sphere step; up to ``h``). A ray whose value turns negative is bracketed
+   between its
    last point outside and that point; brackets are refined together by bisection (while the outside
    value is unknown) then regula falsi. A ray that spends ``max_queries_per_ray`` misses.
 
@@ -36,6 +37,8 @@ from typing import Callable, Generator, Optional
 
 import torch
 import torch.nn.functional as F
+
+from fields.render.rays import UNIT_AABB, ray_aabb
 
 SurfaceFn = Callable[[torch.Tensor], torch.Tensor]  # (N, 3) unit coordinates -> (N,), negative inside
 TETRAHEDRON = torch.tensor([[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, 1.0, 1.0]])
@@ -79,13 +82,6 @@ def coarse_grid(values: torch.Tensor, lipschitz: Optional[float], max_skip: int 
         reached = F.max_pool3d(reached, 3, 1, 1)
         skip[(reached[0, 0] > 0) & (skip > k)] = float(k)
     return CoarseGrid(g, candidate.reshape(-1), skip.reshape(-1))
-
-
-def ray_box(origins: torch.Tensor, directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Entry and exit distances ``(R,)`` of rays through the unit cube (entry >= exit: missed)."""
-    inv = 1.0 / torch.where(directions.abs() < 1e-12, torch.full_like(directions, 1e-12), directions)
-    t0, t1 = -origins * inv, (1.0 - origins) * inv
-    return torch.minimum(t0, t1).amax(-1).clamp_min(0.0), torch.maximum(t0, t1).amin(-1)
 
 
 class SurfaceTracer:
@@ -133,7 +129,7 @@ class SurfaceTracer:
         ``traced (R,)`` bool: the rays to trace (the others miss)."""
         grid = yield from self.grid(grid_resolution)
         g, h = grid.resolution, 1.0 / grid.resolution
-        near, far = ray_box(origins, directions)
+        near, far, _ = ray_aabb(origins, directions, UNIT_AABB)
         t = near + 1e-5 if start is None else torch.maximum(near + 1e-5, start)
         # per ray, written when it finishes: the hit (or the bracket's inside end) and the bracket's outside end
         prev_t, prev_f, inside_f = t.clone(), torch.full_like(t, float("inf")), torch.zeros_like(t)

@@ -106,21 +106,9 @@ class TaskProtocolView(View):
         return to_uint8(result)
 
 
-def view_for(task: Any, chunk: int = 32768) -> View:
-    """The view for ``task``: its registered view, else the task's own protocol."""
-    import fields.apps.viewer.image_view  # noqa: F401  (registers the built-in views)
-    import fields.apps.viewer.geometry_view  # noqa: F401
-    import fields.apps.viewer.radiance_view  # noqa: F401
-
-    name = getattr(getattr(task, "scene", None), "task", None)
-    if name in VIEWS:
-        return VIEWS[name](task, chunk)
-    if hasattr(task, "viewer_modes") and hasattr(task, "render_view"):
-        return TaskProtocolView(task, chunk)
-    raise UserError(f"the viewer cannot show task '{name}' yet (views for: {', '.join(sorted(VIEWS))})")
-
-
-def chunked(fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, chunk: int) -> Generator[None, None, torch.Tensor]:
+def chunked(
+    fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, chunk: int
+) -> Generator[None, None, torch.Tensor]:
     """Apply ``fn`` to ``inputs (N, ...)`` ``chunk`` rows at a time, yielding after each chunk."""
     outputs = []
     for start in range(0, inputs.shape[0], chunk):
@@ -161,20 +149,3 @@ def field_device_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dty
 
 def all_modes(views: Iterable[type[View]]) -> list[str]:
     return sorted({mode for view in views for mode in view.modes})
-
-
-class eval_mode:
-    """Evaluate a module in eval mode (restored after): renders read the field as evaluation does."""
-
-    def __init__(self, module: torch.nn.Module):
-        self.module = module
-
-    def __enter__(self):
-        self.was_training = self.module.training
-        if self.was_training:  # train() walks every submodule: skip it when there is nothing to switch
-            self.module.eval()
-
-    def __exit__(self, *exc):
-        if self.was_training:
-            self.module.train(True)
-        return False

@@ -24,8 +24,8 @@ from typing import Callable, Literal, Optional
 from fields.datasets.capture.frames import copy_images, extract_video_frames, list_images
 from fields.datasets.capture.sfm import Matching, SfmResult, import_pycolmap, run_sfm
 from fields.datasets.capture.writers import write_points_ply, write_transforms
-from fields.engine.atomic import atomic_write_text
 from fields.errors import UserError
+from fields.io.atomic import atomic_write_text
 
 SUMMARY_NAME = "capture.json"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fields.engine.atomic import atomic_path, atomic_write_text
+from fields.io.atomic import atomic_path, atomic_write_text
 
 
 def camera_to_world(image) -> np.ndarray:

@@ -32,7 +32,11 @@ class ScalingMLP(TokenMixer):
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)
         n = self.resolution[0] * self.resolution[1] * dim
-        self.fc1, self.act, self.fc2 = nn.Linear(n, self.config.hidden_dim), nn.GELU(), nn.Linear(self.config.hidden_dim, n)
+        self.fc1, self.act, self.fc2 = (
+            nn.Linear(n, self.config.hidden_dim),
+            nn.GELU(),
+            nn.Linear(self.config.hidden_dim, n),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)

@@ -83,7 +83,9 @@ class ShiftedWindowAttention(TokenMixer):
         if resolution is not None and min(resolution) <= self.config.window_size:
             m = min(resolution)  # one window along the short side
             if resolution[0] % m or resolution[1] % m:
-                raise ValueError(f"mixer 'swin' needs H and W divisible by the window {m}, got {resolution[0]}x{resolution[1]}")
+                raise ValueError(
+                    f"mixer 'swin' needs H and W divisible by the window {m}, got {resolution[0]}x{resolution[1]}"
+                )
             return
         super().check_resolution(resolution)
 

@@ -4,7 +4,7 @@ Two sources, both from scikit-image's bundled photographs cut to ``size x size``
 
 - ``synthetic``: additive Gaussian noise of std ``noise_std`` and/or a Gaussian blur of std
   ``blur_sigma`` pixels (seeded per image), clamped to [0, 1].
-- ``renders``: renders of image fields (hash grid + MLP, through ``fields.engine.run.fit``) stopped after
+- ``renders``: renders of image fields (hash grid + MLP, ``fields.tasks.image_fit``) stopped after
   ``early_steps`` against the same field trained for ``converged_steps``: the restorer learns to finish
   a fit. The clean image is the converged render (the target a longer fit reaches), not the photograph.
 
@@ -19,7 +19,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from fields.config.base import StrictModel
 from fields.datasets.image import SKIMAGE_PREFIX, load_image
-from fields.engine.atomic import atomic_path
+from fields.io import atomic_path
 
 log = logging.getLogger("fields")
 
@@ -50,7 +50,9 @@ def square_image(name: str, size: int) -> torch.Tensor:
     h, w = image.shape[-2:]
     scale = size / min(h, w)
     hh, ww = max(size, round(h * scale)), max(size, round(w * scale))
-    image = F.interpolate(image, size=(hh, ww), mode="area" if scale < 1 else "bilinear", align_corners=None if scale < 1 else False)
+    image = F.interpolate(
+        image, size=(hh, ww), mode="area" if scale < 1 else "bilinear", align_corners=None if scale < 1 else False
+    )
     top, left = (hh - size) // 2, (ww - size) // 2
     return image[0, :3, top : top + size, left : left + size].clamp(0, 1).contiguous()
 
@@ -64,8 +66,12 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     k = torch.exp(-0.5 * (x / sigma) ** 2)
     k = k / k.sum()
     c = image.shape[1]
-    out = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    out = F.conv2d(
+        F.pad(image, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c
+    )
+    return F.conv2d(
+        F.pad(out, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c
+    )
 
 
 def synthetic_pairs(clean: torch.Tensor, config: PairsConfig, salt: int = 0) -> torch.Tensor:
@@ -75,46 +81,29 @@ def synthetic_pairs(clean: torch.Tensor, config: PairsConfig, salt: int = 0) -> 
     return (degraded + config.noise_std * torch.randn(clean.shape, generator=g)).clamp(0, 1)
 
 
-def render_pair(name: str, config: PairsConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fit an image field to ``name`` twice (early, converged) and render both: ``(3, S, S)`` each."""
-    from fields.config.load import scene_from_dict
-    from fields.engine.run import fit, load_run
-    from fields.datasets.image import save_image
-
-    renders = []
-    with tempfile.TemporaryDirectory(prefix="fields-restore-") as tmp:
-        image_path = Path(tmp) / "clean.png"
-        save_image(image_path, square_image(name, config.size).permute(1, 2, 0))
-        for steps in (config.early_steps, config.converged_steps):
-            scene = scene_from_dict({
-                "task": "image",
-                "data": {"image": str(image_path), "channels": "rgb"},
-                "model": {"encoder": {"type": "hashgrid", "n_levels": 8, "log2_hashmap_size": 12, "base_resolution": 4,
-                                      "max_resolution": config.size},
-                          "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1}},
-                "train": {"steps": steps, "batch_size": config.size * config.size, "progress": False, "seed": config.seed,
-                          "checkpoint_every": 10**6, "optimizer": {"lr": 0.01}},
-            })
-            run_dir, _ = fit(scene, Path(tmp) / f"run{steps}")
-            _, task = load_run(run_dir)
-            renders.append(task.predict_image().permute(2, 0, 1).contiguous())
-    return renders[0], renders[1]
+RenderPair = Callable[[torch.Tensor, PairsConfig], tuple[torch.Tensor, torch.Tensor]]
 
 
-def restore_pairs(images: list[str], config: PairsConfig, cache_dir: str | Path | None = None,
-                  salt: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(degraded, clean)`` pairs ``(N, 3, size, size)`` for the named images."""
+def restore_pairs(images: list[str], config: PairsConfig, cache_dir: str | Path | None = None, salt: int = 0,
+                  render_pair: Optional[RenderPair] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(degraded, clean)`` pairs ``(N, 3, size, size)`` for the named images. ``renders`` pairs need
+    ``render_pair(image (3, S, S), config) -> (early, converged)`` renders (the restore task passes
+    ``fields.tasks.image_fit.render_pair``: fitting fields is not a data set's job)."""
     if config.source == "synthetic":
         clean = torch.stack([square_image(n, config.size) for n in images])
         return synthetic_pairs(clean, config, salt), clean
-    key = hashlib.sha1(json.dumps([images, config.model_dump(mode="json")]).encode()).hexdigest()[:16]
+    key = hashlib.sha1(json.dumps([images, config.model_dump(mode="json"), 2]).encode()).hexdigest()[
+        :16
+    ]  # 2: in-process fits
     path = Path(cache_dir or tempfile.gettempdir()).expanduser() / f"render-pairs-{key}.safetensors"
     if path.is_file():
         data = load_file(str(path))
         return data["degraded"], data["clean"]
     log.info("fitting image fields for %d render pairs (early %d / converged %d steps)", len(images),
              config.early_steps, config.converged_steps)
-    pairs = [render_pair(n, config) for n in images]
+    if render_pair is None:
+        raise ValueError("render pairs need a render_pair function (fields.tasks.image_fit.render_pair)")
+    pairs = [render_pair(square_image(n, config.size), config) for n in images]
     degraded, clean = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -122,4 +111,4 @@ def restore_pairs(images: list[str], config: PairsConfig, cache_dir: str | Path 
     return degraded, clean
 
 
-__all__ = ["PairsConfig", "restore_pairs", "square_image", "gaussian_blur", "synthetic_pairs", "render_pair"]
+__all__ = ["PairsConfig", "restore_pairs", "square_image", "gaussian_blur", "synthetic_pairs", "RenderPair"]

@@ -18,7 +18,6 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Optional
 
 import torch
 from pydantic import Field, field_validator
@@ -27,9 +26,9 @@ from safetensors.torch import save_file
 
 from fields.config.base import StrictModel
 from fields.datasets.shapes_collection import CLASSES, sample_shapes
-from fields.engine.atomic import atomic_path
+from fields.io import atomic_path
 from fields.errors import UserError
-from fields.heads.triplane_fit import BatchedTriplaneField, TriplaneFitConfig, field_iou, fit_fields, training_pool
+from fields.datasets.triplane_fit import BatchedTriplaneField, TriplaneFitConfig, field_iou, fit_fields, training_pool
 
 log = logging.getLogger("fields")
 FORMAT = "fields-triplane-dataset"
@@ -42,7 +41,9 @@ class TriplaneDatasetConfig(StrictModel):
     seed: int = 0
     noise_amplitude: float = Field(0.015, ge=0, description="amplitude of the smooth surface noise (local units)")
     surface_points: int = Field(1024, ge=1, description="surface samples per shape for the point baseline")
-    fit: TriplaneFitConfig = Field(default_factory=lambda: TriplaneFitConfig(hidden=32, hidden_layers=2, points_per_step=1024, steps=150))
+    fit: TriplaneFitConfig = Field(
+        default_factory=lambda: TriplaneFitConfig(hidden=32, hidden_layers=2, points_per_step=1024, steps=150)
+    )
 
     @field_validator("classes")
     @classmethod
@@ -117,7 +118,11 @@ def cached_triplane_dataset(config: TriplaneDatasetConfig, cache_dir: str | Path
     """The dataset file for ``config`` in ``cache_dir``, built (and saved) when absent."""
     path = Path(cache_dir).expanduser() / f"triplanes-{config.key()}.safetensors"
     if not path.is_file():
-        log.info("fitting tri-planes for %d shapes into %s", len(config.classes) * (config.train_per_class + config.test_per_class), path)
+        log.info(
+            "fitting tri-planes for %d shapes into %s",
+            len(config.classes) * (config.train_per_class + config.test_per_class),
+            path,
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         save_triplane_dataset(path, build_triplane_dataset(config), config)
     return path

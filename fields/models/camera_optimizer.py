@@ -5,8 +5,9 @@ A ray of camera ``i`` becomes ``o' = o + tau_i``, ``d' = exp(omega_i) d``: the c
 centre and moves. Both live in the unit frame, so learning rates and penalties do not depend on the
 scene's scale. The corrections of the trained cameras are applied less their mean: a common motion of
 all cameras is (nearly) a motion of the whole scene, which the images cannot tell apart and which would
-leave the held-out views misaligned (a gauge freedom); it is projected out. Penalties ``rot_l2 |omega|^2 + trans_l2 |tau|^2`` keep the corrections small where the
-images do not ask for them; held-out views are never corrected (their corrections get no gradient).
+leave the held-out views misaligned (a gauge freedom); it is projected out. Penalties
+``rot_l2 |omega|^2 + trans_l2 |tau|^2`` keep the corrections small where the images do not ask for them;
+held-out views are never corrected.
 """
 
 from __future__ import annotations

@@ -1,1 +1,0 @@
-"""Optional native backends of the renderer (imported lazily, never at module import)."""
