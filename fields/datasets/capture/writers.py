@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fields.io.atomic import atomic_path, atomic_write_text
+from fields.io import atomic_write_text, write_point_cloud
 
 
 def camera_to_world(image) -> np.ndarray:
@@ -44,18 +44,9 @@ def write_transforms(model, path: Path) -> dict:
 
 
 def write_points_ply(model, path: Path) -> int:
-    """The sparse points (xyz, rgb) as a binary little-endian PLY; -> the number of points."""
+    """The sparse points (xyz, rgb) as a binary PLY (``fields.io``'s writer); -> the number of points."""
     points = list(model.points3D.values())
     xyz = np.array([p.xyz for p in points], np.float32).reshape(-1, 3)
-    rgb = np.array([p.color for p in points], np.uint8).reshape(-1, 3)
-    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")]
-    rows = np.empty(len(points), dtype=fields)
-    rows["x"], rows["y"], rows["z"] = xyz.T
-    rows["r"], rows["g"], rows["b"] = rgb.T
-    header = ("ply\nformat binary_little_endian 1.0\n"
-              f"element vertex {len(points)}\nproperty float x\nproperty float y\nproperty float z\n"
-              "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        handle.write(header.encode())
-        handle.write(rows.tobytes())
+    rgb = np.array([p.color for p in points], np.float32).reshape(-1, 3) / 255.0
+    write_point_cloud(path, xyz, rgb)
     return len(points)
