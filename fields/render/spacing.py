@@ -34,3 +34,10 @@ def lindisp_piecewise_bins(t_near: torch.Tensor, t_far: torch.Tensor, n_samples:
         u[:, 0], u[:, -1] = 0.0, 1.0
     s = s0[:, None] + (s1 - s0)[:, None] * u
     return _g_inv(s) * unit
+
+
+def normalized_spacing(t: torch.Tensor, unit: float = 1.0) -> torch.Tensor:
+    """Ray distances -> ``s = g(t / unit) / 2`` in ``[0, 1)``: the coordinate in which the distortion loss of
+    an unbounded scene is measured (mip-NeRF 360 and nerfacto use normalised spacing, not metric distance,
+    so the far plane's distance does not weigh on it)."""
+    return _g(t / unit) / 2.0

@@ -33,7 +33,7 @@ from fields.render.occupancy_grid import OccupancyGrid
 from fields.render.proposal import ProposalSampler
 from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
-from fields.render.spacing import lindisp_piecewise_bins
+from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
 from fields.tasks.losses import regression_loss
 from fields.tasks.meshing import extract_mesh
@@ -114,6 +114,12 @@ class RadianceRender(ViewRenderConfig):
                 "render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired"
             )
         return data
+
+    @field_validator("camera_opt", mode="before")
+    @classmethod
+    def _camera_opt(cls, value: Any) -> Any:
+        # YAML reads a bare `off` as false (and `on` as true)
+        return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
 
     @field_validator("direction_encoder", mode="before")
     @classmethod
@@ -258,11 +264,11 @@ class RadianceTask(MultiViewTask):
         self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         e = out.extras
         if cfg.distortion_weight > 0 and e["n_samples"]:
-            loss = (
-                loss
-                + cfg.distortion_weight
-                * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
-            )
+            t0, t1 = e["t_starts"], e["t_ends"]
+            if self.contraction is not None:  # measured in normalised spacing, as mip-NeRF 360: far plane free
+                t0, t1 = normalized_spacing(t0, 0.5), normalized_spacing(t1, 0.5)
+            distortion = distortion_loss(out.weights, t0, t1, e["ray_indices"], len(rays)).mean()
+            loss = loss + cfg.distortion_weight * distortion
         if self.proposal is not None:
             loss = loss + cfg.proposal_weight * self.proposal_sampler.loss(e["bins"], out.weights, e["rounds"])
         if self.camera_opt is not None:

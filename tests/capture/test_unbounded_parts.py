@@ -10,7 +10,7 @@ import torch
 from fields.models.appearance import AppearanceEmbedding
 from fields.models.camera_optimizer import CameraOptimizer, so3_exp
 from fields.models.contraction import SceneContraction, contract, uncontract
-from fields.render.spacing import lindisp_piecewise_bins
+from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 
 
 @pytest.mark.parametrize("kind", ["linf", "l2"])
@@ -45,6 +45,8 @@ def test_lindisp_bins_are_linear_inside_and_reach_the_far_plane():
     assert len(inside) >= 30 and torch.allclose(inside[1:] - inside[:-1], inside[1] - inside[0], atol=1e-5)
     stratified = lindisp_piecewise_bins(near, far, 64, 0.5, True, torch.Generator().manual_seed(0))
     assert (stratified[:, 1:] >= stratified[:, :-1]).all() and not torch.allclose(stratified, bins)
+    s = normalized_spacing(bins[0], 0.5)  # the bins are even in normalised spacing, far plane at s < 1
+    assert torch.allclose(s[1:] - s[:-1], s[1] - s[0], atol=1e-4) and 0.99 < float(s[-1]) < 1.0
 
 
 def test_so3_exp_is_a_rotation_matching_axis_angle():
