@@ -109,3 +109,9 @@ def test_contracted_grid_marches_to_the_far_plane_through_occupied_cells_only():
     grid.update_every_n_steps(0, lambda x: seen.append(x) or torch.zeros(len(x)), warmup_steps=1)
     points = torch.cat(seen)
     assert points.abs().max() > 100 and len(points) == 32**3
+
+
+def test_camera_opt_takes_yaml_bare_off_and_on():
+    from fields.tasks.radiance import RadianceRender
+
+    assert RadianceRender(camera_opt=False).camera_opt == "off" and RadianceRender(camera_opt=True).camera_opt == "SO3xR3"
