@@ -114,4 +114,5 @@ def test_contracted_grid_marches_to_the_far_plane_through_occupied_cells_only():
 def test_camera_opt_takes_yaml_bare_off_and_on():
     from fields.tasks.radiance import RadianceRender
 
-    assert RadianceRender(camera_opt=False).camera_opt == "off" and RadianceRender(camera_opt=True).camera_opt == "SO3xR3"
+    assert RadianceRender(camera_opt=False).camera_opt == "off"
+    assert RadianceRender(camera_opt=True).camera_opt == "SO3xR3"
