@@ -7,7 +7,7 @@ A scene file picks a member with ``type:``; the remaining keys are validated by 
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Literal, TypeVar, get_args, get_origin
 
 from pydantic_core import PydanticCustomError
 
@@ -17,6 +17,19 @@ T = TypeVar("T")
 def did_you_mean(name: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     return f"did you mean {close[0]}? " if close else ""
+
+
+def check_config_type(kind: str, name: str, cls: type) -> None:
+    """A member with a typed ``Config`` must name itself: ``type: Literal["<name>"] = "<name>"``, so that a
+    validated config builds the class it was validated for."""
+    config = getattr(cls, "Config", None)
+    field = getattr(config, "model_fields", {}).get("type")
+    if field is None:
+        return
+    allowed = get_args(field.annotation) if get_origin(field.annotation) is Literal else (field.default,)
+    if field.default != name or tuple(allowed) != (name,):
+        raise TypeError(f"{kind} '{name}': {cls.__name__}.Config.type must be Literal['{name}'] with default '{name}' "
+                        f"(got {field.annotation!r} = {field.default!r})")
 
 
 class Registry(Generic[T]):
@@ -31,6 +44,7 @@ class Registry(Generic[T]):
         def decorate(cls: type[T]) -> type[T]:
             if name in self._classes:
                 raise ValueError(f"{self.kind} '{name}' registered twice")
+            check_config_type(self.kind, name, cls)
             self._classes[name] = cls
             for alias in aliases:
                 self._aliases[alias.lower()] = name

@@ -32,29 +32,50 @@ TINY = [
         "s_kan",
         {"n_neurons": 2, "n_hidden_layers": 1, "n_basis": 3, "selection": "hard", "families": ["chebyshev", "wavelet"]},
     ),
+    ("cam_mlp", {"n_neurons": 4, "n_hidden_layers": 1, "grid_resolution": [3], "norm": "none"}),
+    ("cam_mlp", {"n_neurons": 4, "n_hidden_layers": 1, "cam_coords": [2], "grid_resolution": [4], "per_channel": True}),
+    ("gaussian_rbf", {"n_units": 5}),
+    ("neurbf_mlp", {"n_neurons": 4, "n_hidden_layers": 1}),
 ]
-IDS = [f"{name}-{i}" for i, (name, _) in enumerate(TINY)]
-IN_DIM, OUT_DIM = 3, 2
+IN_DIM, OUT_DIM, COORD_DIM = 3, 2, 3
+
+
+def default_cases(name: str) -> list[tuple[str, dict]]:
+    """A registered decoder with no tiny case above is tested with its default config: a new decoder
+    needs no edit here (add a tiny case when its defaults are large)."""
+    return [(name, {})]
+
+
+# every registered decoder (the registry is the list; TINY only picks small sizes)
+CASES = TINY + [case for name in DECODERS.names() if name not in {n for n, _ in TINY} for case in default_cases(name)]
+IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
+
+
+def coords_for(x: torch.Tensor) -> torch.Tensor:
+    """Input coordinates in [0.1, 0.9] beside features ``x (..., IN_DIM)`` (CAM's grids read them)."""
+    g = torch.Generator().manual_seed(x.numel())
+    return (0.1 + 0.8 * torch.rand(*x.shape[:-1], COORD_DIM, generator=g)).to(x.dtype)
 
 
 def build(name: str, config: dict, in_dim: int = IN_DIM, out_dim: int = OUT_DIM, dtype=torch.float32):
     return DECODERS.build(DECODERS.validate({"type": name, **config}), in_dim, out_dim).to(dtype)
 
 
-@pytest.mark.parametrize("name,config", TINY, ids=IDS)
+@pytest.mark.parametrize("name,config", CASES, ids=IDS)
 def test_shapes_and_dtypes(name, config):
     dec = build(name, config)
     assert (dec.in_dim, dec.out_dim) == (IN_DIM, OUT_DIM)
     for dtype in (torch.float32, torch.float64):
         dec = dec.to(dtype)
         x = torch.randn(3, 5, IN_DIM, dtype=dtype)
-        y = dec(x)
+        c = coords_for(x)
+        y = dec(x, c)
         assert y.shape == (3, 5, OUT_DIM) and y.dtype == dtype and torch.isfinite(y).all()
-        assert torch.allclose(dec(x.reshape(-1, IN_DIM)).reshape(3, 5, -1), y)
-        assert dec(torch.zeros(0, IN_DIM, dtype=dtype)).shape == (0, OUT_DIM)
+        assert torch.allclose(dec(x.reshape(-1, IN_DIM), c.reshape(-1, COORD_DIM)).reshape(3, 5, -1), y)
+        assert dec(torch.zeros(0, IN_DIM, dtype=dtype), torch.zeros(0, COORD_DIM, dtype=dtype)).shape == (0, OUT_DIM)
 
 
-@pytest.mark.parametrize("name,config", TINY, ids=IDS)
+@pytest.mark.parametrize("name,config", CASES, ids=IDS)
 def test_gradcheck_and_gradgradcheck(name, config):
     dec = build(name, config, dtype=torch.float64)
     checked = []
@@ -69,14 +90,19 @@ def test_gradcheck_and_gradgradcheck(name, config):
             if p.requires_grad:
                 checked.append(p)
     x = torch.randn(3, IN_DIM, dtype=torch.float64, requires_grad=True)
+    c = coords_for(x)
 
     def f(x, *ps):
-        return dec(x)
+        return dec(x, c)
 
     assert torch.autograd.gradcheck(f, (x, *checked), eps=1e-6, atol=1e-5)
     # fast mode checks random projections of the second-order Jacobians: the same test, far cheaper
     assert torch.autograd.gradgradcheck(f, (x, *checked), eps=1e-6, atol=1e-5, fast_mode=True)
     assert torch.autograd.gradgradcheck(f, (x,), eps=1e-6, atol=1e-5)
+
+
+def test_every_registered_decoder_is_in_the_contract_tests():
+    assert {name for name, _ in CASES} == set(DECODERS.names())
 
 
 def test_param_counts():

@@ -62,8 +62,28 @@ TINY = [
     ("sh", {"degree": 5}, 3),
     ("sh", {"degree": 2, "normalize": True}, 3),
     ("identity", {"scale": 2.0, "offset": -1.0}, 3),
+    ("gnf_grid", {"channels": [2, 1], "resolutions": [3, 5]}, 2),
+    # the normalising denominator is detached on purpose (the paper's), so only the plain kernel sum gradchecks
+    ("neurbf", {"n_kernels": 6, "n_frequencies": 2, "n_neighbours": 2, "normalise": False}, 2),
 ]
-IDS = [f"{name}-{d}d-{i}" for i, (name, _, d) in enumerate(TINY)]
+
+
+def default_cases(name: str) -> list[tuple[str, dict, int]]:
+    """A registered encoder with no tiny case above: its default config, in the first dimension it builds
+    for. A new encoder is tested with no edit here (add a tiny case when its defaults are large)."""
+    for d in (3, 2, 1, 4):
+        try:
+            ENCODERS.build(ENCODERS.validate({"type": name}), d)
+        except (ValueError, TypeError):
+            continue
+        return [(name, {}, d)]
+    raise AssertionError(f"encoder '{name}' builds with its default config for none of 1 to 4 input dimensions")
+
+
+# every registered encoder (the registry is the list; TINY only picks small sizes)
+COVERED = {name for name, _, _ in TINY}
+CASES = TINY + [case for name in ENCODERS.names() if name not in COVERED for case in default_cases(name)]
+IDS = [f"{name}-{d}d-{i}" for i, (name, _, d) in enumerate(CASES)]
 
 
 def build(name: str, config: dict, in_dim: int, dtype=torch.float32):
@@ -76,7 +96,7 @@ def points(n: int, d: int, seed: int = 0) -> torch.Tensor:
     return 0.1 + 0.8 * torch.rand(n, d, generator=g, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("name,config,in_dim", TINY, ids=IDS)
+@pytest.mark.parametrize("name,config,in_dim", CASES, ids=IDS)
 def test_shapes_and_dtypes(name, config, in_dim):
     enc = build(name, config, in_dim)
     assert enc.in_dim == in_dim
@@ -90,7 +110,7 @@ def test_shapes_and_dtypes(name, config, in_dim):
     assert enc(torch.rand(0, in_dim, dtype=torch.float64)).shape == (0, enc.out_dim)
 
 
-@pytest.mark.parametrize("name,config,in_dim", TINY, ids=IDS)
+@pytest.mark.parametrize("name,config,in_dim", CASES, ids=IDS)
 def test_gradcheck_input_and_parameters(name, config, in_dim):
     enc = build(name, config, in_dim, torch.float64)
     x = points(4, in_dim).requires_grad_()
@@ -102,7 +122,7 @@ def test_gradcheck_input_and_parameters(name, config, in_dim):
     assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("name,config,in_dim", TINY, ids=IDS)
+@pytest.mark.parametrize("name,config,in_dim", CASES, ids=IDS)
 def test_gradgradcheck_input_and_parameters(name, config, in_dim):
     """Second derivatives: what the eikonal loss of SDF training needs (d/dx, then d/dparams of it)."""
     enc = build(name, config, in_dim, torch.float64)
@@ -120,7 +140,7 @@ def test_gradgradcheck_input_and_parameters(name, config, in_dim):
 
 def test_eikonal_style_double_backward_reaches_grid_tables():
     """d/dtable of |d out / dx|^2 is non-zero for every grid family (the path the eikonal loss uses)."""
-    for name, config, in_dim in TINY:
+    for name, config, in_dim in CASES:
         enc = build(name, config, in_dim, torch.float64)
         params = [p for p in enc.parameters() if p.requires_grad]
         if not params or name == "fourier":
@@ -132,6 +152,10 @@ def test_eikonal_style_double_backward_reaches_grid_tables():
         (grad_x,) = torch.autograd.grad(enc(x).sum(), x, create_graph=True)
         grads = torch.autograd.grad(grad_x.pow(2).sum(), params)
         assert all(g.abs().sum() > 0 for g in grads), name
+
+
+def test_every_registered_encoder_is_in_the_contract_tests():
+    assert {name for name, _, _ in CASES} == set(ENCODERS.names())
 
 
 # --- parameter counts: closed-form formulas written here independently of the implementations -----
