@@ -23,7 +23,7 @@ SMALL = ["train.batch_size=256", "train.progress=false", "model.encoder.log2_has
 def capture(tmp_path_factory) -> Path:
     from fields.datasets.capture.povray import render_capture, write_truth_transforms
 
-    folder = render_capture(tmp_path_factory.mktemp("unbounded"), "quarry", n_frames=32, width=64, height=48, arc=200,
+    folder = render_capture(tmp_path_factory.mktemp("unbounded"), "quarry", n_frames=32, width=80, height=60, arc=200,
                             video=False)
     write_truth_transforms(folder)
     return folder
@@ -38,10 +38,21 @@ def test_capture_recipe_runs_every_part(capture, tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["test_appearance"] == metrics["test_appearance"]
 
 
+def mean_image_psnr(folder: Path, every: int = 8) -> float:
+    """Test PSNR of predicting every held-out view by the mean training image: what a field that learned
+    no geometry (a blur of sky over ground) reaches on this capture (about 17.8 dB at 80x60)."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    images = np.stack([iio.imread(p)[..., :3] / 255.0 for p in sorted((folder / "images").glob("*.png"))])
+    test = np.arange(0, len(images), every)
+    mean = np.delete(images, test, 0).mean(0)
+    return float(np.mean([-10 * np.log10(((images[i] - mean) ** 2).mean()) for i in test]))
+
+
 @pytest.mark.slow
 def test_capture_recipe_learns_the_unbounded_scene(capture, tmp_path):
-    scene = load_scene(str(CONFIG), [f"data.path={capture}", f"output.dir={tmp_path}", "train.steps=400", *SMALL])
+    scene = load_scene(str(CONFIG), [f"data.path={capture}", f"output.dir={tmp_path}", "train.steps=300", *SMALL])
     _, metrics = fit(scene, scene_name="capture")
-    # measured 2026-12-04: see the report; the mean colour predicts ~11 dB, a field that ignores the
-    # contraction (sky and far ground outside the box) stays far lower
-    assert metrics["psnr"] > 20.0, metrics
+    baseline = mean_image_psnr(capture)
+    assert metrics["psnr"] > baseline + 2.0, (metrics["psnr"], baseline)
