@@ -26,6 +26,7 @@ from fields.render.rays import ray_aabb
 from fields.render.steps import steps_at, step_edges
 
 __all__ = ["OccupancyGrid", "early_stop", "step_edges", "steps_at"]
+_steps_at = steps_at  # the name render/contracted_grid.py imports
 
 
 class OccupancyGrid(nn.Module):
