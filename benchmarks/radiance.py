@@ -4,38 +4,41 @@ training time budget. Prints a table and writes ``benchmarks/results/radiance-<t
 
     python -m benchmarks.radiance                          # 100 train / 20 test views at 200x200, 20 min each
     python -m benchmarks.radiance --size 100 --minutes 5   # a quicker look
+    python -m benchmarks.radiance --samplers occupancy_grid --scenes synthetic,povray:disc,povray:glossy,povray:fill \
+        --eval-every 60 --targets 25,28                    # the default on scenes nobody tuned it on (80 min)
+    python -m benchmarks.radiance --samplers occupancy_grid --variants current,before --minutes 3   # speed-ups
+
+``--scenes``: ``synthetic`` (the generated scene) or ``povray:NAME`` (``benchmarks/povray_scenes.py``,
+rendered into ``~/.cache/fields/povray`` on first use; POV-Ray needed). ``--variants``: ``current`` (this
+code) and ``before`` (the torch marcher and the unfused Adam of before issue 18, for a side-by-side speed
+comparison at the same samples per step).
 
 Reported per sampler: steps, training wall time, samples per second (training samples through the field),
 test PSNR and SSIM (mean over the test views), and with ``--eval-every S`` the PSNR of the first
 ``--eval-views`` test views after every S seconds of training (evaluation time is not training time, nor
-counted in the budget) and the training time to ``--target`` dB. CPU timings vary with the machine's
-load: say so when reporting.
+counted in the budget), the training time to each of ``--targets`` dB and the last PSNR (the plateau).
+CPU timings vary with the machine's load: say so when reporting.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import datetime as _dt
+import json
+import logging
 import os
+import platform
+import time
+from pathlib import Path
 
-# OpenMP's default active wait makes every parallel region of a 2-thread process cost milliseconds when
-# the cores are shared (measured: a 100k-element multiply 0.03 ms -> 12 ms); set before torch loads
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import pytorch_lightning as pl
+import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio
 
-import argparse  # noqa: E402
-import datetime as _dt  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytorch_lightning as pl  # noqa: E402
-import torch  # noqa: E402
-from torchmetrics.functional.image import peak_signal_noise_ratio  # noqa: E402
-
-from fields.config.load import apply_overrides, read_yaml  # noqa: E402
-
+from fields.config.load import apply_overrides, read_yaml
+from fields.engine.run import fit
 from fields.engine.scene import scene_from_dict
-from fields.engine.run import fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "radiance" / "synthetic.yaml"
@@ -66,23 +69,64 @@ class PsnrClock(pl.Callback):
                 callback._duration += time.perf_counter() - started
 
 
+def seconds_text(seconds) -> str:
+    return "-" if seconds is None else f"{seconds:g} s"
+
+
 def time_to(rows: list, target: float):
     return next((seconds for seconds, _, psnr in rows if psnr >= target), None)
 
 
-def scene_for(sampler: str, args: argparse.Namespace, out: Path) -> dict:
+def scene_data(scene: str, args: argparse.Namespace) -> list[str]:
+    if scene == "synthetic":
+        return [
+            f"data.synthetic.size={args.size}",
+            f"data.synthetic.n_train={args.n_train}",
+            f"data.synthetic.n_test={args.n_test}",
+        ]
+    if not scene.startswith("povray:"):
+        raise SystemExit(f"unknown scene {scene}: synthetic or povray:NAME")
+    from benchmarks.povray_scenes import generate
+
+    name = scene.split(":", 1)[1]
+    folder = Path.home() / ".cache" / "fields" / "povray" / f"{name}-{args.n_train}-{args.n_test}-{args.size}"
+    if not (folder / "transforms_test.json").is_file():
+        print(f"rendering {scene} into {folder}", flush=True)
+        generate(name, folder, args.n_train, args.n_test, args.size)
+    return [f"data.path={folder}"]
+
+
+@contextlib.contextmanager
+def unfused_adam(active: bool):
+    """The optimiser of before issue 18 (Adam without ``fused=True``), for ``--variants before``."""
+    original = torch.optim.Adam
+
+    class UnfusedAdam(original):
+        def __init__(self, *args, fused=None, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    torch.optim.Adam = UnfusedAdam if active else original
+    try:
+        yield
+    finally:
+        torch.optim.Adam = original
+
+
+def scene_for(
+    sampler: str, args: argparse.Namespace, out: Path, scene: str = "synthetic", variant: str = "current"
+) -> dict:
     data = read_yaml(CONFIG)
+    name = f"{scene.replace(':', '-')}-{sampler}-{variant}"
     overrides = [
-        f"data.synthetic.size={args.size}",
-        f"data.synthetic.n_train={args.n_train}",
-        f"data.synthetic.n_test={args.n_test}",
+        *scene_data(scene, args),
+        *(["render.marcher=torch"] if variant == "before" else []),
         f"render.sampler={sampler}",
         f"train.max_time={args.minutes * 60}",
         f"train.steps={args.max_steps}",
         f"train.batch_size={args.rays}",
         "train.progress=false",
         f"output.dir={out}",
-        f"output.name={sampler}",
+        f"output.name={name}",
         "render.mesh_resolution=64",
         f"render.save_test_views={2}",
     ]
@@ -111,11 +155,18 @@ def main() -> None:
         "--samplers", default="occupancy_grid,uniform", help="comma-separated: occupancy_grid,uniform,proposal"
     )
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--target-samples", type=int, default=None,
-                        help="samples per step (dynamic batch); default: the config's")
+    parser.add_argument(
+        "--target-samples", type=int, default=None, help="samples per step (dynamic batch); default: the config's"
+    )
     parser.add_argument("--eval-every", type=float, default=0.0, help="seconds of training between test PSNRs (0: off)")
     parser.add_argument("--eval-views", type=int, default=5, help="test views of the --eval-every PSNR")
-    parser.add_argument("--target", type=float, default=28.0, help="PSNR whose training time is reported")
+    parser.add_argument("--targets", default="25,28", help="PSNRs whose training times are reported")
+    parser.add_argument(
+        "--scenes", default="synthetic", help="comma-separated: synthetic, povray:disc, povray:glossy, ..."
+    )
+    parser.add_argument(
+        "--variants", default="current", help="comma-separated: current, before (torch marcher, unfused Adam)"
+    )
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides, e.g. render.grid_resolution=64")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
@@ -123,14 +174,27 @@ def main() -> None:
     stamp = f"{_dt.datetime.now():%Y%m%d-%H%M%S}"
     runs = args.out / f"radiance-runs-{stamp}"
     rows = []
-    for sampler in args.samplers.split(","):
-        scene = scene_from_dict(scene_for(sampler, args, runs), base_dir=CONFIG.parent, source=str(CONFIG))
+    targets = [float(t) for t in args.targets.split(",") if t]
+    cells = [
+        (scene, sampler, variant)
+        for scene in args.scenes.split(",")
+        for sampler in args.samplers.split(",")
+        for variant in args.variants.split(",")
+    ]
+    for scene_name, sampler, variant in cells:
+        scene = scene_from_dict(
+            scene_for(sampler, args, runs, scene_name, variant), base_dir=CONFIG.parent, source=str(CONFIG)
+        )
         started = time.perf_counter()
         clock = [PsnrClock(args.eval_every, args.eval_views)] if args.eval_every else []
-        run_dir, metrics = fit(scene, scene_name=sampler, callbacks=clock)
+        with unfused_adam(variant == "before"):
+            run_dir, metrics = fit(scene, scene_name=sampler, callbacks=clock)
+        curve = clock[0].rows if clock else []
         rows.append(
             {
+                "scene": scene_name,
                 "sampler": sampler,
+                "variant": variant,
                 "steps": metrics["steps"],
                 "train_seconds": round(metrics["train_seconds"], 1),
                 "wall_seconds": round(time.perf_counter() - started, 1),
@@ -139,26 +203,41 @@ def main() -> None:
                 "ssim": round(metrics["ssim"], 4),
                 "params": metrics["params"],
                 "run_dir": str(run_dir),
-                "psnr_curve": clock[0].rows if clock else [],
-                f"seconds_to_{args.target:g}dB": time_to(clock[0].rows, args.target) if clock else None,
+                "psnr_curve": curve,
+                "seconds_to": {f"{t:g}": time_to(curve, t) for t in targets},
+                "load_average": os.getloadavg()[0],
             }
         )
         print(rows[-1], flush=True)
-    header = (f"{'sampler':<16}{'steps':>8}{'train s':>10}{'samples/s':>12}{'PSNR':>8}{'SSIM':>8}"
-              f"{f'to {args.target:g} dB':>12}")
     target_samples = args.target_samples or read_yaml(CONFIG)["render"].get("target_samples", 0)
-    print(f"\nradiance: {args.n_train} train / {args.n_test} test views at {args.size}x{args.size}, "
-          f"{args.minutes:g} min per sampler, {args.rays} rays at the first step then "
-          f"{target_samples} samples/step (0: fixed rays), "
-          f"{torch.get_num_threads()} threads")
-    print(header)
+    print(
+        f"\nradiance: {args.n_train} train / {args.n_test} test views at {args.size}x{args.size}, "
+        f"{args.minutes:g} min per run, {args.rays} rays at the first step then "
+        f"{target_samples} samples/step (0: fixed rays), {torch.get_num_threads()} threads"
+    )
+    print(
+        f"{'scene':<16}{'sampler':<16}{'variant':<9}{'steps':>7}{'train s':>9}{'samples/s':>11}{'PSNR':>7}{'SSIM':>8}"
+        + "".join(f"{f'to {t:g} dB':>10}" for t in targets)
+        + f"{'plateau':>9}{'load':>6}"
+    )
     for r in rows:
-        to = r[f"seconds_to_{args.target:g}dB"]
-        print(f"{r['sampler']:<16}{r['steps']:>8}{r['train_seconds']:>10}{r['samples_per_second']:>12}{r['psnr']:>8}"
-              f"{r['ssim']:>8}{'-' if to is None else f'{to:g} s':>12}")
-    result = {"benchmark": "radiance", "time": stamp, "machine": platform.platform(), "processor": platform.processor(),
-              "torch": torch.__version__, "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
-              "settings": vars(args) | {"out": str(args.out)}, "rows": rows}
+        times = "".join(f"{seconds_text(r['seconds_to'][f'{t:g}']):>10}" for t in targets)
+        plateau = r["psnr_curve"][-1][2] if r["psnr_curve"] else "-"
+        print(
+            f"{r['scene']:<16}{r['sampler']:<16}{r['variant']:<9}{r['steps']:>7}{r['train_seconds']:>9}"
+            f"{r['samples_per_second']:>11}{r['psnr']:>7}{r['ssim']:>8}{times}{plateau:>9}{r['load_average']:>6.1f}"
+        )
+    result = {
+        "benchmark": "radiance",
+        "time": stamp,
+        "machine": platform.platform(),
+        "processor": platform.processor(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+        "settings": vars(args) | {"out": str(args.out)},
+        "rows": rows,
+    }
     path = args.out / f"radiance-{stamp}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""Occupancy-grid estimator (Instant-NGP; nerfacc's ``OccGridEstimator``) in plain PyTorch.
+"""Occupancy-grid estimator (Instant-NGP; nerfacc's ``OccGridEstimator``): torch, with a C++ marcher on CPU.
 
 A multi-level binary grid over the unit frame: level ``l`` covers the cube of side ``2**l`` centred on
 ``(0.5, 0.5, 0.5)`` at ``resolution**3`` cells. Each cell keeps an exponential moving average of the
@@ -10,7 +10,7 @@ Marching: every ray is cut into steps of ``render_step_size`` (growing as ``t * 
 is larger) from ``near_plane``; steps inside the ray's part of the box around the occupied cells whose
 midpoint lies in an occupied cell are kept, and with a ``sigma_fn`` those behind spent transmittance
 (``T < early_stop_eps``) or with ``alpha < alpha_thre`` are dropped (densities evaluated in rounds of
-steps, only for rays still alive: Instant-NGP's early ray termination). Output: the packed layout.
+steps, only for rays still alive: Instant-NGP's early ray termination, ``render/early_stop.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +21,21 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from fields.kernels.packing import exclusive_sum
+from fields.render.early_stop import early_stop, march_with_early_stop
 from fields.render.rays import ray_aabb
+from fields.render.steps import steps_at, step_edges
+
+__all__ = ["OccupancyGrid", "early_stop", "step_edges", "steps_at"]
+_steps_at = steps_at  # the name render/contracted_grid.py imports
 
 
 class OccupancyGrid(nn.Module):
-    def __init__(self, resolution: int = 128, levels: int = 1):
+    """``marcher``: ``cpp`` (the C++ loop of ``fields.kernels.march_cpu``), ``torch`` (rounds of torch ops,
+    any device) or ``auto`` (cpp for float32 CPU rays when it builds, else torch)."""
+
+    def __init__(self, resolution: int = 128, levels: int = 1, marcher: str = "auto"):
         super().__init__()
-        self.resolution, self.levels = resolution, levels
+        self.resolution, self.levels, self.marcher = resolution, levels, marcher
         cells = resolution**3
         # opacity EMA (-1: never seen) and the binary grid; persistent, so checkpoints keep them
         self.register_buffer("occs", torch.full((levels, cells), -1.0))
@@ -44,9 +51,17 @@ class OccupancyGrid(nn.Module):
         return 0.5 - half, 2.0 * half
 
     @torch.no_grad()
-    def update_every_n_steps(self, step: int, occ_eval_fn: Callable[[torch.Tensor], torch.Tensor],
-                             occ_thre: float = 0.01, ema_decay: float = 0.95, warmup_steps: int = 256,
-                             n: int = 16, generator: Optional[torch.Generator] = None, chunk: int = 65536) -> bool:
+    def update_every_n_steps(
+        self,
+        step: int,
+        occ_eval_fn: Callable[[torch.Tensor], torch.Tensor],
+        occ_thre: float = 0.01,
+        ema_decay: float = 0.95,
+        warmup_steps: int = 256,
+        n: int = 16,
+        generator: Optional[torch.Generator] = None,
+        chunk: int = 65536,
+    ) -> bool:
         """Update when ``step % n == 0``. occ_eval_fn: unit-frame points ``(P, 3)`` -> opacity ``(P,)``."""
         if step % n != 0:
             return False
@@ -106,18 +121,31 @@ class OccupancyGrid(nn.Module):
 
     # --- marching ------------------------------------------------------------------------------------
     @torch.no_grad()
-    def sampling(self, origins: torch.Tensor, directions: torch.Tensor,
-                 sigma_fn: Optional[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = None,
-                 render_step_size: float = 1e-3, near_plane: float = 0.0, far_plane: float = 1e10,
-                 early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, cone_angle: float = 0.0,
-                 stratified: bool = False, generator: Optional[torch.Generator] = None,
-                 block: int = 8, round_samples: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sampling(
+        self,
+        origins: torch.Tensor,
+        directions: torch.Tensor,
+        sigma_fn: Optional[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = None,
+        render_step_size: float = 1e-3,
+        near_plane: float = 0.0,
+        far_plane: float = 1e10,
+        early_stop_eps: float = 1e-4,
+        alpha_thre: float = 0.0,
+        cone_angle: float = 0.0,
+        stratified: bool = False,
+        generator: Optional[torch.Generator] = None,
+        block: int = 8,
+        round_samples: int = 32,
+        carry: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """March rays ``(R, 3)`` (unit frame, unit directions) through occupied cells.
 
         sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``;
         it is called on the next ``round_samples`` steps of the rays still alive, round after round, so
         the steps behind an opaque surface are never evaluated (0: every step in one call).
-        Returns the packed ``ray_indices (N,)``, ``t_starts (N,)``, ``t_ends (N,)``, sorted by ray and ``t``.
+        Returns the packed ``ray_indices (N,)``, ``t_starts (N,)``, ``t_ends (N,)``, sorted by ray and ``t``;
+        with ``carry``, ``sigma_fn`` returns ``(n, 1 + C)`` (density first) and those of the kept samples
+        come fourth (``None`` when no sample is kept).
         """
         n_rays = origins.shape[0]
         box = self.occupied_aabb()
@@ -139,13 +167,39 @@ class OccupancyGrid(nn.Module):
             if stratified
             else torch.full((n_rays,), 0.5).to(origins)
         )
-        ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
-        t_starts, t_ends, _ = _steps_at(origins, directions, edges, shift, ray_indices, steps)
+        if self.uses_cpp(origins):
+            from fields.kernels.march_cpu import Marcher, march
+
+            if sigma_fn is not None and round_samples > 0:
+                marcher = Marcher(origins, directions, edges, first, count, shift, self.binaries)
+                return march_with_early_stop(
+                    marcher, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples, carry
+                )
+            ray_indices, _, t_starts, t_ends = march(origins, directions, edges, first, count, shift, self.binaries)
+        else:
+            ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
+            t_starts, t_ends, _ = steps_at(origins, directions, edges, shift, ray_indices, steps)
         if sigma_fn is not None and len(ray_indices):
-            keep = early_stop(ray_indices, t_starts, t_ends, sigma_fn, n_rays, early_stop_eps, alpha_thre,
-                              round_samples)
+            density_fn = (lambda *a: sigma_fn(*a)[:, 0]) if carry else sigma_fn
+            keep = early_stop(
+                ray_indices, t_starts, t_ends, density_fn, n_rays, early_stop_eps, alpha_thre, round_samples
+            )
             ray_indices, t_starts, t_ends = ray_indices[keep], t_starts[keep], t_ends[keep]
+        if carry:  # the values of the kept samples, in a second pass (the C++ marcher keeps those of the first)
+            values = sigma_fn(t_starts, t_ends, ray_indices) if len(ray_indices) else None
+            return ray_indices, t_starts, t_ends, values
         return ray_indices, t_starts, t_ends
+
+    def uses_cpp(self, origins: torch.Tensor) -> bool:
+        """Whether ``sampling`` of these rays runs the C++ marcher."""
+        if self.marcher == "torch":
+            return False
+        from fields.kernels import march_cpu
+
+        usable = march_cpu.supports(origins) and march_cpu.available()
+        if not usable and self.marcher == "cpp":
+            raise RuntimeError("marcher cpp needs float32 rays on the CPU and its kernel built")
+        return usable
 
     def _cells(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(P, 3)`` points -> finest containing ``level (P,)``, ``inside (P,)`` and ``cell (P, 3)`` at it."""
@@ -191,7 +245,7 @@ class OccupancyGrid(nn.Module):
             kk = k[active, None] + offsets
             valid = kk < end[active, None]
             rays = active[:, None].expand_as(kk)
-            _, _, x = _steps_at(
+            _, _, x = steps_at(
                 origins, directions, edges, shift, rays.reshape(-1), kk.clamp_max(n_steps - 1).reshape(-1)
             )
             level, inside, cell = self._cells(x)
@@ -220,13 +274,13 @@ class OccupancyGrid(nn.Module):
                 t_exit = torch.where(d != 0, (bound - o) / d, torch.full_like(d, math.inf)).amin(-1)
                 # the first step whose midpoint is past the block's exit
                 target = (torch.searchsorted(edges, t_exit.contiguous()) - 1).clamp(0, len(edges) - 2)
-                t0, t1, _ = _steps_at(origins, directions, edges, shift, r, target)
+                t0, t1, _ = steps_at(origins, directions, edges, shift, r, target)
                 target = target + ((t0 + t1) / 2 < t_exit).long()
                 target = torch.minimum(torch.maximum(target, j[sel] + 1), end[r])
                 ok = torch.zeros_like(target, dtype=torch.bool)
                 for _ in range(2):  # the last step skipped must lie in the same block and level (else one less)
                     check = target - 1
-                    _, _, xv = _steps_at(origins, directions, edges, shift, r, check.clamp_max(len(edges) - 2))
+                    _, _, xv = steps_at(origins, directions, edges, shift, r, check.clamp_max(len(edges) - 2))
                     lv2, inside2, c2 = self._cells(xv)
                     same = inside2 & (lv2 == lv) & ((c2 >> m[:, None]) == (c >> m[:, None])).all(-1)
                     same |= check <= j[sel]
@@ -243,67 +297,3 @@ class OccupancyGrid(nn.Module):
 
 def _flat(level: torch.Tensor, cell: torch.Tensor, res: int) -> torch.Tensor:
     return ((level * res + cell[:, 0]) * res + cell[:, 1]) * res + cell[:, 2]
-
-
-def _steps_at(origins, directions, edges, shift, rays, index):
-    """Step ``index (P,)`` of rays ``(P,)`` -> ``t0, t1 (P,)`` and midpoint ``x (P, 3)``: one jitter per ray
-    shifts all its steps, so the step stays ``[lo, hi)`` shifted by a fraction of its width."""
-    lo, hi = edges[index], edges[index + 1]
-    offset = (shift[rays] - 0.5) * (hi - lo)
-    t0, t1 = lo + offset, hi + offset
-    mid = (t0 + t1) / 2
-    return t0, t1, origins[rays] + directions[rays] * mid[:, None]
-
-
-def early_stop(ray_indices: torch.Tensor, t_starts: torch.Tensor, t_ends: torch.Tensor,
-               sigma_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], n_rays: int,
-               early_stop_eps: float = 1e-4, alpha_thre: float = 0.0, round_samples: int = 32) -> torch.Tensor:
-    """Packed samples ``(N,)`` sorted by ray and ``t`` -> ``keep (N,)`` bool: transmittance at the sample
-    ``>= early_stop_eps`` and ``alpha >= alpha_thre``. Densities are evaluated ``round_samples`` steps
-    per ray at a time, for the rays whose transmittance is not yet spent (0: all at once)."""
-    n = len(ray_indices)
-    sigmas = t_starts.new_zeros(n)
-    evaluated = torch.zeros(n, dtype=torch.bool, device=t_starts.device)
-    if round_samples <= 0:
-        sigmas = sigma_fn(t_starts, t_ends, ray_indices).reshape(-1)
-        evaluated[:] = True
-    else:
-        counts = torch.bincount(ray_indices, minlength=n_rays)
-        rank = torch.arange(n, device=t_starts.device) - (torch.cumsum(counts, 0) - counts)[ray_indices]
-        depth_limit = -math.log(early_stop_eps) if early_stop_eps > 0 else math.inf
-        depth = t_starts.new_zeros(n_rays)  # optical depth of the evaluated steps, per ray
-        for start in range(0, int(counts.max()), round_samples):
-            alive = depth < depth_limit
-            index = ((rank >= start) & (rank < start + round_samples) & alive[ray_indices]).nonzero().flatten()
-            if len(index) == 0:
-                break
-            s = sigma_fn(t_starts[index], t_ends[index], ray_indices[index]).reshape(-1)
-            sigmas[index] = s.to(sigmas)
-            evaluated[index] = True
-            depth.index_add_(0, ray_indices[index], sigmas[index] * (t_ends[index] - t_starts[index]))
-    # the steps never evaluated lie behind a spent transmittance: their zero density changes no scan
-    sigma_delta = sigmas * (t_ends - t_starts)
-    transmittance = torch.exp(-exclusive_sum(sigma_delta, ray_indices))
-    return evaluated & (transmittance >= early_stop_eps) & (1.0 - torch.exp(-sigma_delta) >= alpha_thre)
-
-
-_EDGE_CACHE: dict = {}
-
-
-def step_edges(near: float, far: float, step: float, cone_angle: float) -> torch.Tensor:
-    """Step boundaries ``(K + 1,)`` float64 from ``near`` past ``far``: constant ``step`` or, with a cone
-    angle, ``max(step, t * cone_angle)`` (Instant-NGP's exponential stepping for large scenes)."""
-    far = max(far, near + step)
-    if cone_angle <= 0:
-        n = math.ceil((far - near) / step) + 1
-        return near + step * torch.arange(n + 1, dtype=torch.float64)
-    key = (near, round(far, 3), step, cone_angle)
-    if key not in _EDGE_CACHE:
-        edges, t = [near], near
-        while t < far:
-            t += max(step, t * cone_angle)
-            edges.append(t)
-        edges.append(t + max(step, t * cone_angle))
-        _EDGE_CACHE.clear()
-        _EDGE_CACHE[key] = torch.tensor(edges, dtype=torch.float64)
-    return _EDGE_CACHE[key]

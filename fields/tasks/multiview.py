@@ -48,8 +48,14 @@ class MultiViewTask(FieldTask):
             else bg
         )
         self.register_buffer("eval_background", torch.tensor(colour, dtype=torch.float32), persistent=False)
-        log.info("%d training and %d test views of %dx%d from %s", len(self.views.train), len(self.views.test),
-                 self.cameras.width, self.cameras.height, self.views.source)
+        log.info(
+            "%d training and %d test views of %dx%d from %s",
+            len(self.views.train),
+            len(self.views.test),
+            self.cameras.width,
+            self.cameras.height,
+            self.views.source,
+        )
 
     # --- optimisation --------------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
@@ -105,8 +111,9 @@ class MultiViewTask(FieldTask):
         return rays, self.target_rgb(pixels, background), background, alpha
 
     # --- rendering -----------------------------------------------------------------------------------
-    def render_rays(self, rays: Rays, background: torch.Tensor, training: bool = False,
-                    generator: Optional[torch.Generator] = None) -> RenderOutput:
+    def render_rays(
+        self, rays: Rays, background: torch.Tensor, training: bool = False, generator: Optional[torch.Generator] = None
+    ) -> RenderOutput:
         raise NotImplementedError
 
     @torch.no_grad()
@@ -143,21 +150,44 @@ class MultiViewTask(FieldTask):
         )
 
     def evaluate(self) -> dict[str, float]:
-        psnrs, ssims = [], []
-        for index in self.views.test:
-            pred = self.render_view(self.cameras, index)["rgb"]
+        """PSNR and SSIM over the test views, each rendered once: the renders of the first
+        ``render.save_test_views`` are kept for ``write_outputs`` (until the field changes)."""
+        psnrs, ssims, kept = [], [], {}
+        keep = set(self.views.test[: self.scene.render.save_test_views])
+        for index in self._progress(self.views.test, "evaluating test views"):
+            out = self.render_view(self.cameras, index)
             target = self.test_target(index)
-            p, t = pred.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None]
+            p, t = out["rgb"].permute(2, 0, 1)[None], target.permute(2, 0, 1)[None]
             psnrs.append(float(peak_signal_noise_ratio(p, t, data_range=1.0)))
             ssims.append(float(structural_similarity_index_measure(p, t, data_range=1.0)))
+            if index in keep:
+                kept[index] = out
+        self._kept_renders = (self._field_state(), kept)
         return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "test_views": len(psnrs)}
+
+    def _field_state(self) -> tuple:
+        """Changes whenever training changes the parameters (in-place updates bump a tensor's version)."""
+        return (int(self.global_step), float(self.train_seconds), tuple(p._version for p in self.parameters()))
+
+    def _progress(self, items: list[int], description: str):
+        """``items``, with a transient progress bar on the terminal when ``train.progress`` is on."""
+        if not self.scene.train.progress or not items:
+            return items
+        from rich.progress import track
+
+        return track(items, description=description, transient=True)
 
     # --- outputs -------------------------------------------------------------------------------------
     def write_outputs(self, run_dir: Path) -> list[Path]:
         run_dir = Path(run_dir)
         paths, points, colours = [], [], []
-        for k, index in enumerate(self.views.test[: self.scene.render.save_test_views]):
-            out = self.render_view(self.cameras, index)
+        state, kept = getattr(self, "_kept_renders", (None, {}))
+        kept = kept if state == self._field_state() else {}
+        self._kept_renders = (None, {})
+        for k, index in enumerate(
+            self._progress(self.views.test[: self.scene.render.save_test_views], "saving test renders")
+        ):
+            out = kept.get(index) or self.render_view(self.cameras, index)
             path = run_dir / "renders" / f"test_{k:03d}.png"
             save_image(path, torch.cat((out["rgb"], self.test_target(index)), dim=1))
             paths.append(path)
@@ -170,8 +200,14 @@ class MultiViewTask(FieldTask):
             paths.append(path)
         return paths
 
-    def render(self, run_dir: Path, width: int | None = None, height: int | None = None, path: str = "orbit",
-               frames: int | None = None) -> list[Path]:
+    def render(
+        self,
+        run_dir: Path,
+        width: int | None = None,
+        height: int | None = None,
+        path: str = "orbit",
+        frames: int | None = None,
+    ) -> list[Path]:
         """Render a camera path (``orbit|spiral|dataset``) into ``renders/<path>/`` PNGs and an MP4."""
         if path not in PATHS:
             raise UserError(f"unknown camera path '{path}'; valid: {', '.join(PATHS)}")

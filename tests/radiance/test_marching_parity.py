@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from fields.render.occupancy_grid import OccupancyGrid, _steps_at, step_edges
+from fields.render.occupancy_grid import OccupancyGrid, step_edges
+from fields.render.steps import steps_at
 from fields.render.rays import ray_aabb
 
 
@@ -28,7 +29,7 @@ def reference_sampling(grid: OccupancyGrid, origins, directions, step, near=0.0,
     valid = torch.arange(width) < count[:, None]
     rays = torch.arange(n_rays)[:, None].expand_as(index)
     index, rays = index.clamp_max(len(edges) - 2)[valid], rays[valid]
-    t0, t1, x = _steps_at(origins, directions, edges, shift, rays, index)
+    t0, t1, x = steps_at(origins, directions, edges, shift, rays, index)
     keep = grid.occupied(x)
     return rays[keep], t0[keep], t1[keep]
 
@@ -55,28 +56,89 @@ def random_rays(n: int, levels: int, seed: int = 1):
     return origins, directions
 
 
+@pytest.mark.parametrize("marcher", ["torch", "cpp"])
 @pytest.mark.parametrize(
     "levels,cone_angle,stratified", [(1, 0.0, False), (1, 0.0, True), (3, 0.0, True), (3, 0.02, False)]
 )
-def test_march_matches_testing_every_step(levels, cone_angle, stratified):
+def test_march_matches_testing_every_step(levels, cone_angle, stratified, marcher):
     grid = random_grid(levels)
+    grid.marcher = marcher
     origins, directions = random_rays(1500, levels)
     step = math.sqrt(3) * 2 ** (levels - 1) / 300
     shift = torch.rand(len(origins), generator=torch.Generator().manual_seed(2)) if stratified else None
     ref = reference_sampling(grid, origins, directions, step, cone_angle=cone_angle, shift=shift)
     gen = torch.Generator().manual_seed(2) if stratified else None
-    new = grid.sampling(origins, directions, render_step_size=step, cone_angle=cone_angle, stratified=stratified,
-                        generator=gen)
+    new = grid.sampling(
+        origins, directions, render_step_size=step, cone_angle=cone_angle, stratified=stratified, generator=gen
+    )
     assert len(ref[0]) > 1000  # the rays do cross occupied cells
     for a, b in zip(ref, new):
         assert torch.equal(a, b)
 
 
-def test_march_on_an_empty_and_a_full_grid():
-    grid = OccupancyGrid(16, 1)
+@pytest.mark.parametrize("marcher", ["torch", "cpp"])
+def test_march_on_an_empty_and_a_full_grid(marcher):
+    grid = OccupancyGrid(16, 1, marcher)
     origins, directions = random_rays(200, 1)
     ref = reference_sampling(grid, origins, directions, 0.01)
     new = grid.sampling(origins, directions, render_step_size=0.01)
     assert len(ref[0]) > 0 and all(torch.equal(a, b) for a, b in zip(ref, new))
     grid.binaries.zero_()
     assert len(grid.sampling(origins, directions, render_step_size=0.01)[0]) == 0
+
+
+@pytest.mark.parametrize("round_samples,alpha_thre", [(32, 0.0), (8, 0.0), (16, 1e-3)])
+def test_cpp_marching_round_by_round_keeps_the_samples_of_early_stop(round_samples, alpha_thre):
+    """The C++ marcher marches the rounds of early termination itself: same samples as marching every
+    ray to its end (the torch marcher) and then dropping those behind a spent transmittance."""
+    grid = random_grid(3)
+    origins, directions = random_rays(1500, 3)
+    step = math.sqrt(3) * 4 / 300
+    calls = {"torch": 0, "cpp": 0}
+
+    def sigma_for(name):
+        def sigma_fn(t0, t1, ri):
+            calls[name] += len(t0)
+            x = origins[ri] + directions[ri] * ((t0 + t1) / 2)[:, None]
+            return 40.0 * torch.exp(-8.0 * ((x - 0.5) ** 2).sum(-1))  # a soft ball: rays stop inside it
+
+        return sigma_fn
+
+    results = {}
+    for marcher in ("torch", "cpp"):
+        grid.marcher = marcher
+        results[marcher] = grid.sampling(
+            origins,
+            directions,
+            sigma_for(marcher),
+            render_step_size=step,
+            stratified=True,
+            generator=torch.Generator().manual_seed(3),
+            alpha_thre=alpha_thre,
+            round_samples=round_samples,
+        )
+    ref, new = results["torch"], results["cpp"]
+    assert len(ref[0]) > 1000
+    assert torch.equal(ref[0], new[0])
+    torch.testing.assert_close(new[1], ref[1], rtol=0, atol=0)
+    torch.testing.assert_close(new[2], ref[2], rtol=0, atol=0)
+    assert calls["cpp"] == calls["torch"]  # the same densities evaluated, round by round
+
+
+def test_carried_values_match_a_second_pass():
+    """``carry``: the values computed with the densities (cpp, one pass) equal a second pass (torch)."""
+    grid = random_grid(1)
+    origins, directions = random_rays(800, 1)
+
+    def values_fn(t0, t1, ri):
+        x = origins[ri] + directions[ri] * ((t0 + t1) / 2)[:, None]
+        return torch.cat((30.0 * torch.exp(-8.0 * ((x - 0.5) ** 2).sum(-1, keepdim=True)), x.sin()), -1)
+
+    results = {}
+    for marcher in ("torch", "cpp"):
+        grid.marcher = marcher
+        results[marcher] = grid.sampling(origins, directions, values_fn, render_step_size=0.01, carry=True)
+    ref, new = results["torch"], results["cpp"]
+    assert len(ref[0]) > 500 and ref[3].shape == (len(ref[0]), 4)
+    assert torch.equal(ref[0], new[0]) and torch.equal(ref[1], new[1])
+    torch.testing.assert_close(new[3], ref[3])

@@ -1,0 +1,143 @@
+"""The ``cpp`` marcher of the occupancy grid (``march_cpu.cpp``): every step of every ray tested in one
+C++ loop per ray, instead of rounds of torch ops over the active rays (the marching was over half of a
+CPU radiance step, mostly per-op overhead). Same samples as the torch marcher up to float rounding at a
+level's cube face; ``fields.render.occupancy_grid`` falls back to torch when it cannot be built.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import torch
+
+from fields.kernels.cpp_build import load_library
+
+SOURCE = Path(__file__).with_name("march_cpu.cpp")
+NAME = "fields_march_cpu"
+_fn = None
+_next_fn = None
+
+
+def available() -> bool:
+    """Build (or load) the kernel on first call; False when it cannot be built."""
+    global _fn, _next_fn
+    if _fn is None:
+        lib = load_library(NAME, SOURCE)
+        if lib is None:
+            return False
+        p, i64 = ctypes.c_void_p, ctypes.c_int64
+        fn = lib.fields_march_f32
+        fn.argtypes = [p, p, p, p, p, p, p, i64, i64, i64, p, p, p, p, p, p]
+        fn.restype = ctypes.c_int
+        next_fn = lib.fields_march_next_f32
+        next_fn.argtypes = [p, p, p, p, p, i64, i64, p, i64, p, p, i64, p, p, p, p]
+        next_fn.restype = ctypes.c_int
+        _fn, _next_fn = fn, next_fn
+    return True
+
+
+def supports(origins: torch.Tensor) -> bool:
+    return origins.device.type == "cpu" and origins.dtype == torch.float32
+
+
+def march(
+    origins: torch.Tensor,
+    directions: torch.Tensor,
+    edges: torch.Tensor,
+    first: torch.Tensor,
+    count: torch.Tensor,
+    shift: torch.Tensor,
+    binaries: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rays ``(R, 3)`` float32 with steps ``[first, first + count)`` of ``edges (K + 1,)`` jittered by
+    ``shift (R,)``; ``binaries (L, res, res, res)`` bool -> packed ``ray_indices, steps (N,)`` int64 and
+    ``t_starts, t_ends (N,)`` of the steps whose midpoint lies in an occupied cell, sorted by ray and step."""
+    if not available():
+        raise RuntimeError("march called without a built kernel (check available())")
+    o, d = origins.contiguous(), directions.contiguous()
+    e = edges.to(torch.float32).contiguous()
+    first, count = first.to(torch.int64).contiguous(), count.to(torch.int64).contiguous()
+    shift = shift.to(torch.float32).contiguous()
+    grid = binaries.contiguous().view(torch.uint8)
+    levels, res, n = binaries.shape[0], binaries.shape[1], o.shape[0]
+    counts = torch.zeros(n, dtype=torch.int64)
+
+    def call(offsets, rays, steps, t0, t1) -> None:
+        ptr = [None if t is None else t.data_ptr() for t in (offsets, rays, steps, t0, t1)]
+        rc = _fn(
+            o.data_ptr(),
+            d.data_ptr(),
+            e.data_ptr(),
+            first.data_ptr(),
+            count.data_ptr(),
+            shift.data_ptr(),
+            grid.data_ptr(),
+            levels,
+            res,
+            n,
+            counts.data_ptr(),
+            *ptr,
+        )
+        if rc != 0:
+            raise RuntimeError(f"cpp march kernel failed (code {rc})")
+
+    call(None, None, None, None, None)
+    offsets = torch.cumsum(counts, 0) - counts
+    total = int(counts.sum())
+    rays, steps = torch.empty(total, dtype=torch.int64), torch.empty(total, dtype=torch.int64)
+    t0, t1 = torch.empty(total), torch.empty(total)
+    if total:
+        call(offsets, rays, steps, t0, t1)
+    return rays, steps, t0, t1
+
+
+class Marcher:
+    """Incremental marching for early ray termination: ``next_steps(rays, k)`` returns the next ``k``
+    occupied steps of each listed ray from where it stopped. Rays ``(R, 3)`` float32 on the CPU, steps
+    ``[first, first + count)`` of ``edges``, jitter ``shift (R,)``, ``binaries (L, res, res, res)`` bool."""
+
+    def __init__(self, origins, directions, edges, first, count, shift, binaries):
+        if not available():
+            raise RuntimeError("Marcher needs the built kernel (check available())")
+        self.o, self.d = origins.contiguous(), directions.contiguous()
+        self.edges = edges.to(torch.float32).contiguous()
+        self.shift = shift.to(torch.float32).contiguous()
+        self.grid = binaries.contiguous().view(torch.uint8)
+        self.levels, self.res = binaries.shape[0], binaries.shape[1]
+        self.next = first.to(torch.int64).clone().contiguous()
+        self.end = (first + count).to(torch.int64).contiguous()
+
+    def done(self, rays: torch.Tensor) -> torch.Tensor:
+        """``(A,)`` bool: the listed rays have no steps left."""
+        return self.next[rays] >= self.end[rays]
+
+    def next_steps(self, rays: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rays ``(A,)`` int64 -> ``steps (A, k)``, ``t_starts, t_ends (A, k)`` and ``n (A,)``: row ``a``
+        holds ``n[a]`` valid entries, in step order."""
+        rays = rays.to(torch.int64).contiguous()
+        a = rays.shape[0]
+        steps = torch.empty(a, k, dtype=torch.int64)
+        t0, t1 = torch.empty(a, k), torch.empty(a, k)
+        n = torch.empty(a, dtype=torch.int64)
+        rc = _next_fn(
+            self.o.data_ptr(),
+            self.d.data_ptr(),
+            self.edges.data_ptr(),
+            self.shift.data_ptr(),
+            self.grid.data_ptr(),
+            self.levels,
+            self.res,
+            rays.data_ptr(),
+            a,
+            self.next.data_ptr(),
+            self.end.data_ptr(),
+            k,
+            steps.data_ptr(),
+            t0.data_ptr(),
+            t1.data_ptr(),
+            n.data_ptr(),
+        )
+        if rc != 0:
+            raise RuntimeError(f"cpp march kernel failed (code {rc})")
+        return steps, t0, t1, n
