@@ -37,7 +37,13 @@ def backend_report() -> list[BackendStatus]:
         else f"unusable: {grid_cpu.unavailable_reason()}"
     )
     rows.append(BackendStatus("cpp", usable, detail))
-    for name, module, needs_cuda in (("tcnn", "tinycudann", True), ("triton", "triton", True)):
+    from fields.kernels import splat_cpu
+
+    usable = splat_cpu.load() is not None
+    detail = "CPU splat rasterizer kernel" if usable else f"unusable: {splat_cpu.unavailable_reason()}"
+    rows.append(BackendStatus("cpp splat", usable, detail))
+    for name, module, needs_cuda in (("tcnn", "tinycudann", True), ("triton", "triton", True),
+                                     ("gsplat", "gsplat", True)):
         mod, detail = _probe(module)
         usable = mod is not None and (cuda or not needs_cuda)
         if mod is not None and needs_cuda and not cuda:

@@ -77,6 +77,11 @@ def load(required: bool = False) -> Any:
     return _Build.module
 
 
+def unavailable_reason() -> str | None:
+    """Why the kernel could not be built (after ``load``), or ``None``."""
+    return _Build.error
+
+
 def _p(t: torch.Tensor | None) -> ctypes.c_void_p:
     return ctypes.c_void_p(None if t is None else t.data_ptr())
 
