@@ -18,27 +18,20 @@ log = logging.getLogger("fields")
 
 
 def read_colmap_points(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(points (N, 3), rgb (N, 3) in [0, 1])`` of a COLMAP model's ``points3D``, or None without one."""
-    from fields.datasets.colmap import _Reader, find_sparse
+    """``(points (N, 3), rgb (N, 3) in [0, 1])`` of a COLMAP model's ``points3D`` (read with pycolmap, as the
+    COLMAP loader does), or None without points."""
+    from fields.datasets.colmap import find_sparse, read_model
 
     sparse = find_sparse(root)
-    if (sparse / "points3D.bin").is_file():
-        r = _Reader((sparse / "points3D.bin").read_bytes())
-        rows = []
-        for _ in range(r.read("Q")[0]):
-            values = r.read("QdddBBBd")
-            rows.append(values[1:7])
-            track = r.read("Q")[0]  # (image id, point index) int32 pairs
-            r.pos += track * 8
-        table = np.array(rows, float).reshape(-1, 6)
-    elif (sparse / "points3D.txt").is_file():
-        lines = (sparse / "points3D.txt").read_text().splitlines()
-        table = np.array(
-            [line.split()[1:7] for line in lines if line.strip() and not line.startswith("#")], float
-        ).reshape(-1, 6)
-    else:
+    read_model(sparse)  # the loader's checks and one-line errors
+    import pycolmap
+
+    points = [p for _, p in sorted(pycolmap.Reconstruction(sparse).points3D.items())]  # by point id: deterministic
+    if not points:
         return None
-    return (table[:, :3], table[:, 3:6] / 255.0) if len(table) else None
+    xyz = np.array([p.xyz for p in points], float).reshape(-1, 3)
+    rgb = np.array([p.color for p in points], float).reshape(-1, 3) / 255.0
+    return xyz, rgb
 
 
 def _subset(points: np.ndarray, rgb: np.ndarray | None, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
