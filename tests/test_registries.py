@@ -73,3 +73,17 @@ def test_validation_does_not_change_the_scene():
     # an explicit value the task cannot use is an error, not a silent rewrite
     with pytest.raises(Exception, match="output_activation"):
         scene_from_dict({"task": "sdf", "data": {"mesh": "shape:sphere"}, "model": {"output_activation": "sigmoid"}})
+
+
+def test_the_field_is_described_under_model_and_old_render_keys_still_load():
+    old = {"task": "radiance", "data": {"path": "synthetic:objects"},
+           "render": {"geo_feat_dim": 7, "density_neurons": 16, "sampler": "uniform"}}
+    scene = scene_from_dict(old)
+    assert scene.model.type == "radiance" and (scene.model.geo_feat_dim, scene.model.density_neurons) == (7, 16)
+    assert "geo_feat_dim" not in scene.render.model_dump() and scene.render.sampler == "uniform"
+    new = {**old, "render": {}, "model": {"geo_feat_dim": 7, "density_neurons": 16}}
+    assert scene_from_dict(new).model == scene.model
+    neus = scene_from_dict({"task": "surface", "data": {"path": "synthetic:sphere"}, "render": {"sdf_neurons": 32}})
+    assert neus.model.type == "neus" and neus.model.sdf_neurons == 32
+    with pytest.raises(Exception, match="model.type: task radiance builds a 'radiance' field"):
+        scene_from_dict({"task": "radiance", "data": {"path": "synthetic:objects"}, "model": {"type": "field"}})

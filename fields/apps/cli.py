@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import platform
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -87,8 +88,9 @@ def fit(
 
     def run() -> None:
         from fields.config.load import apply_overrides, read_yaml
+        from fields.engine.run import CONFIG_NAME
+        from fields.engine.run import fit as fit_scene
         from fields.engine.scene import load_scene, scene_from_dict
-        from fields.engine.run import CONFIG_NAME, fit as fit_scene
 
         items = list(overrides or [])
         scene_path = scene
@@ -218,8 +220,6 @@ def info() -> None:
     """Versions, devices and which optional backends are usable (and why not)."""
 
     def run() -> None:
-        import platform
-
         import torch
 
         import fields

@@ -14,11 +14,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, SerializeAsAny, field_validator
+from pydantic import Field
 
-from fields.config.base import ComponentConfig
 from fields.datasets.views import PosedViewsData
-from fields.encoders import ENCODERS
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.neus import NeuSField, neus_alpha, up_sample_weights
 from fields.render.rays import Rays, ray_aabb
@@ -27,7 +25,7 @@ from fields.render.volume_rendering import RenderOutput, accumulate_along_rays, 
 from fields.tasks.losses import regression_loss
 from fields.tasks.meshing import extract_mesh
 from fields.tasks.multiview import MultiViewTask
-from fields.tasks.radiance import ViewRenderConfig, default_direction_encoder
+from fields.tasks.radiance import ViewRenderConfig
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
@@ -44,37 +42,20 @@ class SurfaceRender(ViewRenderConfig):
     eikonal_points: int = Field(1024, ge=0, description="random points per step for the eikonal loss")
     mask_weight: float = Field(0.1, ge=0, description="opacity vs. the images' alpha (ignored without alpha)")
     anneal_steps: int = Field(500, ge=0, description="steps of the cosine annealing; 0: none")
-    init_variance: float = 0.3
-    init_radius: float = Field(0.25, gt=0, description="initial sphere radius (unit frame)")
-    sdf_neurons: int = Field(64, ge=1)
-    sdf_hidden_layers: int = Field(2, ge=1)
-    geo_feat_dim: int = Field(15, ge=0)
-    direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
     mesh_resolution: int = Field(128, ge=8)
-
-    @field_validator("direction_encoder", mode="before")
-    @classmethod
-    def _direction(cls, value: Any) -> Any:
-        return ENCODERS.validate(value)
 
 
 @TASKS.register("surface", aliases=("neus",))
 class SurfaceTask(MultiViewTask):
     DataConfig = PosedViewsData
     RenderConfig = SurfaceRender
+    model_type = "neus"
+    model_keys_in_render = ("init_variance", "init_radius", "sdf_neurons", "sdf_hidden_layers", "geo_feat_dim",
+                            "direction_encoder")
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
-        cfg: SurfaceRender = scene.render
-        self.field = NeuSField(
-            scene.model,
-            cfg.direction_encoder,
-            cfg.sdf_neurons,
-            cfg.sdf_hidden_layers,
-            cfg.geo_feat_dim,
-            cfg.init_radius,
-            cfg.init_variance,
-        )
+        self.field = NeuSField(scene.model)
 
     def cos_anneal_ratio(self) -> float:
         steps = self.scene.render.anneal_steps
