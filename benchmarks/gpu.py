@@ -11,7 +11,9 @@ Sections:
 2. ``volume``: volume-rendering weights forward+backward on 10M packed samples (rays of 1-256 samples),
    torch reference against Triton.
 3. ``image``: image fit of astronaut (512 px), steps/s and training time to 40 dB, Triton on and off.
-4. ``radiance``: the generated scene (``configs/radiance/synthetic.yaml``): training samples/s and time to a
+4. ``splat``: Gaussian splatting, one 800x800 view with 100k and 1M Gaussians, forward and forward+backward:
+   torch reference (100k), Triton and gsplat if it builds (``benchmarks.splats.gpu_rows``).
+5. ``radiance``: the generated scene (``configs/radiance/synthetic.yaml``): training samples/s and time to a
    test PSNR, Triton on and off (the scene must be generated already where trimesh is missing:
    ``FIELDS_CACHE`` points at it).
 Timings: medians of CUDA-event timings (``triton.testing.do_bench`` on CUDA). Writes
@@ -211,6 +213,10 @@ def print_table(rows: list[dict[str, Any]], header: str) -> None:
             else:
                 err = f", err {r['rel_err']:.1e}" if "rel_err" in r else ""
                 print(f"{r['row']:<52}{r['backend']:<15}{r['fwd_' + key]:>12}{r['fwd_bwd_' + key]:>12}  {unit}{err}")
+        elif r["section"] == "splat":
+            err = f", err {r['rel_err']:.1e}" if "rel_err" in r else ""
+            times = [f"{r[k]:>12}" if k in r else f"{'-':>12}" for k in ("fwd_ms", "fwd_bwd_ms")]
+            print(f"{r['row']:<52}{r['backend']:<15}{''.join(times)}  {r.get('note', 'ms' + err)}")
         elif "note" in r:
             print(f"{r.get('row', r['section']):<52}{r['paths']:<27}  {r['note']}")
         else:
@@ -223,7 +229,7 @@ def print_table(rows: list[dict[str, Any]], header: str) -> None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (CPU-friendly), to check the script runs")
-    parser.add_argument("--sections", default="grid,volume,image,radiance")
+    parser.add_argument("--sections", default="grid,volume,splat,image,radiance")
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile rows")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here (a folder)")
     parser.add_argument("--reps", type=int, default=20)
@@ -256,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "smoke": smoke, "rows": rows}  # fmt: skip
 
     def save() -> None:  # after every section, so a run cut short keeps what it measured
-        order = ["grid", "volume", "image", "radiance"]
+        order = ["grid", "volume", "splat", "image", "radiance"]
         rows.sort(key=lambda r: order.index(r["section"]))  # stable: keeps each section's order
         report["seconds"] = round(time.perf_counter() - started, 1)
         for folder in [RESULTS] + ([args.out] if args.out else []):
@@ -268,6 +274,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         save()
     if "volume" in args.sections:
         rows += volume_rows(args, device)
+        save()
+    if "splat" in args.sections:
+        from benchmarks.splats import gpu_rows
+
+        rows += gpu_rows(smoke, device, bench, args.reps)
         save()
     fit_rows(args, device, rows, save)
     if "grid" in args.sections and args.compile:  # last: compiling takes the longest

@@ -35,8 +35,9 @@ def check_config_type(kind: str, name: str, cls: type) -> None:
 class Registry(Generic[T]):
     """Maps names (and aliases, such as tiny-cuda-nn ``otype`` names) to component classes."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, user_error: type[Exception] | None = None):
         self.kind = kind
+        self.user_error = user_error
         self._classes: dict[str, type[T]] = {}
         self._aliases: dict[str, str] = {}
 
@@ -97,4 +98,11 @@ class Registry(Generic[T]):
         return self._classes[value["type"]].Config.model_validate(value)  # type: ignore[attr-defined]
 
     def build(self, config: Any, *args: Any, **kwargs: Any) -> T:
-        return self._classes[config.type](config, *args, **kwargs)
+        """Construct the member. With ``user_error`` set, its ``ValueError`` (a setting that does not suit
+        the data, such as a tri-plane on 2D input) is the user's to fix and becomes that one-line error."""
+        if self.user_error is None:
+            return self._classes[config.type](config, *args, **kwargs)
+        try:
+            return self._classes[config.type](config, *args, **kwargs)
+        except ValueError as err:
+            raise self.user_error(f"{self.kind} '{config.type}': {str(err).strip().splitlines()[0]}") from err

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU check of issue 8 in one command: Triton parity tests on CUDA, then benchmarks/gpu.py's table.
+# The GPU check of issues 8 and 14 in one command: Triton parity tests on CUDA (grid, volume rendering, splat
+# compositing), then benchmarks/gpu.py's table (with its splat section).
 #
 #   scripts/device_check.sh prepare     # HERE (CPU machine with .venv and internet), before the device call:
 #                                       # wheels the GPU machine lacks -> .whl/, generated scene -> .devcache/
@@ -38,7 +39,7 @@ export PYTHONUNBUFFERED=1 FIELDS_CACHE=$PWD/.devcache PYTHONPATH=$PWD
 if [ "$mode" = --dry-run ]; then
   PY=${PY:-.venv/bin/python}
   export TRITON_INTERPRET=1
-  bench_args=(--smoke --sections grid,volume)
+  bench_args=(--smoke --sections grid,volume,splat)
   test_args=()
 else
   PY=python3
@@ -61,7 +62,8 @@ status=0
 if [ "${NO_TESTS:-0}" != 1 ]; then
   echo "== parity tests (tests/kernels/test_triton_*.py)"
   timeout 200 $PY -m pytest -q -p no:cacheprovider "${test_args[@]}" tests/kernels/test_triton_grid.py \
-    tests/kernels/test_triton_volume.py tests/kernels/test_tcnn_parity.py 2>&1 | tee "$OUT/tests.log" | tail -25
+    tests/kernels/test_triton_volume.py tests/kernels/test_triton_splat.py tests/kernels/test_tcnn_parity.py 2>&1 \
+    | tee "$OUT/tests.log" | tail -25
   status=${PIPESTATUS[0]}
   echo "tests exit code: $status"
 fi

@@ -23,5 +23,5 @@ pip_install() {  # quiet pip that still fails the script when pip fails
 }
 pip_install --upgrade pip
 pip_install "$TORCH_PIN"
-pip_install -e ".[dev,viewer,geometry,video,triton]"  # triton: its kernels' parity tests run on CPU under the interpreter (~1 min)
+pip_install -e ".[dev,viewer,geometry,video,triton,capture]"  # capture: the pycolmap CPU wheel (~40 MB); triton: its kernels' parity tests run on CPU under the interpreter (~1 min)
 .venv/bin/python -c "import fields, torch; print(f'fields {fields.__version__} with torch {torch.__version__} in .venv')"

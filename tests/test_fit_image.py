@@ -46,9 +46,11 @@ def test_fit_reaches_high_psnr_and_writes_outputs(small_scene: Path, tmp_path: P
     import imageio.v3 as iio
 
     assert iio.imread(run / "render_200x200.png").shape[:2] == (200, 200)
+    fitted = (run / "metrics.json").read_text()
     result = run_cli("eval", str(run))
     assert result.returncode == 0 and "psnr" in result.stdout
-    assert abs(json.loads((run / "metrics.json").read_text())["psnr"] - metrics["psnr"]) < 1e-3
+    assert abs(json.loads((run / "eval.json").read_text())["psnr"] - metrics["psnr"]) < 1e-3
+    assert (run / "metrics.json").read_text() == fitted  # eval leaves the fit's metrics alone
 
 
 def test_position_matters(small_scene: Path, tmp_path: Path):

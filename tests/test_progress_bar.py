@@ -31,3 +31,22 @@ def test_bar_counts_steps_across_epochs():
     (task,) = [t for t in bar.progress.tasks if t.visible]
     assert "step" in task.description and "Epoch" not in task.description
     assert (task.completed, task.total) == (7, 7)
+
+
+def test_total_follows_max_time():
+    """With a time budget far below what ``max_steps`` needs, the bar's total (its ETA) follows the time."""
+    import datetime
+    import time
+
+    class Slow(Tiny):
+        def training_step(self, batch, batch_idx):
+            time.sleep(0.01)
+            return super().training_step(batch, batch_idx)
+
+    bar = step_progress_bar()
+    loader = DataLoader(TensorDataset(torch.randn(12, 2)), batch_size=4)
+    trainer = pl.Trainer(max_steps=100_000, max_time=datetime.timedelta(seconds=2), accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_model_summary=False, callbacks=[bar])
+    trainer.fit(Slow(), loader)
+    (task,) = [t for t in bar.progress.tasks if t.visible]
+    assert trainer.global_step < 1000 and task.total < 2000, (trainer.global_step, task.total)

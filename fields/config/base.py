@@ -13,7 +13,8 @@ from fields.registry import did_you_mean
 class StrictModel(BaseModel):
     """A config section: unknown keys are rejected with a 'did you mean' hint."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    # NaN and infinity are never a meaningful setting (an lr of .inf trains into NaN metrics)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,14 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def short_repr(value: Any) -> str:
+    """``repr`` cut to a few items and characters: the input may be a YAML alias bomb (a list of lists
+    sharing their items, billions of elements when written out)."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 2, 4, 4, 60, 60
+    return short.repr(value)
+
+
 def format_validation_error(err: dict[str, Any]) -> str:
     """One pydantic error -> ``section.key: problem``."""
     loc = ".".join(str(p) for p in err["loc"])
@@ -77,6 +86,6 @@ def format_validation_error(err: dict[str, Any]) -> str:
         return f"{loc}: missing required key"
     message = err["msg"]
     if kind not in {"value_error", "assertion_error"} and "input" in err and not isinstance(err["input"], dict):
-        message += f" (got {err['input']!r})"
+        message += f" (got {short_repr(err['input'])})"
     message = message.removeprefix("Value error, ")
     return f"{loc}: {message}" if loc else message

@@ -58,9 +58,39 @@ def _image_path(root: Path, file_path: str) -> Path:
     return path
 
 
+def _number(value: Any, key: str, source: str, positive: bool = False) -> float:
+    """A JSON number of ``key`` (booleans and strings are not numbers), finite, > 0 if ``positive``."""
+    number = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not number or (positive and value <= 0):
+        kind = "a positive number" if positive else "a finite number"
+        raise UserError(f"{source}: {key} must be {kind}, got {json.dumps(value)[:40]}")
+    return float(value)
+
+
+def _pose(value: Any, source: str) -> torch.Tensor:
+    rows = value if isinstance(value, list) else None
+    if (rows is None or len(rows) not in (3, 4) or any(not isinstance(r, list) or len(r) != 4 for r in rows)
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) for r in rows for v in r)):
+        raise UserError(f"{source}: transform_matrix must be a 4x4 (or 3x4) list of numbers")
+    matrix = torch.tensor(rows, dtype=torch.float64)
+    if not torch.isfinite(matrix).all():
+        raise UserError(f"{source}: transform_matrix holds NaN or infinite values")
+    return matrix
+
+
 def _intrinsics(meta: dict[str, Any], frame: dict[str, Any], width: int, height: int, source: str) -> list[float]:
     """-> ``[fx, fy, cx, cy, k1, k2, p1, p2, k3]``, frame keys overriding global ones."""
-    get = lambda key: frame.get(key, meta.get(key))  # noqa: E731
+    def get(key: str) -> Any:
+        value = frame.get(key, meta.get(key))
+        if value is None:
+            return None
+        if key == "camera_angle_x" or key == "camera_angle_y":
+            angle = _number(value, key, source, positive=True)
+            if angle >= math.pi:
+                raise UserError(f"{source}: {key} is a field of view in radians, below pi; got {angle}")
+            return angle
+        return _number(value, key, source, positive=key in ("fl_x", "fl_y"))
+
     fx, fy = get("fl_x"), get("fl_y")
     if fx is None and get("camera_angle_x") is not None:
         fx = 0.5 * width / math.tan(0.5 * float(get("camera_angle_x")))
@@ -95,16 +125,22 @@ def load_blender(path: Path, convention: Optional[str] = None, test_every: int =
     aabb_scale = 1.0
     for split, json_path in splits.items():
         meta = _read_json(json_path)
-        aabb_scale = float(meta.get("aabb_scale", aabb_scale))
+        aabb_scale = _number(meta.get("aabb_scale", aabb_scale), "aabb_scale", str(json_path), positive=True)
         for i, frame in enumerate(meta["frames"]):
-            source = f"{json_path.name} frame {i}"
+            source = f"{json_path} frame {i}"
+            if not isinstance(frame, dict):
+                raise UserError(f"{source}: expected an object with file_path and transform_matrix, "
+                                f"got {json.dumps(frame)[:40]}")
             if "file_path" not in frame or "transform_matrix" not in frame:
-                raise UserError(f"{json_path}: frame {i} needs file_path and transform_matrix")
-            image = _image_path(json_path.parent, str(frame["file_path"]))
-            matrix = torch.tensor(frame["transform_matrix"], dtype=torch.float64)
-            if matrix.shape not in ((4, 4), (3, 4)):
-                raise UserError(f"{json_path}: frame {i}: transform_matrix must be 4x4, got {list(matrix.shape)}")
+                raise UserError(f"{source}: needs file_path and transform_matrix")
+            if not isinstance(frame["file_path"], str) or not frame["file_path"]:
+                raise UserError(f"{source}: file_path must be a file name")
+            image = _image_path(json_path.parent, frame["file_path"])
+            matrix = _pose(frame["transform_matrix"], source)
             w, h = frame.get("w", meta.get("w")), frame.get("h", meta.get("h"))
+            for key, value in (("w", w), ("h", h)):
+                if value is not None and (_number(value, key, source, positive=True) != int(value) or value > 2**15):
+                    raise UserError(f"{source}: {key} must be a whole number of pixels, got {value}")
             if w is None or h is None:
                 if size is None:
                     array = read_rgba(image, source)

@@ -12,6 +12,7 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
+from fields.datasets.png16 import is_png16_colour, read_png16
 from fields.errors import UserError
 
 SKIMAGE_PREFIX = "skimage:"
@@ -51,6 +52,8 @@ def read_image_array(source: str) -> np.ndarray:
     try:
         if path.suffix.lower() == ".exr":
             return read_exr(path)
+        if is_png16_colour(path):
+            return read_png16(path)  # Pillow would keep only the high bytes
         return np.asarray(iio.imread(path))
     except Exception as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__

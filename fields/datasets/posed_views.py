@@ -11,6 +11,7 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
+from fields.datasets.png16 import is_png16_colour, read_png16
 from fields.errors import UserError
 from fields.render.cameras import Cameras
 
@@ -48,7 +49,7 @@ def read_rgba(path: Path, source: str) -> np.ndarray:
     if not path.is_file():
         raise UserError(f"{source}: image file not found: {path}")
     try:
-        array = np.asarray(iio.imread(path))
+        array = read_png16(path) if is_png16_colour(path) else np.asarray(iio.imread(path))
     except Exception as err:
         raise UserError(f"{source}: cannot read image {path} ({type(err).__name__})") from None
     if array.ndim == 2:

@@ -66,6 +66,8 @@ def cache_dir() -> Path:
 
 
 def detect_format(path: Path) -> str:
+    if (path / "capture.json").is_file() and (path / "sparse" / "0").is_dir():
+        return "colmap"  # written by `fields process`: the COLMAP model carries the sparse points (box, near/far)
     if path.is_file() and path.suffix == ".json":
         return "blender"
     if path.is_file() and path.name == "poses_bounds.npy":

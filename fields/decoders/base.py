@@ -7,9 +7,10 @@ from torch import nn
 
 from fields.config.base import ComponentConfig
 from fields.modules import n_params
+from fields.errors import SettingError
 from fields.registry import Registry
 
-DECODERS: Registry["Decoder"] = Registry("decoder")
+DECODERS: Registry["Decoder"] = Registry("decoder", user_error=SettingError)
 
 
 class Decoder(nn.Module):

@@ -44,8 +44,8 @@ class WeightNorm(nn.Module):
 class MLP(Decoder):
     class Config(ComponentConfig):
         type: Literal["mlp"] = "mlp"
-        n_neurons: int = Field(64, ge=1)
-        n_hidden_layers: int = Field(2, ge=0)
+        n_neurons: int = Field(64, ge=1, le=65536)
+        n_hidden_layers: int = Field(2, ge=0, le=1024)
         activation: str = "relu"
         output_activation: str = "none"
         bias: bool = True

@@ -9,9 +9,10 @@ from torch import nn
 
 from fields.config.base import ComponentConfig
 from fields.modules import n_params
+from fields.errors import SettingError
 from fields.registry import Registry
 
-ENCODERS: Registry["Encoder"] = Registry("encoder")
+ENCODERS: Registry["Encoder"] = Registry("encoder", user_error=SettingError)
 log = logging.getLogger("fields")
 
 

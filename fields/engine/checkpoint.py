@@ -9,6 +9,7 @@ Lightning ``CheckpointIO`` plugin, so ``Trainer.save_checkpoint`` and ``fit(ckpt
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def _encode(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
 
 
 def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of ``_encode``; a ``KeyError`` names a tensor the file does not hold."""
     if isinstance(obj, list):
         return [_decode(v, tensors) for v in obj]
     if isinstance(obj, dict):
@@ -59,6 +61,18 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
+def tensor_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """CRC-32 over every tensor's bytes in key order: safetensors itself checks no content, and a
+    checkpoint with flipped bits would otherwise load and evaluate as if it were sound."""
+    crc = 0
+    for key in sorted(tensors):
+        tensor = tensors[key].detach().cpu().contiguous()
+        crc = zlib.crc32(key.encode(), crc)
+        if tensor.numel():
+            crc = zlib.crc32(tensor.reshape(-1).view(torch.uint8).numpy(), crc)
+    return f"{crc:08x}"
+
+
 def save_checkpoint(checkpoint: dict[str, Any], path: str | Path, config_yaml: str = "") -> None:
     tensors: dict[str, torch.Tensor] = {}
     structure = _encode(checkpoint, tensors, "checkpoint")
@@ -67,6 +81,7 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | Path, config_yaml: s
         "format_version": str(FORMAT_VERSION),
         "structure": json.dumps(structure),
         "config": config_yaml,
+        "crc32": tensor_checksum(tensors),
     }
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
@@ -86,12 +101,22 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> tuple[dict[s
         raise UserError(f"{path}: not a readable checkpoint ({type(err).__name__})") from None
     if metadata.get("format") != FORMAT:
         raise UserError(f"{path}: not a fields checkpoint")
-    version = int(metadata.get("format_version", "0"))
-    if version > FORMAT_VERSION:
+    version = metadata.get("format_version", "0")
+    if not version.isdigit():
+        raise UserError(f"{path}: malformed checkpoint (format_version {version[:20]!r})")
+    if int(version) > FORMAT_VERSION:
         raise UserError(
             f"{path}: checkpoint format {version} is newer than this fields ({FORMAT_VERSION}); upgrade fields"
         )
-    return _decode(json.loads(metadata["structure"]), tensors), metadata.get("config", "")
+    if "crc32" in metadata and metadata["crc32"] != tensor_checksum(tensors):
+        raise UserError(f"{path}: corrupt checkpoint (its tensors do not match their checksum)")
+    try:
+        checkpoint = _decode(json.loads(metadata.get("structure", "")), tensors)
+    except (ValueError, KeyError, TypeError, RecursionError) as err:
+        raise UserError(f"{path}: malformed checkpoint structure ({type(err).__name__})") from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise UserError(f"{path}: malformed checkpoint (no state_dict)")
+    return checkpoint, metadata.get("config", "")
 
 
 class SafetensorsIO(CheckpointIO):

@@ -12,6 +12,19 @@ from typing import Iterator
 TMP_PREFIX = ".tmp-"
 
 
+def file_mode() -> int:
+    """The mode ``open()`` gives a new file under the current umask: mkstemp's 0600 would keep results from
+    other users and tools. Linux reports the umask in /proc without changing it (``os.umask`` must set it
+    to read it, which races with other threads)."""
+    try:
+        with open("/proc/self/status") as handle:
+            mask = next(int(line.split()[1], 8) for line in handle if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[str]:
     """Yield a temporary path to write; on success it replaces ``path``; on failure it is removed."""
@@ -20,6 +33,7 @@ def atomic_path(path: str | Path) -> Iterator[str]:
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, file_mode())
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())

@@ -124,7 +124,7 @@ def generate_rays(cameras: Cameras, camera_index: torch.Tensor, u: torch.Tensor,
         d_cam = torch.stack((x, -y, -torch.ones_like(x)), dim=-1)
     directions = (c2w[:, :, :3] @ d_cam[:, :, None])[:, :, 0]
     directions = directions / directions.norm(dim=-1, keepdim=True)
-    return Rays(c2w[:, :, 3].expand_as(directions).contiguous(), directions)
+    return Rays(c2w[:, :, 3].expand_as(directions).contiguous(), directions, camera_index)
 
 
 def image_rays(cameras: Cameras, index: int) -> Rays:

@@ -1,7 +1,8 @@
 """A minimal pinhole camera on an orbit, for turntable renders of SDF fields (sphere tracing).
 
 Kept apart from the radiance-field cameras (``cameras.py``): it only makes world-space rays.
-World is the field's unit cube; z is up.
+World is the field's unit cube; the orbit turns about ``up`` (``z`` by default; meshes from many tools
+are ``y``-up).
 """
 
 from __future__ import annotations
@@ -34,13 +35,23 @@ def look_at_rays(
     return eye_t.expand(height * width, 3).clone(), directions.reshape(-1, 3)
 
 
+# right-handed axis orders with the up axis last: the orbit plane is spanned by the first two
+_FRAMES = {"x": (1, 2, 0), "y": (2, 0, 1), "z": (0, 1, 2)}
+
+
+def up_vector(up: str = "z") -> tuple[float, float, float]:
+    vector = [0.0, 0.0, 0.0]
+    vector[_FRAMES[up][2]] = 1.0
+    return (vector[0], vector[1], vector[2])
+
+
 def orbit_eye(
-    angle_degrees: float, radius: float = 1.7, elevation_degrees: float = 25.0, center=(0.5, 0.5, 0.5)
+    angle_degrees: float, radius: float = 1.7, elevation_degrees: float = 25.0, center=(0.5, 0.5, 0.5), up: str = "z"
 ) -> tuple[float, float, float]:
-    """A point on the orbit around ``center`` at this azimuth and elevation."""
+    """A point on the orbit around ``center`` about the ``up`` axis (x, y or z) at this azimuth and elevation."""
     a, e = math.radians(angle_degrees), math.radians(elevation_degrees)
-    return (
-        center[0] + radius * math.cos(e) * math.cos(a),
-        center[1] + radius * math.cos(e) * math.sin(a),
-        center[2] + radius * math.sin(e),
-    )
+    offset = (radius * math.cos(e) * math.cos(a), radius * math.cos(e) * math.sin(a), radius * math.sin(e))
+    eye = list(center)
+    for axis, value in zip(_FRAMES[up], offset):
+        eye[axis] += value
+    return (eye[0], eye[1], eye[2])

@@ -43,8 +43,12 @@ class ProposalSampler:
     """``n_proposal_samples`` per round (e.g. ``(256, 96)``), one density function per round, then
     ``n_samples`` final bins. Returns the final bins plus each round's ``(bins, weights)`` for the loss."""
 
-    def __init__(self, n_proposal_samples: tuple[int, ...] = (128, 64), n_samples: int = 32):
+    def __init__(self, n_proposal_samples: tuple[int, ...] = (128, 64), n_samples: int = 32,
+                 initial_bins: Optional[Callable[..., torch.Tensor]] = None):
+        """``initial_bins(t_near, t_far, n, stratified, generator)``: the first round's bins (default uniform;
+        ``fields.render.spacing.lindisp_piecewise_bins`` for unbounded scenes)."""
         self.n_proposal_samples, self.n_samples = tuple(n_proposal_samples), n_samples
+        self.initial_bins = initial_bins or uniform_bins
 
     def sampling(
         self,
@@ -60,7 +64,7 @@ class ProposalSampler:
             raise ValueError(
                 f"{len(self.n_proposal_samples)} proposal rounds need as many density functions, got {len(sigma_fns)}"
             )
-        bins = uniform_bins(t_near, t_far, self.n_proposal_samples[0], stratified, generator)
+        bins = self.initial_bins(t_near, t_far, self.n_proposal_samples[0], stratified, generator)
         rounds = []
         for i, sigma_fn in enumerate(sigma_fns):
             sigma = sigma_fn(bins[:, :-1], bins[:, 1:])

@@ -8,28 +8,32 @@ directions stay unit vectors (distances ``t`` are in unit-frame units, ``world =
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import torch
 
 
 class Rays(NamedTuple):
-    """``origins (..., 3)`` and unit ``directions (..., 3)``."""
+    """``origins (..., 3)`` and unit ``directions (..., 3)``; ``cameras (...)``: the view each ray comes
+    from (int64; None for rays of no dataset view), for per-view appearance codes and pose corrections."""
 
     origins: torch.Tensor
     directions: torch.Tensor
+    cameras: Optional[torch.Tensor] = None
 
     def __len__(self) -> int:
         return self.origins.shape[0]
 
     def __getitem__(self, index) -> "Rays":  # type: ignore[override]
-        return Rays(self.origins[index], self.directions[index])
+        return Rays(self.origins[index], self.directions[index], None if self.cameras is None else self.cameras[index])
 
     def to(self, *args, **kwargs) -> "Rays":
-        return Rays(self.origins.to(*args, **kwargs), self.directions.to(*args, **kwargs))
+        cameras = None if self.cameras is None else self.cameras.to(self.origins.to(*args, **kwargs).device)
+        return Rays(self.origins.to(*args, **kwargs), self.directions.to(*args, **kwargs), cameras)
 
     def reshape(self, *shape: int) -> "Rays":
-        return Rays(self.origins.reshape(*shape, 3), self.directions.reshape(*shape, 3))
+        cameras = None if self.cameras is None else self.cameras.reshape(*shape)
+        return Rays(self.origins.reshape(*shape, 3), self.directions.reshape(*shape, 3), cameras)
 
 
 @dataclass
@@ -53,7 +57,7 @@ class SceneTransform:
         return (x - 0.5) * self.scale + self.center.to(x)
 
     def rays_to_unit(self, rays: Rays) -> Rays:
-        return Rays(self.points_to_unit(rays.origins), rays.directions)
+        return Rays(self.points_to_unit(rays.origins), rays.directions, rays.cameras)
 
 
 def ray_aabb(

@@ -8,16 +8,16 @@ from pathlib import Path
 import torch
 
 from fields.io import save_image, to_uint8, write_video
-from fields.render.orbit import look_at_rays, orbit_eye
+from fields.render.orbit import look_at_rays, orbit_eye, up_vector
 from fields.render.sphere_tracing import SDFFn, depth_image, normal_image, sdf_normals, shade, sphere_trace
 
 
 def render_view(
-    sdf: SDFFn, eye, width: int, height: int, lipschitz: float = 1.0, step_scale: float = 0.9
+    sdf: SDFFn, eye, width: int, height: int, lipschitz: float = 1.0, step_scale: float = 0.9, up: str = "z"
 ) -> dict[str, torch.Tensor]:
     """One view looking at the cube's centre: ``shaded``, ``normals`` ``(H, W, 3)``, ``depth`` ``(H, W)``
     in [0, 1], and ``hit`` ``(H, W)``."""
-    origins, directions = look_at_rays(eye, (0.5, 0.5, 0.5), width, height)
+    origins, directions = look_at_rays(eye, (0.5, 0.5, 0.5), width, height, up=up_vector(up))
     trace = sphere_trace(sdf, origins, directions, lipschitz=lipschitz, step_scale=step_scale,
                          hit_epsilon=0.5 / max(width, height))
     normals = torch.zeros_like(origins)
@@ -32,14 +32,15 @@ def render_view(
 
 
 def write_turntable(sdf: SDFFn, folder: Path, width: int = 256, height: int = 256, frames: int = 24,
-                    fps: int = 12, lipschitz: float = 1.0) -> list[Path]:
-    """Render ``frames`` views around the z axis into ``folder``: ``frame_000.png``..., ``turntable.mp4``
+                    fps: int = 12, lipschitz: float = 1.0, up: str = "z") -> list[Path]:
+    """Render ``frames`` views around the ``up`` axis into ``folder``: ``frame_000.png``..., ``turntable.mp4``
     (skipped with a log line without imageio-ffmpeg), ``depth.png`` and ``normals.png``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths, images = [], []
     for k in range(frames):
-        view = render_view(sdf, orbit_eye(360.0 * k / frames - 60.0), width, height, lipschitz=lipschitz)
+        eye = orbit_eye(360.0 * k / frames - 60.0, up=up)
+        view = render_view(sdf, eye, width, height, lipschitz=lipschitz, up=up)
         image = to_uint8(view["shaded"])
         path = save_image(folder / f"frame_{k:03d}.png", image)
         paths.append(path)

@@ -65,6 +65,8 @@ class GeometryEval(StrictModel):
     export_format: Literal["ply", "obj", "glb", "stl", "off"] = "ply"
     render_frames: int = pydantic.Field(24, ge=1)
     render_size: int = pydantic.Field(256, ge=8)
+    render_up: Literal["auto", "x", "y", "z"] = pydantic.Field(
+        "auto", description="turntable axis; auto: y for mesh files (their usual convention), z otherwise")
     seed: int = 0
 
 
@@ -133,7 +135,7 @@ class GeometryTask(FieldTask):
                 self.reference = self.reference or self.mesh
         extent = self.mesh.vertices if self.mesh is not None else self.cloud.points
         if self.mesh is not None and not self.mesh.is_watertight:
-            log.info("mesh is not watertight: inside/outside near its holes may be wrong (see sample.sign_rays)")
+            log.info("mesh is not watertight: inside/outside near its holes may be wrong (see data.samples.sign_rays)")
         self.register_buffer("normalization", UnitCubeTransform.fit(np.asarray(extent), data.padding).as_tensor())
         self.field = Field.from_config(scene.model, in_dim=3, out_dim=1)
         self._pool: Optional[SamplePool] = None

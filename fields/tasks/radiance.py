@@ -15,18 +15,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fields.config.base import StrictModel
 from fields.datasets.views import PosedViewsData
 from fields.metrics.psnr import psnr_from_mse
+from fields.models.appearance import AppearanceEmbedding
+from fields.models.camera_optimizer import CameraOptimizer
+from fields.models.contraction import SceneContraction
 from fields.models.proposal import ProposalNetworks
 from fields.models.radiance import RadianceField
 from fields.render.batching import dynamic_batch_size
+from fields.render.contracted_grid import ContractedOccupancyGrid
 from fields.render.occupancy_grid import OccupancyGrid
 from fields.render.proposal import ProposalSampler
 from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
+from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
 from fields.tasks.losses import regression_loss
 from fields.tasks.meshing import extract_mesh
@@ -70,6 +75,16 @@ class RadianceRender(ViewRenderConfig):
     cone_angle: float = Field(0.0, ge=0)
     near_plane: float = Field(0.0, ge=0, description="unit frame")
     proposal_samples: tuple[int, ...] = (128, 64)
+    proposal_max_resolutions: tuple[int, ...] = Field((128, 256), description="finest grid of each proposal field")
+    contraction: Literal["none", "linf", "l2"] = Field("none", description="unbounded scenes: squeeze space beyond the "
+                                                       "scene box (linf: nerfacto's, suits grids; l2: mip-NeRF 360's)")
+    far_plane: float = Field(1000.0, gt=1, description="with a contraction: ray length in scene-box half-sides")
+    appearance_dim: int = Field(0, ge=0, description="per-image appearance code (GLO; nerfacto: 32); test views "
+                                "get the training mean; 0: none")
+    camera_opt: Literal["off", "SO3xR3"] = Field("off", description="refine each training camera's pose")
+    camera_opt_lr: float = Field(6e-4, gt=0)
+    camera_opt_rot_l2: float = Field(1e-3, ge=0, description="penalty on the squared rotation vector")
+    camera_opt_trans_l2: float = Field(1e-2, ge=0, description="penalty on the squared translation (unit frame)")
     proposal_weight: float = Field(1.0, ge=0)
     distortion_weight: float = Field(0.0, ge=0)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
@@ -86,6 +101,12 @@ class RadianceRender(ViewRenderConfig):
             )
         return data
 
+    @field_validator("camera_opt", mode="before")
+    @classmethod
+    def _camera_opt(cls, value: Any) -> Any:
+        # YAML reads a bare `off` as false (and `on` as true)
+        return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
+
 
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
 class RadianceTask(MultiViewTask):
@@ -100,11 +121,28 @@ class RadianceTask(MultiViewTask):
         cfg: RadianceRender = scene.render
         levels = cfg.grid_levels
         box = (0.5 - 0.5 * 2 ** (levels - 1), float(2 ** (levels - 1)))
-        self.field = RadianceField(scene.model, box=box)
-        self.grid = OccupancyGrid(cfg.grid_resolution, levels) if cfg.sampler == "occupancy_grid" else None
-        use_proposal = cfg.sampler == "proposal"
-        self.proposal = ProposalNetworks(len(cfg.proposal_samples)) if use_proposal else None
-        self.proposal_sampler = ProposalSampler(cfg.proposal_samples, cfg.n_samples) if use_proposal else None
+        self.contraction = SceneContraction(cfg.contraction) if cfg.contraction != "none" else None
+        self.field = RadianceField(scene.model, box=box, contraction=self.contraction,
+                                   appearance_dim=cfg.appearance_dim)
+        self.far = 0.5 * cfg.far_plane  # unit frame: the scene box has half-side 0.5
+        self.near = cfg.near_plane or (self.views.near / self.transform.scale if self.views.near else 0.0)
+        self.grid = self.proposal = self.proposal_sampler = None
+        if cfg.sampler == "occupancy_grid":
+            self.grid = (OccupancyGrid(cfg.grid_resolution, levels) if self.contraction is None
+                         else ContractedOccupancyGrid(self.contraction.to_field, self.contraction.to_unit,
+                                                 cfg.grid_resolution, self.far))
+        elif cfg.sampler == "proposal":
+            initial = None
+            if self.contraction is not None:
+                def initial(t0, t1, n, stratified, generator):
+                    return lindisp_piecewise_bins(t0, t1, n, 0.5, stratified, generator)
+            self.proposal = ProposalNetworks(len(cfg.proposal_samples), cfg.proposal_max_resolutions)
+            self.proposal_sampler = ProposalSampler(cfg.proposal_samples, cfg.n_samples, initial_bins=initial)
+        n_views = len(self.cameras)
+        self.appearance = (AppearanceEmbedding(n_views, cfg.appearance_dim, self.views.train) if cfg.appearance_dim
+                           else None)
+        self.camera_opt = (CameraOptimizer(n_views, cfg.camera_opt_rot_l2, cfg.camera_opt_trans_l2, self.views.train)
+                           if cfg.camera_opt != "off" else None)
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
@@ -116,6 +154,13 @@ class RadianceTask(MultiViewTask):
             groups.append(
                 {"name": "proposal", "params": list(self.proposal.parameters()), "lr": self.scene.train.optimizer.lr}
             )
+        if self.appearance is not None:
+            optimizer = self.scene.train.optimizer
+            groups.append({"name": "appearance", "params": list(self.appearance.parameters()),
+                           "lr": optimizer.decoder_lr or optimizer.lr})
+        if self.camera_opt is not None:
+            groups.append({"name": "camera_opt", "params": list(self.camera_opt.parameters()),
+                           "lr": self.scene.render.camera_opt_lr})
         return groups
 
     # --- rendering -----------------------------------------------------------------------------------
@@ -123,6 +168,9 @@ class RadianceTask(MultiViewTask):
                     generator: Optional[torch.Generator] = None) -> RenderOutput:
         cfg: RadianceRender = self.scene.render
         o, d, n = rays.origins, rays.directions, len(rays)
+        if self.camera_opt is not None and rays.cameras is not None:
+            o, d = self.camera_opt.apply(o, d, rays.cameras)
+        codes = self.appearance(rays.cameras, n) if self.appearance is not None else None
         if self.grid is not None:
             def sigma_fn(t0, t1, ri):
                 return self.field.density(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None])
@@ -132,7 +180,7 @@ class RadianceTask(MultiViewTask):
                 d,
                 sigma_fn,
                 self.step_size,
-                cfg.near_plane,
+                self.near,
                 early_stop_eps=cfg.early_stop_eps,
                 alpha_thre=cfg.alpha_thre,
                 cone_angle=cfg.cone_angle,
@@ -142,20 +190,24 @@ class RadianceTask(MultiViewTask):
             )
 
             def rgb_sigma_fn(t0, t1, ri):
-                return self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri])
+                return self.field(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None], d[ri], None if codes is None else codes[ri])
 
             out = render(t0, t1, ri, n, rgb_sigma_fn, background)
             out.extras.update(t_starts=t0, t_ends=t1, ray_indices=ri, n_samples=len(t0))
             return out
-        box = self.grid.aabb if self.grid is not None else torch.tensor([0.0, 0, 0, 1, 1, 1])
-        t_near, t_far, hit = ray_aabb(o, d, box.to(o))
-        t_near = t_near.clamp_min(cfg.near_plane)
-        t_far = torch.where(hit, t_far, t_near).clamp_min(t_near)
+        if self.contraction is not None:
+            t_near, t_far = torch.full_like(o[:, 0], self.near), torch.full_like(o[:, 0], self.far)
+        else:
+            t_near, t_far, hit = ray_aabb(o, d, torch.tensor([0.0, 0, 0, 1, 1, 1]).to(o))
+            t_near = t_near.clamp_min(self.near)
+            t_far = torch.where(hit, t_far, t_near).clamp_min(t_near)
         rounds = None
         if self.proposal is not None:
+            to_field = self.contraction.to_field if self.contraction is not None else (lambda x: x.clamp(0.0, 1.0))
+
             def density_fn(field):
                 def sigma_fn(t0, t1):
-                    return field((o[:, None] + d[:, None] * ((t0 + t1) / 2)[..., None]).clamp(0.0, 1.0))
+                    return field(to_field(o[:, None] + d[:, None] * ((t0 + t1) / 2)[..., None]))
                 return sigma_fn
 
             bins, rounds = self.proposal_sampler.sampling([density_fn(f) for f in self.proposal.fields], t_near, t_far,
@@ -166,7 +218,9 @@ class RadianceTask(MultiViewTask):
 
         def rgb_sigma_fn(t0, t1, _):
             mid = (t0 + t1) / 2
-            return self.field(o[:, None] + d[:, None] * mid[..., None], d[:, None].expand(-1, mid.shape[1], -1))
+            per_sample = None if codes is None else codes[:, None].expand(-1, mid.shape[1], -1)
+            x = o[:, None] + d[:, None] * mid[..., None]
+            return self.field(x, d[:, None].expand(-1, mid.shape[1], -1), per_sample)
 
         out = render(t0, t1, None, n, rgb_sigma_fn, background)
         out.extras.update(t_starts=t0, t_ends=t1, ray_indices=None, n_samples=t0.numel(), bins=bins, rounds=rounds)
@@ -188,13 +242,16 @@ class RadianceTask(MultiViewTask):
         self.log("train/psnr", psnr_from_mse(torch.mean((out.rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         e = out.extras
         if cfg.distortion_weight > 0 and e["n_samples"]:
-            loss = (
-                loss
-                + cfg.distortion_weight
-                * distortion_loss(out.weights, e["t_starts"], e["t_ends"], e["ray_indices"], len(rays)).mean()
-            )
+            t0, t1 = e["t_starts"], e["t_ends"]
+            if self.contraction is not None:  # measured in normalised spacing, as mip-NeRF 360: far plane free
+                t0, t1 = normalized_spacing(t0, 0.5), normalized_spacing(t1, 0.5)
+            distortion = distortion_loss(out.weights, t0, t1, e["ray_indices"], len(rays)).mean()
+            loss = loss + cfg.distortion_weight * distortion
         if self.proposal is not None:
             loss = loss + cfg.proposal_weight * self.proposal_sampler.loss(e["bins"], out.weights, e["rounds"])
+        if self.camera_opt is not None:
+            loss = loss + self.camera_opt.penalty()
+            self.log("train/camera_rotation_deg", self.camera_opt.errors()[0])
         self.samples_seen += e["n_samples"]
         if cfg.target_samples:
             self.next_rays.fill_(dynamic_batch_size(len(rays), e["n_samples"], cfg.target_samples,
@@ -218,7 +275,28 @@ class RadianceTask(MultiViewTask):
         metrics["samples_per_second"] = float(self.samples_seen) / seconds if seconds > 0 else 0.0
         if self.grid is not None:
             metrics["occupied_fraction"] = self.grid.occupancy_fraction()
+        if self.appearance is not None:
+            metrics["test_appearance"] = "mean of the training views' appearance codes"
+        if self.camera_opt is not None:
+            metrics["camera_correction_deg"], metrics["camera_correction_unit"] = self.camera_opt.errors()
         return metrics
+
+    def export_mesh(self, path: Path, resolution: int, coarse_to_fine: bool = True) -> Path:
+        """``fields export mesh``: the density level set ``render.mesh_density`` as a PLY in world units
+        (a radiance field's surface is where its density crosses that level; no coarse pass: thin parts of
+        a density field can hide between coarse samples)."""
+        from fields.errors import UserError
+        from fields.tasks.meshing import extract_mesh
+
+        if Path(path).suffix.lower() != ".ply":
+            raise UserError(f"{path}: radiance meshes are written as PLY (--format ply)")
+        box = (self.field.box_lo, self.field.box_size)
+        written = extract_mesh(lambda x: self.field.density(x), resolution, self.scene.render.mesh_density, box,
+                               self.transform, Path(path), self.device, flip=True)
+        if written is None:
+            raise UserError(f"no density above render.mesh_density={self.scene.render.mesh_density} "
+                            "inside the scene box")
+        return written
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
         paths = super().write_outputs(run_dir)

@@ -115,4 +115,4 @@ def test_cli_fit_export_render_eval(tmp_path: Path):
     before = json.loads((run / "metrics.json").read_text())["iou"]
     result = run_cli("eval", str(run))
     assert result.returncode == 0 and "chamfer_l1" in result.stdout
-    assert json.loads((run / "metrics.json").read_text())["iou"] == pytest.approx(before, abs=1e-6)
+    assert json.loads((run / "eval.json").read_text())["iou"] == pytest.approx(before, abs=1e-6)

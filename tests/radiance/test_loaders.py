@@ -157,7 +157,8 @@ def write_colmap(root: Path, binary: bool, model="OPENCV", params=(10.0, 11.0, 4
         (sparse / "images.bin").write_bytes(data)
         pts = struct.pack("<Q", len(points))
         for i, p in enumerate(points):
-            pts += struct.pack("<QdddBBBd", i, *p, 1, 2, 3, 0.5) + struct.pack("<Q", 1) + struct.pack("<ii", 1, 0)
+            # no track: no 2D point refers to it (pycolmap checks the links)
+            pts += struct.pack("<QdddBBBd", i, *p, 1, 2, 3, 0.5) + struct.pack("<Q", 0)
         (sparse / "points3D.bin").write_bytes(pts)
     else:
         (sparse / "cameras.txt").write_text(f"# comment\n1 {model} {W} {H} {' '.join(map(str, params))}\n")
@@ -173,6 +174,7 @@ def write_colmap(root: Path, binary: bool, model="OPENCV", params=(10.0, 11.0, 4
 
 @pytest.mark.parametrize("binary", [False, True])
 def test_colmap_text_and_binary(tmp_path, binary):
+    pytest.importorskip("pycolmap")
     views = load(write_colmap(tmp_path, binary), test_every=4)
     cams = views.cameras
     assert cams.convention == "opencv" and len(cams) == 4 and views.test == [0]
@@ -187,11 +189,20 @@ def test_colmap_text_and_binary(tmp_path, binary):
 
 
 def test_colmap_pinhole_and_unsupported_model(tmp_path):
+    pytest.importorskip("pycolmap")
     views = load(write_colmap(tmp_path / "a", False, "PINHOLE", (10.0, 10.0, 4.0, 3.0)))
     assert views.cameras.distortion is None
     root = write_colmap(tmp_path / "b", False)
+    (root / "sparse/0/cameras.txt").write_text(f"1 FULL_OPENCV {W} {H} {' '.join(['1'] * 12)}\n")
+    with pytest.raises(UserError, match="unsupported camera model FULL_OPENCV"):
+        load(root)
     (root / "sparse/0/cameras.txt").write_text(f"1 FISHEYE_XYZ {W} {H} 1 2 3\n")
-    with pytest.raises(UserError, match="unsupported camera model FISHEYE_XYZ"):
+    with pytest.raises(UserError, match="malformed COLMAP model"):
+        load(root)
+    root = write_colmap(tmp_path / "c", True)
+    images = root / "sparse/0/images.bin"
+    images.write_bytes(images.read_bytes()[:40])  # truncated
+    with pytest.raises(UserError, match="malformed COLMAP model"):
         load(root)
 
 

@@ -61,6 +61,9 @@ def test_nerf_with_occupancy_grid_beats_a_constant_colour(objects_scene, tmp_pat
     _, task = load_run(run_dir)
     assert task.grid.occupancy_fraction() == metrics["occupied_fraction"]
     assert abs(task.evaluate()["psnr"] - metrics["psnr"]) < 0.05
+    # fields export mesh: the same level set as the fit's mesh.ply, at the same resolution
+    exported = task.export_mesh(tmp_path / "exported.ply", 32)
+    assert exported.read_bytes() == (run_dir / "mesh.ply").read_bytes()
 
     result = run_cli(
         "render", str(run_dir), "--path", "orbit", "--frames", "3", "--width", "24", env={"OMP_NUM_THREADS": "1"}

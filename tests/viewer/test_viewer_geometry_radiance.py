@@ -23,6 +23,20 @@ def fitted(tmp_path: Path, config: dict):
     return load_run(run_dir)[1]
 
 
+def served_frustums(field_task) -> tuple[object, list]:
+    """The viewer's dataset-camera toggle and frustum handles for ``field_task``."""
+    pytest.importorskip("viser")
+    from fields.apps.viewer.server import Viewer
+    from tests.viewer.browser_helpers import free_port
+
+    viewer = Viewer("127.0.0.1", free_port(), print_url=None)
+    try:
+        viewer.attach(field_task)
+        return viewer.cameras_box, list(viewer._frustums)
+    finally:
+        viewer.close()
+
+
 def check_modes(view, size: int = 48) -> dict[str, np.ndarray]:
     camera = view.home()
     images = {mode: finish(view.render(mode, camera, size, size)) for mode in view.modes}
@@ -54,6 +68,7 @@ def test_geometry_views(tmp_path: Path, task: str):
         path, overlay = view.export_mesh(tmp_path / "exports" / "mesh.ply")
         assert path.is_file() and overlay is not None
         assert np.abs(overlay.vertices).max() < 0.5 and len(overlay.faces) > 100
+        assert served_frustums(field_task) == (None, [])  # no dataset cameras: no toggle for them
 
 
 def test_radiance_view(tmp_path: Path):
@@ -76,3 +91,7 @@ def test_radiance_view(tmp_path: Path):
         # OpenCV axes: every dataset camera looks at the scene's centre
         to_centre = field_task.transform.center.numpy() - frustum.c2w[:3, 3]
         assert rotation[:, 2] @ to_centre / np.linalg.norm(to_centre) > 0.9
+    # the frustums start hidden (with their images they block the first view); the toggle shows them
+    toggle, handles = served_frustums(field_task)
+    assert toggle is not None and toggle.value is False
+    assert len(handles) == 9 and not any(handle.visible for handle in handles)

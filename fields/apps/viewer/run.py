@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -10,19 +11,32 @@ from typing import Any, Callable, Optional
 from fields.apps.viewer.training_panel import read_history
 from fields.engine.run import load_run
 
+log = logging.getLogger("fields")
+
 
 def open_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080,
              print_url: Optional[Callable[[str], None]] = print, resolution: int = 512):
     """Load a finished run and serve it; returns the ``Viewer`` (the server runs in its own threads)."""
     from fields.apps.viewer.server import Viewer
     _, task = load_run(run_dir)
-    metrics_path = Path(run_dir) / "metrics.json"
-    metrics: dict[str, Any] = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = read_metrics(run_dir)
     viewer = Viewer(host, port, print_url=None, resolution=resolution)
     viewer.attach(task, run_dir, live=False, history=read_history(run_dir), metrics=metrics)
     if print_url is not None:  # once the page shows the field
         print_url(f"viewer at {viewer.url}")
     return viewer
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, Any]:
+    """The run's ``metrics.json`` for the info panel; a missing or damaged one shows no metrics (the field
+    itself comes from the checkpoint, so the run is still worth viewing)."""
+    path = Path(run_dir) / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        log.warning("%s: unreadable (%s); showing no metrics", path, type(err).__name__)
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def serve_forever(viewer: Any, seconds: Optional[float] = None) -> None:

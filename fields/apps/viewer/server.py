@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -43,6 +44,9 @@ class Viewer:
             import viser
         except ModuleNotFoundError:
             raise UserError("the viewer needs viser: pip install 'fields-toolkit[viewer]'") from None
+        from fields.apps.viewer.origin import install
+
+        install()  # websockets only from the pages this server serves
         self.server = viser.ViserServer(host=host, port=port, verbose=False)
         self.url = f"http://{host}:{self.server.get_port()}"
         self.resolution = resolution
@@ -85,25 +89,28 @@ class Viewer:
             self.screenshot_button = gui.add_button("Save screenshot")
             self.export_button = gui.add_button("Export mesh")
             self.home_button = gui.add_button("Reset camera")
-            self.cameras_box = gui.add_checkbox("Show dataset cameras", True)
+            # off at first (100 frustums with their images block the opening view), and only where there are any
+            frustums = list(view.frustums())
+            self.cameras_box = gui.add_checkbox("Show dataset cameras", False) if frustums else None
             self.overlays_box = gui.add_checkbox("Show overlays", False)
         self.mode.on_update(lambda _: self.refresh())
         self.resolution_slider.on_update(lambda _: self.refresh())
         self.screenshot_button.on_click(lambda event: self._screenshot(event.client))
         self.export_button.on_click(lambda event: self._export_mesh(event.client))
         self.home_button.on_click(lambda event: self._go_home(event.client))
-        self.cameras_box.on_update(lambda _: self._show_frustums(self.cameras_box.value))
+        if self.cameras_box is not None:
+            self.cameras_box.on_update(lambda _: self._show_frustums(self.cameras_box.value))
         self.overlays_box.on_update(lambda _: self._show_overlays(self.overlays_box.value))
-        self._add_scene_objects(view)
+        self._add_scene_objects(view, frustums)
         self.training = TrainingPanel(self, live=live, total_steps=total_steps, history=history, metrics=metrics)
         self.scheduler.start()
         for client in self.server.get_clients().values():
             self._connect(client)
         self._status.content = f"**{task.scene.task}** field"
 
-    def _add_scene_objects(self, view: View) -> None:
+    def _add_scene_objects(self, view: View, frustums: list[Any]) -> None:
         scene = self.server.scene
-        for i, frustum in enumerate(view.frustums()):
+        for i, frustum in enumerate(frustums):
             self._frustums.append(
                 scene.add_camera_frustum(
                     f"/dataset/camera_{i:04d}",
@@ -115,6 +122,7 @@ class Viewer:
                     image=frustum.image,
                     wxyz=_wxyz(frustum.c2w[:3, :3]),
                     position=frustum.c2w[:3, 3],
+                    visible=False,
                 )
             )
         for overlay in view.overlays():
@@ -209,9 +217,8 @@ class Viewer:
         if request is None or self.scheduler is None:
             raise UserError("no view to save yet")
         frame = self.scheduler.render_now(request)
-        path = (
-            self._output_dir("screenshots") / f"{request.mode}-{time.strftime('%Y%m%d-%H%M%S')}-{self.frames_sent}.png"
-        )
+        mode = re.sub(r"[^A-Za-z0-9_-]", "_", str(request.mode))[:40]  # a client's value: never a path
+        path = self._output_dir("screenshots") / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}-{self.frames_sent}.png"
         iio.imwrite(path, frame.image)
         buffer = io.BytesIO()
         iio.imwrite(buffer, frame.image, extension=".png")

@@ -1,0 +1,166 @@
+"""Structure from motion with pycolmap: SIFT features, matching, incremental mapping, bundle adjustment and
+undistortion to pinhole images.
+
+Matching: ``sequential`` (each frame against its ``overlap`` successors plus a quadratic tail; videos),
+``exhaustive`` (every pair; small photo sets), or ``auto`` (exhaustive up to 100 images). One shared
+camera (a video, or a photo set from one camera setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's
+extra parameters made initial pairs diverge on the generated captures), refined during
+mapping and removed by the undistortion that ends the pipeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Optional
+
+from fields.errors import UserError
+
+log = logging.getLogger("fields")
+Matching = Literal["auto", "sequential", "exhaustive"]
+EXHAUSTIVE_MAX = 100
+_LOGGED: list[bool] = []
+
+
+@dataclass
+class SfmResult:
+    """The undistorted model in ``folder/sparse/0`` with its images in ``folder/images``."""
+
+    n_images: int
+    n_registered: int
+    n_points: int
+    mean_reprojection_error: float
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def import_pycolmap():
+    try:
+        import pycolmap
+    except ImportError:
+        raise UserError("structure from motion needs pycolmap: pip install 'fields-toolkit[capture]'") from None
+    if not _LOGGED:
+        _LOGGED.append(True)
+        log.info("structure from motion: pycolmap %s (%s)", pycolmap.__version__,
+                 "CUDA" if getattr(pycolmap, "has_cuda", False) else "CPU")
+    return pycolmap
+
+
+@contextlib.contextmanager
+def native_log(path: Path):
+    """Send what COLMAP prints to the process's stderr (glog, Ceres) into ``path`` for the duration."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2
+        yield
+        return
+    try:
+        with open(path, "a") as handle:
+            os.dup2(handle.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def run_sfm(images: Path, work: Path, out: Path, matching: Matching = "auto", max_features: int = 4096,
+            stage: Optional[Callable[[str], None]] = None) -> SfmResult:
+    """Reconstruct the images of ``images`` (scratch files in ``work``), write the undistorted result to ``out``.
+
+    ``stage(name)`` is called as each stage starts. Raises ``UserError`` when fewer than half the images
+    register (a model of part of the capture is no result). COLMAP's own log goes to ``work/colmap.log``.
+    """
+    pycolmap = import_pycolmap()
+    work.mkdir(parents=True, exist_ok=True)
+    with native_log(work / "colmap.log"):
+        return _run_sfm(pycolmap, images, work, out, matching, max_features, stage)
+
+
+def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, max_features: int,
+             stage: Optional[Callable[[str], None]]) -> SfmResult:
+    names = sorted(p.name for p in images.iterdir() if p.is_file())
+    n, seconds = len(names), {}
+    database, sparse = work / "database.db", work / "sparse"
+    sparse.mkdir(parents=True, exist_ok=True)
+    threads = _threads()
+
+    def begin(name: str) -> float:
+        if stage:
+            stage(name)
+        return time.perf_counter()
+
+    t = begin("features")
+    extraction = pycolmap.FeatureExtractionOptions()
+    extraction.num_threads = threads
+    extraction.sift.max_num_features = max_features
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = "SIMPLE_RADIAL"
+    pycolmap.extract_features(database, images, image_names=names, camera_mode=pycolmap.CameraMode.SINGLE,
+                              reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+    seconds["features"] = time.perf_counter() - t
+
+    t = begin("matching")
+    options = pycolmap.FeatureMatchingOptions()
+    options.num_threads = threads
+    if matching == "sequential" or (matching == "auto" and n > EXHAUSTIVE_MAX):
+        pairing = pycolmap.SequentialPairingOptions()
+        pairing.overlap, pairing.quadratic_overlap = 10, True
+        pycolmap.match_sequential(database, matching_options=options, pairing_options=pairing,
+                                  device=pycolmap.Device.cpu)
+    else:
+        pycolmap.match_exhaustive(database, matching_options=options, device=pycolmap.Device.cpu)
+    seconds["matching"] = time.perf_counter() - t
+
+    t = begin("mapping")
+    mapper = pycolmap.IncrementalPipelineOptions()
+    mapper.num_threads = threads
+    # a bad first initial pair (a planar ground, a wrong focal prior) can leave a 2-view model; the next succeeds
+    mapper.multiple_models = True
+    mapper.random_seed = 0
+    models = pycolmap.incremental_mapping(database, images, sparse, options=mapper)
+    seconds["mapping"] = time.perf_counter() - t
+    if not models:
+        raise UserError("structure from motion registered no frames; the frames need more overlap "
+                        "and texture (try more frames, slower camera motion, or --matching exhaustive)")
+    model = max(models.values(), key=lambda m: m.num_reg_images())
+
+    t = begin("bundle adjustment")
+    ba = pycolmap.BundleAdjustmentOptions()
+    ba.print_summary = False
+    pycolmap.bundle_adjustment(model, ba)
+    seconds["bundle adjustment"] = time.perf_counter() - t
+    registered = model.num_reg_images()
+    if registered < (n + 1) // 2:
+        raise UserError(f"only {registered} of {n} frames registered; try more frames with more overlap "
+                        "(slower motion, --frames higher), sharper frames, or --matching exhaustive")
+
+    t = begin("undistortion")
+    final = sparse / "final"
+    final.mkdir(exist_ok=True)
+    model.write(final)
+    pycolmap.undistort_images(out, final, images, output_type="COLMAP", num_threads=threads)
+    seconds["undistortion"] = time.perf_counter() - t
+    undistorted = pycolmap.Reconstruction(out / "sparse")
+    (out / "sparse" / "0").mkdir(exist_ok=True)
+    for item in ("cameras.bin", "images.bin", "points3D.bin", "frames.bin", "rigs.bin"):
+        if (out / "sparse" / item).is_file():
+            (out / "sparse" / item).rename(out / "sparse" / "0" / item)
+    for leftover in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
+        path = out / leftover
+        if path.is_dir():
+            import shutil
+
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    return SfmResult(n, registered, undistorted.num_points3D(), float(undistorted.compute_mean_reprojection_error()),
+                     seconds)
