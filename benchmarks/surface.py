@@ -31,9 +31,9 @@ RECIPES = {
     "before": [
         "render.n_samples=48",
         "render.n_importance=32",
-        "render.gradient_step=0",
-        "render.sdf_activation=softplus",
-        "render.sdf_hidden_layers=2",
+        "model.gradient_step=0",
+        "model.sdf_activation=softplus",
+        "model.sdf_hidden_layers=2",
         "render.eikonal_points=1024",
         "render.anneal_steps=1000",
         "train.batch_size=1024",

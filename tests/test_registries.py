@@ -13,7 +13,6 @@ from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
 from fields.engine.scene import SceneConfig, scene_from_dict, with_task_defaults
 from fields.heads import BACKBONES, MIXERS
-from fields.models.config import ModelConfig
 from fields.models.registry import MODELS
 from fields.registry import Registry
 from fields.tasks import TASKS
@@ -54,7 +53,7 @@ def test_task_declares_its_sections_as_data(name):
     for section, defaults in task.scene_defaults.items():
         model = SceneConfig.model_fields[section].annotation
         if section == "model":  # typed by the task: the encoder + decoder field, or a MODELS member
-            model = ModelConfig if task.default_model is None else MODELS.get(task.default_model).Config
+            model = MODELS.get(task.model_type).Config
         assert isinstance(model, type) and issubclass(model, BaseModel), section
         assert set(defaults) <= set(model.model_fields), (section, defaults)
     filled = with_task_defaults({"task": name, "data": {}})
@@ -77,3 +76,17 @@ def test_validation_does_not_change_the_scene():
     # an explicit value the task cannot use is an error, not a silent rewrite
     with pytest.raises(Exception, match="output_activation"):
         scene_from_dict({"task": "sdf", "data": {"mesh": "shape:sphere"}, "model": {"output_activation": "sigmoid"}})
+
+
+def test_the_field_is_described_under_model_and_old_render_keys_still_load():
+    old = {"task": "radiance", "data": {"path": "synthetic:objects"},
+           "render": {"geo_feat_dim": 7, "density_neurons": 16, "sampler": "uniform"}}
+    scene = scene_from_dict(old)
+    assert scene.model.type == "radiance" and (scene.model.geo_feat_dim, scene.model.density_neurons) == (7, 16)
+    assert "geo_feat_dim" not in scene.render.model_dump() and scene.render.sampler == "uniform"
+    new = {**old, "render": {}, "model": {"geo_feat_dim": 7, "density_neurons": 16}}
+    assert scene_from_dict(new).model == scene.model
+    neus = scene_from_dict({"task": "surface", "data": {"path": "synthetic:sphere"}, "render": {"sdf_neurons": 32}})
+    assert neus.model.type == "neus" and neus.model.sdf_neurons == 32
+    with pytest.raises(Exception, match="model.type: task radiance builds a 'radiance' field"):
+        scene_from_dict({"task": "radiance", "data": {"path": "synthetic:objects"}, "model": {"type": "field"}})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import platform
 import signal
 import sys
 import threading
@@ -350,8 +351,6 @@ def info() -> None:
     """Versions, devices and which optional backends are usable (and why not)."""
 
     def run() -> None:
-        import platform
-
         import torch
 
         import fields

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import torch
 
@@ -45,8 +46,6 @@ def read_image_array(source: str) -> np.ndarray:
             return np.asarray(getattr(skimage.data, name)())
         except Exception as err:  # e.g. images that need a download
             raise UserError(f"{source}: cannot load ({type(err).__name__}: {err})") from None
-    import imageio.v3 as iio
-
     path = Path(source)
     if not path.is_file():
         raise UserError(f"{source}: image file not found")

@@ -16,6 +16,7 @@ import logging
 import math
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import torch
 
@@ -93,8 +94,7 @@ def render_view(mesh, colours: np.ndarray, c2w: np.ndarray, size: int, focal: fl
 def generate_scene(folder: str | Path, name: str = "objects", n_train: int = 100, n_test: int = 20, size: int = 200,
                    seed: int = 0, radius: float = 3.2, camera_angle_x: float = 0.75) -> Path:
     """Write ``transforms_{train,test}.json`` and ``{train,test}/r_N.png`` into ``folder``; returns it."""
-    import imageio.v3 as iio
-    import trimesh
+    import trimesh  # optional (the geometry extra)
 
     folder = Path(folder)
     if not getattr(trimesh.ray, "has_embree", False):

@@ -10,6 +10,7 @@ validation reads the sections without changing the scene.
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,16 +29,16 @@ from fields.config.base import ComponentConfig, StrictModel
 from fields.config.load import apply_overrides, format_validation_error, read_yaml
 from fields.config.train import OutputConfig, TrainConfig
 from fields.errors import UserError
-from fields.models.config import ModelConfig
-from fields.models.registry import MODELS
+from fields.models import MODELS, ModelConfig
 from fields.tasks import TASKS
+
+log = logging.getLogger("fields")
 
 
 class SceneConfig(StrictModel):
     task: str = "image"
     data: SerializeAsAny[StrictModel]
-    model: SerializeAsAny[StrictModel] = Field(default_factory=ModelConfig, validate_default=True,
-                                               description="the field: encoder + decoder, or the task's model type")
+    model: SerializeAsAny[ComponentConfig] = Field(default_factory=ModelConfig)  # a MODELS member's config
     train: TrainConfig = Field(default_factory=TrainConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     render: Optional[SerializeAsAny[StrictModel]] = Field(
@@ -50,6 +51,11 @@ class SceneConfig(StrictModel):
     def _task(cls, value: Any) -> Any:
         return TASKS.canonical(value)
 
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, value: Any) -> Any:
+        return MODELS.validate(value if value is not None else {}, default="field")
+
     @field_validator("data", mode="before")
     @classmethod
     def _data(cls, value: Any, info: ValidationInfo) -> Any:
@@ -57,15 +63,6 @@ class SceneConfig(StrictModel):
         if task is None:  # the task itself failed and is reported; skip its data
             return StrictModel.model_construct()
         return TASKS.get(task).DataConfig.model_validate(value, context=info.context)
-
-    @field_validator("model", mode="before")
-    @classmethod
-    def _model(cls, value: Any, info: ValidationInfo) -> Any:
-        task = info.data.get("task")
-        default = TASKS.get(task).default_model if task is not None else None
-        if default is None:  # an encoder + decoder field
-            return value if isinstance(value, ModelConfig) else ModelConfig.model_validate(value, context=info.context)
-        return MODELS.validate({} if isinstance(value, ModelConfig) else value, default=default)
 
     @field_validator("render", mode="before")
     @classmethod
@@ -105,7 +102,8 @@ class SceneConfig(StrictModel):
 
 def with_task_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of the raw scene with the task's declared defaults where the file leaves a key out: its
-    ``scene_defaults`` (``{section: {key: value}}``), an empty ``render:`` for a task with a
+    ``model_type`` as ``model.type``, keys of the field an older file put under ``render:`` moved to
+    ``model:``, ``scene_defaults`` (``{section: {key: value}}``), an empty ``render:`` for a task with a
     ``RenderConfig`` and ``head: {}`` (the task's default head) for a task with ``validate_head``.
     An unknown task is left for validation to report."""
     data = copy.deepcopy(data)
@@ -113,6 +111,17 @@ def with_task_defaults(data: dict[str, Any]) -> dict[str, Any]:
         task = TASKS.get(data.get("task", SceneConfig.model_fields["task"].default))
     except Exception:  # reported by validation, with the valid names
         return data
+    if data.get("model") is None:
+        data["model"] = {}
+    render, model = data.get("render"), data["model"]
+    if isinstance(render, dict) and isinstance(model, dict):
+        moved = [key for key in task.model_keys_in_render if key in render]
+        for key in moved:  # older scene files described part of the field under render:
+            model.setdefault(key, render.pop(key))
+        if moved:
+            log.info("scene: render.%s moved to model.%s (the field is described under model:)", moved[0], moved[0])
+    if isinstance(model, dict):
+        model.setdefault("type", task.model_type)
     for section, defaults in task.scene_defaults.items():
         node = data.setdefault(section, {})
         if isinstance(node, dict):

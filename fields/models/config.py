@@ -1,21 +1,36 @@
-"""The scene file's ``model`` section: encoder -> decoder -> output activation."""
+"""The scene file's ``model`` section: the whole field, picked by ``model.type`` from ``MODELS``.
+
+``field`` (image, video, SDF, occupancy): encoder -> decoder -> output activation. ``radiance``
+(Instant-NGP): adds the density decoder, the geometry features and the view-direction encoder. ``neus``:
+adds the SDF network, the direction encoder and the initial sphere and sharpness. ``render:`` keeps only
+sampling and rendering settings.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
-from pydantic import Field, SerializeAsAny, field_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
-from fields.config.base import ComponentConfig, StrictModel
+from fields.config.base import ComponentConfig
 from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
+from fields.registry import Registry
 
 Activation = Literal["none", "sigmoid", "relu", "softplus", "exp", "tanh"]
+MODELS: Registry = Registry("model")
 
 
-class ModelConfig(StrictModel):
+def default_direction_encoder() -> Any:
+    return ENCODERS.validate(
+        {"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4}
+    )
+
+
+class ModelConfig(ComponentConfig):
     """A field: encoder -> decoder -> output activation."""
 
+    type: Literal["field"] = "field"
     encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=lambda: ENCODERS.validate("hashgrid"))
     decoder: SerializeAsAny[ComponentConfig] = Field(default_factory=lambda: DECODERS.validate("mlp"))
     output_activation: Activation = "sigmoid"
@@ -29,3 +44,59 @@ class ModelConfig(StrictModel):
     @classmethod
     def _decoder(cls, value: Any) -> Any:
         return DECODERS.validate(value, default="mlp")
+
+
+class DirectionalModelConfig(ModelConfig):
+    """A field rendered along rays: the colour decoder also reads the encoded view direction."""
+
+    geo_feat_dim: int = Field(15, ge=0, description="geometry features passed to the colour decoder")
+    direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
+
+    @field_validator("direction_encoder", mode="before")
+    @classmethod
+    def _direction(cls, value: Any) -> Any:
+        return ENCODERS.validate(value)
+
+
+class RadianceModelConfig(DirectionalModelConfig):
+    """Instant-NGP's radiance field: ``encoder`` -> density decoder -> (density, geometry features);
+    ``decoder`` is the colour decoder."""
+
+    type: Literal["radiance"] = "radiance"  # type: ignore[assignment]
+    density_neurons: int = Field(64, ge=1)
+    density_hidden_layers: int = Field(1, ge=0)
+    density_decoder: Optional[SerializeAsAny[ComponentConfig]] = Field(
+        None, description="density decoder; default an MLP of density_neurons x density_hidden_layers")
+
+    @field_validator("density_decoder", mode="before")
+    @classmethod
+    def _density(cls, value: Any) -> Any:
+        return None if value is None else DECODERS.validate(value)
+
+
+class NeuSModelConfig(DirectionalModelConfig):
+    """NeuS: ``[p, encoder(x)]`` -> SDF network -> (sdf, geometry features); ``decoder`` is the colour decoder."""
+
+    type: Literal["neus"] = "neus"  # type: ignore[assignment]
+    sdf_neurons: int = Field(64, ge=1)
+    sdf_hidden_layers: int = Field(1, ge=1)
+    sdf_activation: Literal["softplus", "relu"] = Field(
+        "relu", description="hidden activation of the SDF network; relu only with gradient_step > 0"
+    )
+    gradient_step: float = Field(
+        0.004,
+        ge=0,
+        description="SDF gradient by central finite differences of this step "
+        "(unit frame; Neuralangelo's numerical gradient, no second derivatives); 0: analytic",
+    )
+    init_radius: float = Field(0.25, gt=0, description="initial sphere radius (unit frame)")
+    init_variance: float = 0.3
+
+    @model_validator(mode="after")
+    def _relu_needs_finite_differences(self) -> "NeuSModelConfig":
+        if self.sdf_activation == "relu" and self.gradient_step == 0:
+            raise ValueError(
+                "model.sdf_activation relu needs model.gradient_step > 0 (finite differences): "
+                "analytic second derivatives of a ReLU network are zero"
+            )
+        return self

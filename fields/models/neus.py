@@ -19,43 +19,38 @@ the SDF at both ends is estimated from the midpoint SDF and ``cos = d . grad``, 
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import torch
 from torch import nn
 
 from fields.decoders import DECODERS
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS
-from fields.modules import n_params
+from fields.models.base import FieldBase
+from fields.models.config import MODELS, NeuSModelConfig
 
 
-class NeuSField(nn.Module):
-    def __init__(
-        self,
-        model: Any,
-        direction_encoder: Any,
-        n_neurons: int = 64,
-        n_hidden_layers: int = 2,
-        geo_feat_dim: int = 15,
-        init_radius: float = 0.25,
-        init_variance: float = 0.3,
-        gradient_step: float = 0.0,
-        activation: str = "softplus",
-    ):
+@MODELS.register("neus")
+class NeuSField(FieldBase):
+    """``model.type: neus``: the SDF network over ``encoder`` features, ``direction_encoder`` and the
+    colour ``decoder``; the learned sharpness ``variance``."""
+
+    Config = NeuSModelConfig
+
+    def __init__(self, config: NeuSModelConfig):
         super().__init__()
-        self.gradient_step = gradient_step
-        self.encoder = ENCODERS.build(model.encoder, 3)
-        widths = [3 + self.encoder.out_dim] + [n_neurons] * n_hidden_layers + [1 + geo_feat_dim]
+        geo = config.geo_feat_dim
+        self.encoder = ENCODERS.build(config.encoder, 3)
+        widths = [3 + self.encoder.out_dim] + [config.sdf_neurons] * config.sdf_hidden_layers + [1 + geo]
         self.sdf_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.gradient_step = config.gradient_step
         # ReLU needs finite-difference gradients (its second derivative is zero); it is softplus(beta=100)'s
         # limit, so the geometric initialisation holds for both, at a fraction of softplus's CPU cost
-        self.softplus = nn.Softplus(beta=100) if activation == "softplus" else nn.ReLU()
-        self._geometric_init(2.0 * init_radius)
-        self.direction_encoder = ENCODERS.build(direction_encoder, 3)
-        self.decoder = DECODERS.build(model.decoder, 3 + self.direction_encoder.out_dim + 3 + geo_feat_dim, 3)
-        self.rgb_activation = make_activation(model.output_activation)
-        self.variance = nn.Parameter(torch.tensor(float(init_variance)))
+        self.softplus = nn.Softplus(beta=100) if config.sdf_activation == "softplus" else nn.ReLU()
+        self._geometric_init(2.0 * config.init_radius)
+        self.direction_encoder = ENCODERS.build(config.direction_encoder, 3)
+        self.decoder = DECODERS.build(config.decoder, 3 + self.direction_encoder.out_dim + 3 + geo, 3)
+        self.rgb_activation = make_activation(config.output_activation)
+        self.variance = nn.Parameter(torch.tensor(float(config.init_variance)))
 
     @torch.no_grad()
     def _geometric_init(self, radius: float) -> None:
@@ -111,18 +106,6 @@ class NeuSField(nn.Module):
         normal = gradient / gradient.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         h = torch.cat((x, self.direction_encoder((d + 1.0) / 2.0), normal, features), dim=-1)
         return self.rgb_activation(self.decoder(h)), sdf, gradient
-
-    def n_params(self) -> int:
-        return n_params(self)
-
-    def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
-        enc = [p for p in self.encoder.parameters() if p.requires_grad]
-        ids = {id(p) for p in enc}
-        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
-        groups = [{"name": "decoder", "params": rest, "lr": optimizer.decoder_lr or optimizer.lr}]
-        if enc:
-            groups.insert(0, {"name": "encoder", "params": enc, "lr": optimizer.encoder_lr or optimizer.lr})
-        return groups
 
 
 def neus_alpha(

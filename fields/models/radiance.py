@@ -15,36 +15,40 @@ encoded as ``(d + 1) / 2`` (tiny-cuda-nn's convention for spherical harmonics).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
-from torch import nn
 
 from fields.decoders import DECODERS
 from fields.decoders.activations import TruncExp, make_activation
 from fields.decoders.mlp import MLP
 from fields.encoders import ENCODERS
+from fields.models.base import FieldBase
+from fields.models.config import MODELS, RadianceModelConfig
 from fields.models.contraction import SceneContraction
-from fields.modules import n_params
 
 
-class RadianceField(nn.Module):
-    """``encoder`` (positions), ``density_decoder``, ``direction_encoder``, ``decoder`` (colour)."""
+@MODELS.register("radiance")
+class RadianceField(FieldBase):
+    """``model.type: radiance``: ``encoder`` (positions), ``density_decoder``, ``direction_encoder``,
+    ``decoder`` (colour)."""
 
-    def __init__(self, model: Any, direction_encoder: Any, density_neurons: int = 64, density_hidden_layers: int = 1,
-                 geo_feat_dim: int = 15, box: tuple[float, float] = (0.0, 1.0), density_decoder: Any = None,
+    Config = RadianceModelConfig
+
+    def __init__(self, config: RadianceModelConfig, box: tuple[float, float] = (0.0, 1.0),
                  contraction: Optional[SceneContraction] = None, appearance_dim: int = 0):
         super().__init__()
-        self.encoder = ENCODERS.build(model.encoder, 3)
-        if density_decoder is None:
-            self.density_decoder = MLP(MLP.Config(n_neurons=density_neurons, n_hidden_layers=density_hidden_layers),
-                                       self.encoder.out_dim, 1 + geo_feat_dim)
+        geo = config.geo_feat_dim
+        self.encoder = ENCODERS.build(config.encoder, 3)
+        if config.density_decoder is None:
+            mlp = MLP.Config(n_neurons=config.density_neurons, n_hidden_layers=config.density_hidden_layers)
+            self.density_decoder = MLP(mlp, self.encoder.out_dim, 1 + geo)
         else:
-            self.density_decoder = DECODERS.build(density_decoder, self.encoder.out_dim, 1 + geo_feat_dim)
-        self.direction_encoder = ENCODERS.build(direction_encoder, 3)
+            self.density_decoder = DECODERS.build(config.density_decoder, self.encoder.out_dim, 1 + geo)
+        self.direction_encoder = ENCODERS.build(config.direction_encoder, 3)
         self.appearance_dim = appearance_dim
-        self.decoder = DECODERS.build(model.decoder, self.direction_encoder.out_dim + geo_feat_dim + appearance_dim, 3)
-        self.rgb_activation = make_activation(model.output_activation)
+        self.decoder = DECODERS.build(config.decoder, self.direction_encoder.out_dim + geo + appearance_dim, 3)
+        self.rgb_activation = make_activation(config.output_activation)
         self.box_lo, self.box_size = box
         self.contraction = contraction
 
@@ -59,9 +63,11 @@ class RadianceField(nn.Module):
         h = self.density_decoder(self.encoder(u))
         return TruncExp.apply(h[..., 0] - 1.0), h[..., 1:]
 
-    def density(self, x: torch.Tensor) -> torch.Tensor:
+    def get_density(self, x: torch.Tensor) -> torch.Tensor:
         """``(..., 3)`` unit-frame points -> ``(...)`` density."""
         return self._features(x)[0]
+
+    density = get_density
 
     def forward(self, x: torch.Tensor, d: torch.Tensor, codes: Optional[torch.Tensor] = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,25 +80,3 @@ class RadianceField(nn.Module):
             parts.append(codes if codes is not None else geo.new_zeros(*geo.shape[:-1], self.appearance_dim))
         h = torch.cat(parts, dim=-1)
         return self.rgb_activation(self.decoder(h, u)), sigma
-
-    def n_params(self) -> int:
-        return n_params(self)
-
-    def param_groups(self, optimizer: Any) -> list[dict[str, Any]]:
-        """The position encoder at ``encoder_lr``, the decoders at ``decoder_lr`` (both default ``lr``); a
-        colour decoder with its own ``param_groups(lr)`` (CAM's grids at a multiple) sets its groups."""
-        dec_lr = optimizer.decoder_lr or optimizer.lr
-        enc = [p for p in self.encoder.parameters() if p.requires_grad]
-        taken = {id(p) for p in enc}
-        groups = []
-        if enc:
-            groups.append({"name": "encoder", "params": enc, "lr": optimizer.encoder_lr or optimizer.lr})
-        if hasattr(self.decoder, "param_groups"):
-            for group in self.decoder.param_groups(dec_lr):
-                params = [p for p in group["params"] if p.requires_grad]
-                taken.update(id(p) for p in params)
-                groups.append({**group, "name": f"decoder.{group.get('name', 'params')}", "params": params})
-        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in taken]
-        if rest:
-            groups.append({"name": "decoder", "params": rest, "lr": dec_lr})
-        return groups

@@ -1,6 +1,5 @@
-"""The model registry (``model: {type: NAME, ...}`` in a scene file) for fields that are not an
-encoder + decoder pair (3D Gaussians)."""
+"""The model registry (``model: {type: NAME, ...}``), defined with the ``model`` section's configs."""
 
-from fields.registry import Registry
+from fields.models.config import MODELS
 
-MODELS: Registry = Registry("model")
+__all__ = ["MODELS"]

@@ -34,13 +34,15 @@ class FieldTask(pl.LightningModule):
     """A task declares its scene sections as data, read by the scene schema (``fields.engine.scene``):
     ``DataConfig`` (``data:``), ``RenderConfig`` (``render:``, None: the task takes none),
     ``validate_head`` (``head:``, None: no head; called with None for the default head) and
-    ``scene_defaults`` (``{section: {key: value}}`` for keys a scene file leaves out)."""
+    ``scene_defaults`` (``{section: {key: value}}`` for keys a scene file leaves out), ``model_type``
+    (the field it builds, ``model.type``)."""
 
     DataConfig: ClassVar[type[StrictModel]]
     RenderConfig: ClassVar[Optional[type[StrictModel]]] = None
     validate_head: ClassVar[Optional[Callable[[Any], ComponentConfig]]] = None
     scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
-    default_model: ClassVar[Optional[str]] = None  # a fields.models.MODELS name: model: is that member's config
+    model_type: ClassVar[str] = "field"  # the MODELS member the task builds from model:
+    model_keys_in_render: ClassVar[tuple[str, ...]] = ()  # keys older scene files wrote under render:
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__()
@@ -52,8 +54,24 @@ class FieldTask(pl.LightningModule):
     def check_scene(cls, scene: "SceneConfig") -> None:
         """Raise ``ValueError`` if the model does not suit this task (called during validation, after
         ``scene_defaults`` were filled in; it must not change the scene)."""
+        if scene.model.type != cls.model_type:
+            raise ValueError(
+                f"model.type: task {scene.task} builds a '{cls.model_type}' field (got '{scene.model.type}')"
+            )
 
     # --- training -----------------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        # once, before the first step: fields placed from the signal (NeuRBF) get the task's samples; a
+        # resumed run restores them from its checkpoint instead (needs_initialise is then False)
+        field = getattr(self, "field", None)
+        if field is not None and getattr(field, "needs_initialise", False):
+            field.initialise(*self.initialisation_samples())
+
+    def initialisation_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``samples (N, in_dim)`` and ``weights (N,)`` for ``field.initialise`` (tasks whose fields can
+        need it provide them)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot initialise a signal-placed field")
+
     def train_dataloader(self) -> DataLoader:
         return DataLoader(_Ticks(), batch_size=None)
 

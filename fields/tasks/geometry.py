@@ -146,6 +146,7 @@ class GeometryTask(FieldTask):
 
     @classmethod
     def check_scene(cls, scene: "SceneConfig") -> None:
+        super().check_scene(scene)
         if scene.model.output_activation != "none":
             raise ValueError(
                 f"model.output_activation: {scene.task} fields need 'none' (got '{scene.model.output_activation}')"
@@ -178,14 +179,10 @@ class GeometryTask(FieldTask):
                 self._pool = cloud_sample_pool(points, self.cloud.normals, config, seed)
         return self._pool
 
-    def on_fit_start(self) -> None:
-        # encoders placed from the data (NeuRBF's weighted k-means) get the pool's samples weighted by
-        # 1 / (|sdf| + 1e-9) (NeuRBF's SDF rule; unknown distances count as 1), once; a resumed run
-        # restores them from its checkpoint instead
-        encoder = self.field.encoder
-        if getattr(encoder, "needs_initialise", False):
-            sdf = torch.nan_to_num(self.pool.sdf, nan=1.0)
-            encoder.initialise(self.pool.points, 1.0 / (sdf.abs() + 1e-9))
+    def initialisation_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
+        # the pool's samples weighted by 1 / (|sdf| + 1e-9) (NeuRBF's SDF rule; unknown distances count as 1)
+        sdf = torch.nan_to_num(self.pool.sdf, nan=1.0)
+        return self.pool.points, 1.0 / (sdf.abs() + 1e-9)
 
     def training_batch(self) -> dict[str, torch.Tensor]:
         batch = self.pool.batch(self.scene.train.batch_size, self.step_generator())

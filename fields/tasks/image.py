@@ -55,14 +55,11 @@ class ImageTask(FieldTask):
         self.register_buffer("pixels", image.reshape(-1, self.channels), persistent=False)
         self.field = Field.from_config(scene.model, in_dim=2, out_dim=self.channels)
 
-    def on_fit_start(self) -> None:
-        # encoders placed from the signal (NeuRBF's weighted k-means) get every pixel, weighted by its
-        # gradient magnitude, once; a resumed run restores them from its checkpoint instead
-        encoder = self.field.encoder
-        if getattr(encoder, "needs_initialise", False):
-            image = self.pixels.reshape(self.height, self.width, self.channels).float()
-            coords = self.pixel_coords(torch.arange(self.pixels.shape[0], device=self.pixels.device))
-            encoder.initialise(coords, sobel_magnitude(image).reshape(-1))
+    def initialisation_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
+        # every pixel, weighted by its gradient magnitude (NeuRBF's weighted k-means)
+        image = self.pixels.reshape(self.height, self.width, self.channels).float()
+        coords = self.pixel_coords(torch.arange(self.pixels.shape[0], device=self.pixels.device))
+        return coords, sobel_magnitude(image).reshape(-1)
 
     def pixel_coords(self, index: torch.Tensor) -> torch.Tensor:
         """Flat pixel indices ``(B,)`` -> pixel-centre coordinates ``(B, 2)`` as ``(x, y)`` in [0, 1]."""

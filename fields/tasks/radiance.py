@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import torch
-from pydantic import Field, SerializeAsAny, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from fields.config.base import ComponentConfig, StrictModel
+from fields.config.base import StrictModel
 from fields.datasets.views import PosedViewsData
-from fields.decoders import DECODERS
-from fields.encoders import ENCODERS
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.appearance import AppearanceEmbedding
 from fields.models.camera_optimizer import CameraOptimizer
@@ -44,12 +42,6 @@ log = logging.getLogger("fields")
 
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
-
-
-def default_direction_encoder() -> Any:
-    return ENCODERS.validate(
-        {"type": "sh", "degree": 4} if "sh" in ENCODERS.names() else {"type": "frequency", "n_frequencies": 4}
-    )
 
 
 class ViewRenderConfig(StrictModel):
@@ -106,13 +98,6 @@ class RadianceRender(ViewRenderConfig):
     camera_opt_trans_l2: float = Field(1e-2, ge=0, description="penalty on the squared translation (unit frame)")
     proposal_weight: float = Field(1.0, ge=0)
     distortion_weight: float = Field(0.0, ge=0)
-    density_neurons: int = Field(64, ge=1)
-    density_hidden_layers: int = Field(1, ge=0)
-    geo_feat_dim: int = Field(15, ge=0)
-    density_decoder: Optional[SerializeAsAny[ComponentConfig]] = Field(
-        None, description="density decoder; default an MLP of density_neurons x density_hidden_layers"
-    )
-    direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
 
@@ -133,21 +118,14 @@ class RadianceRender(ViewRenderConfig):
         # YAML reads a bare `off` as false (and `on` as true)
         return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
 
-    @field_validator("direction_encoder", mode="before")
-    @classmethod
-    def _direction(cls, value: Any) -> Any:
-        return ENCODERS.validate(value)
-
-    @field_validator("density_decoder", mode="before")
-    @classmethod
-    def _density(cls, value: Any) -> Any:
-        return None if value is None else DECODERS.validate(value)
-
 
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
 class RadianceTask(MultiViewTask):
     DataConfig = PosedViewsData
     RenderConfig = RadianceRender
+    model_type = "radiance"
+    model_keys_in_render = ("density_neurons", "density_hidden_layers", "geo_feat_dim", "density_decoder",
+                            "direction_encoder")
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
@@ -155,9 +133,8 @@ class RadianceTask(MultiViewTask):
         levels = cfg.grid_levels
         box = (0.5 - 0.5 * 2 ** (levels - 1), float(2 ** (levels - 1)))
         self.contraction = SceneContraction(cfg.contraction) if cfg.contraction != "none" else None
-        self.field = RadianceField(scene.model, cfg.direction_encoder, cfg.density_neurons, cfg.density_hidden_layers,
-                                   cfg.geo_feat_dim, box=box, density_decoder=cfg.density_decoder,
-                                   contraction=self.contraction, appearance_dim=cfg.appearance_dim)
+        self.field = RadianceField(scene.model, box=box, contraction=self.contraction,
+                                   appearance_dim=cfg.appearance_dim)
         self.far = 0.5 * cfg.far_plane  # unit frame: the scene box has half-side 0.5
         self.near = cfg.near_plane or (self.views.near / self.transform.scale if self.views.near else 0.0)
         self.grid = self.proposal = self.proposal_sampler = None

@@ -81,7 +81,7 @@ def labelled(panels: list[tuple[torch.Tensor, str]]) -> torch.Tensor:
 class SplatTask(MultiViewTask):
     DataConfig = PosedViewsData
     RenderConfig = SplatSettings
-    default_model = "gaussians"
+    model_type = "gaussians"
 
     def __init__(self, scene: SceneConfig):
         super().__init__(scene)

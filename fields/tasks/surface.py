@@ -10,15 +10,13 @@ linearly to 1 over ``anneal_steps``. Outputs: test renders, point cloud, ``mesh.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, SerializeAsAny, field_validator, model_validator
+from pydantic import Field
 
-from fields.config.base import ComponentConfig
 from fields.datasets.views import PosedViewsData
-from fields.encoders import ENCODERS
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.neus import NeuSField, neus_alpha, up_sample_weights
 from fields.render.rays import Rays, ray_aabb
@@ -27,7 +25,7 @@ from fields.render.volume_rendering import RenderOutput, accumulate_along_rays, 
 from fields.tasks.losses import regression_loss
 from fields.tasks.meshing import extract_mesh
 from fields.tasks.multiview import MultiViewTask
-from fields.tasks.radiance import ViewRenderConfig, default_direction_encoder
+from fields.tasks.radiance import ViewRenderConfig
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
@@ -46,57 +44,20 @@ class SurfaceRender(ViewRenderConfig):
     eikonal_points: int = Field(256, ge=0, description="random points per step for the eikonal loss")
     mask_weight: float = Field(0.1, ge=0, description="opacity vs. the images' alpha (ignored without alpha)")
     anneal_steps: int = Field(500, ge=0, description="steps of the cosine annealing; 0: none")
-    init_variance: float = 0.3
-    gradient_step: float = Field(
-        0.004,
-        ge=0,
-        description="SDF gradient by central finite differences of this step "
-        "(unit frame; Neuralangelo's numerical gradient, no second derivatives); 0: analytic",
-    )
-    init_radius: float = Field(0.25, gt=0, description="initial sphere radius (unit frame)")
-    sdf_activation: Literal["softplus", "relu"] = Field(
-        "relu", description="hidden activation of the SDF network; relu only with gradient_step > 0"
-    )
-    sdf_neurons: int = Field(64, ge=1)
-    sdf_hidden_layers: int = Field(1, ge=1)
-    geo_feat_dim: int = Field(15, ge=0)
-    direction_encoder: SerializeAsAny[ComponentConfig] = Field(default_factory=default_direction_encoder)
     mesh_resolution: int = Field(128, ge=8)
-
-    @model_validator(mode="after")
-    def _relu_needs_finite_differences(self) -> "SurfaceRender":
-        if self.sdf_activation == "relu" and self.gradient_step == 0:
-            raise ValueError(
-                "render.sdf_activation relu needs render.gradient_step > 0 (finite differences): "
-                "analytic second derivatives of a ReLU network are zero"
-            )
-        return self
-
-    @field_validator("direction_encoder", mode="before")
-    @classmethod
-    def _direction(cls, value: Any) -> Any:
-        return ENCODERS.validate(value)
 
 
 @TASKS.register("surface", aliases=("neus",))
 class SurfaceTask(MultiViewTask):
     DataConfig = PosedViewsData
     RenderConfig = SurfaceRender
+    model_type = "neus"
+    model_keys_in_render = ("init_variance", "init_radius", "sdf_neurons", "sdf_hidden_layers", "geo_feat_dim",
+                            "direction_encoder", "gradient_step", "sdf_activation")
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
-        cfg: SurfaceRender = scene.render
-        self.field = NeuSField(
-            scene.model,
-            cfg.direction_encoder,
-            cfg.sdf_neurons,
-            cfg.sdf_hidden_layers,
-            cfg.geo_feat_dim,
-            cfg.init_radius,
-            cfg.init_variance,
-            cfg.gradient_step,
-            cfg.sdf_activation,
-        )
+        self.field = NeuSField(scene.model)
 
     def cos_anneal_ratio(self) -> float:
         steps = self.scene.render.anneal_steps

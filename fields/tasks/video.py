@@ -78,18 +78,16 @@ class VideoTask(FieldTask):
             ((col + 0.5) / self.width, (row + 0.5) / self.height, (frame + 0.5) / self.n_frames), -1
         ).float()
 
-    def on_fit_start(self) -> None:
-        # signal-placed encoders (NeuRBF): weights = spatial gradient magnitude + temporal change
-        encoder = self.field.encoder
-        if getattr(encoder, "needs_initialise", False):
-            frames = self.pixels.reshape(self.n_frames, self.height, self.width, self.channels).float()
-            weights = torch.stack([sobel_magnitude(f) for f in frames])
-            if self.n_frames > 1:
-                change = (frames[1:] - frames[:-1]).abs().sum(-1)
-                weights[1:] += change
-                weights[:-1] += change
-            coords = self.voxel_coords(torch.arange(self.pixels.shape[0], device=self.pixels.device))
-            encoder.initialise(coords, weights.reshape(-1))
+    def initialisation_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
+        # every voxel, weighted by its spatial gradient magnitude + temporal change (NeuRBF)
+        frames = self.pixels.reshape(self.n_frames, self.height, self.width, self.channels).float()
+        weights = torch.stack([sobel_magnitude(f) for f in frames])
+        if self.n_frames > 1:
+            change = (frames[1:] - frames[:-1]).abs().sum(-1)
+            weights[1:] += change
+            weights[:-1] += change
+        coords = self.voxel_coords(torch.arange(self.pixels.shape[0], device=self.pixels.device))
+        return coords, weights.reshape(-1)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         return self.regression_step(self.pixels, self.voxel_coords)

@@ -27,10 +27,11 @@ def cam_field(**decoder) -> RadianceField:
         {
             "task": "radiance",
             "data": {"path": "synthetic:objects"},
-            "model": {"encoder": SMALL_ENCODER, "decoder": {**CAM, **decoder}, "output_activation": "sigmoid"},
+            "model": {"encoder": SMALL_ENCODER, "decoder": {**CAM, **decoder}, "output_activation": "sigmoid",
+                      "density_neurons": 16, "density_hidden_layers": 1, "geo_feat_dim": 7},
         }
     )
-    return RadianceField(scene.model, scene.render.direction_encoder, 16, 1, 7)
+    return RadianceField(scene.model)
 
 
 def test_untrained_cam_is_the_plain_normalised_mlp():
@@ -83,7 +84,7 @@ def test_method_configs_validate_and_build(objects_scene, name):
         assert isinstance(field.decoder, CAMMLP) and field.decoder.config.cam_coords == [0, 1, 2]
     else:
         assert isinstance(field.density_decoder, GaussianRBF) and field.density_decoder.config.n_units == 32
-        assert field.density_decoder.out_dim == 1 + scene.render.geo_feat_dim
+        assert field.density_decoder.out_dim == 1 + scene.model.geo_feat_dim
     rgb, sigma = field(torch.rand(8, 3), F.normalize(torch.randn(8, 3), dim=-1))
     assert rgb.shape == (8, 3) and sigma.shape == (8,) and torch.isfinite(rgb).all()
 
@@ -92,7 +93,7 @@ def test_default_density_decoder_is_still_the_mlp(objects_scene):
     from fields.decoders.mlp import MLP
 
     scene = load_scene(ROOT / "configs/radiance/synthetic.yaml", [f"data.path={objects_scene}"])
-    assert scene.render.density_decoder is None
+    assert scene.model.type == "radiance" and scene.model.density_decoder is None
     field = TASKS.get(scene.task)(scene).field
     assert isinstance(field.density_decoder, MLP) and field.density_decoder.out_dim == 16
 

@@ -104,6 +104,7 @@ def test_neus_recovers_the_sphere(sphere_scene, tmp_path):
                 "max_resolution": 32,
             },
             "decoder": {"type": "mlp", "n_neurons": 32, "n_hidden_layers": 1},
+            "sdf_neurons": 32,
         },
         "train": {"steps": 120, "batch_size": 256, "progress": False, "threads": 1, "checkpoint_every": 1000},
         "render": {
@@ -113,7 +114,6 @@ def test_neus_recovers_the_sphere(sphere_scene, tmp_path):
             "anneal_steps": 50,
             "mesh_resolution": 48,
             "save_test_views": 0,
-            "sdf_neurons": 32,
         },
         "output": {"dir": str(tmp_path)},
     }

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import imageio.v3 as iio
 import numpy as np
 
 from fields.apps.viewer.camera import ViewCamera
@@ -212,8 +213,6 @@ class Viewer:
 
     def screenshot(self, client: Any) -> Path:
         """Render the client's view at the chosen resolution and save it as a PNG; returns the path."""
-        import imageio.v3 as iio
-
         request = self.request_for(client)
         if request is None or self.scheduler is None:
             raise UserError("no view to save yet")
