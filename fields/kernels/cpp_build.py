@@ -8,7 +8,9 @@ keeps a build to seconds. A failed build is logged once; callers fall back to th
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import logging
 import os
 import shutil
@@ -35,23 +37,41 @@ def _ensure_ninja_on_path() -> None:
         pass
 
 
+def load_extension(name: str, sources: list[str], **kwargs) -> str:
+    """``torch.utils.cpp_extension.load`` (``is_python_module=False``: the library's path), safe against a
+    process killed while it held torch's build lock. torch marks a build in progress with a plain ``lock``
+    file that only the builder removes, and every later load waits for it forever; here each load first
+    takes an ``flock`` (released by the kernel when its holder dies) and, holding it, removes a ``lock``
+    file that no live fields process can own."""
+    _ensure_ninja_on_path()
+    from torch.utils import cpp_extension
+
+    build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / "fields.flock", "a") as handle, _flocked(handle):
+        stale = build_dir / "lock"
+        if stale.exists():
+            log.warning("cpp kernel %s: removing a build lock left by a killed process", name)
+            stale.unlink(missing_ok=True)
+        return cpp_extension.load(name=name, sources=sources, is_python_module=False, verbose=False, **kwargs)
+
+
+@contextlib.contextmanager
+def _flocked(handle):
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def load_library(name: str, source: Path) -> ctypes.CDLL | None:
     """The library built from ``source`` (once per process), or ``None`` when it cannot be built."""
     with _lock:
         if name not in _built:
             started = time.perf_counter()
             try:
-                _ensure_ninja_on_path()
-                from torch.utils.cpp_extension import load as load_extension
-
-                path = load_extension(
-                    name=name,
-                    sources=[str(source)],
-                    extra_cflags=CFLAGS,
-                    extra_ldflags=["-fopenmp"],
-                    is_python_module=False,
-                    verbose=False,
-                )
+                path = load_extension(name, [str(source)], extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"])
                 _built[name] = ctypes.CDLL(path)
                 log.info("cpp kernel %s ready (%.1f s to build or load)", name, time.perf_counter() - started)
             except Exception as err:  # noqa: BLE001 - no compiler, no ninja, a compile error: the torch path still works

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from fields.kernels.cpp_build import load_extension
 from fields.kernels.grid_layout import GridLayout
 
 log = logging.getLogger("fields")
@@ -41,18 +40,6 @@ class _Build:
     lock = threading.Lock()
 
 
-def _ensure_ninja_on_path() -> None:
-    """torch looks ninja up on PATH; the PyPI wheel installs it next to the interpreter."""
-    if shutil.which("ninja"):
-        return
-    try:
-        import ninja  # type: ignore[import-not-found]
-
-        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
-    except ImportError:
-        pass
-
-
 def load(required: bool = False) -> Any:
     """The compiled module, built on the first call of the process; ``None`` when it cannot be built
     (logged once; with ``required`` a ``RuntimeError``)."""
@@ -60,17 +47,7 @@ def load(required: bool = False) -> Any:
         if _Build.module is None and _Build.error is None:
             started = time.perf_counter()
             try:
-                _ensure_ninja_on_path()
-                from torch.utils.cpp_extension import load as load_extension
-
-                path = load_extension(
-                    name="fields_grid_cpu",
-                    sources=[str(SOURCE)],
-                    extra_cflags=CFLAGS,
-                    extra_ldflags=["-fopenmp"],
-                    is_python_module=False,
-                    verbose=False,
-                )
+                path = load_extension("fields_grid_cpu", [str(SOURCE)], extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"])
                 _Build.module = _bind(ctypes.CDLL(path))
                 _Build.seconds = time.perf_counter() - started
                 log.info("cpp grid kernel ready (%.1f s to build or load)", _Build.seconds)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from fields.kernels.grid_cpu import CFLAGS as GRID_CFLAGS
-from fields.kernels.grid_cpu import _ensure_ninja_on_path
+from fields.kernels.cpp_build import load_extension
 
 log = logging.getLogger("fields")
 HERE = Path(__file__).parent
@@ -50,14 +50,10 @@ def load(required: bool = False) -> Any:
         if _Build.module is None and _Build.error is None:
             started = time.perf_counter()
             try:
-                _ensure_ninja_on_path()
-                from torch.utils.cpp_extension import load as load_extension
-
                 # torch rebuilds when a listed source changes, not a header: the name carries a hash of all files
                 digest = hashlib.sha1(b"".join(p.read_bytes() for p in SOURCES + HEADERS)).hexdigest()[:10]
-                path = load_extension(name=f"fields_splat_cpu_{digest}", sources=[str(p) for p in SOURCES],
-                                      extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"], is_python_module=False,
-                                      verbose=False)  # fmt: skip
+                path = load_extension(f"fields_splat_cpu_{digest}", [str(p) for p in SOURCES],
+                                      extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"])  # fmt: skip
                 lib = ctypes.CDLL(path)
                 _Build.project = {torch.float32: lib.fields_splat_project_f32,
                                   torch.float64: lib.fields_splat_project_f64}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -39,8 +41,10 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
     return metrics if isinstance(metrics, dict) else {}
 
 
-def serve_forever(viewer: Any, seconds: Optional[float] = None) -> None:
-    """Keep the process alive while the viewer serves (until Ctrl-C, or ``seconds``)."""
+def serve_forever(viewer: Any, seconds: Optional[float] = None, close_timeout: float = 10.0) -> None:
+    """Keep the process alive while the viewer serves (until Ctrl-C, or ``seconds``); closing waits at most
+    ``close_timeout`` seconds for the server's threads (a frame in flight is abandoned, not awaited)."""
+    _listen_for_ctrl_c()
     deadline = None if seconds is None else time.monotonic() + seconds
     try:
         while deadline is None or time.monotonic() < deadline:
@@ -48,7 +52,21 @@ def serve_forever(viewer: Any, seconds: Optional[float] = None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        viewer.close()
+        closer = threading.Thread(target=viewer.close, name="viewer-close", daemon=True)
+        closer.start()
+        closer.join(close_timeout)
+        if closer.is_alive():
+            log.warning("viewer: closing took over %.0f s; leaving its threads behind", close_timeout)
+
+
+def _listen_for_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) stops the viewer even where the parent process started us with SIGINT ignored or
+    blocked (both are inherited across exec: job control, some test runners and service managers do it)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def serve_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080, seconds: Optional[float] = None) -> None:
