@@ -18,24 +18,21 @@ CPU timings vary with the machine's load: run it alone and report the load avera
 
 from __future__ import annotations
 
+import argparse
+import datetime as _dt
+import json
+import logging
 import os
+import platform
+import time
+from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see benchmarks/radiance.py
+import torch
 
-import argparse  # noqa: E402
-import datetime as _dt  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
-
-from benchmarks.radiance import PsnrClock, time_to  # noqa: E402
-from fields.config.load import apply_overrides, read_yaml  # noqa: E402
-from fields.engine.scene import scene_from_dict  # noqa: E402
-from fields.engine.run import fit  # noqa: E402
+from benchmarks.radiance import PsnrClock, time_to
+from fields.config.load import apply_overrides, read_yaml
+from fields.engine.scene import scene_from_dict
+from fields.engine.run import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -89,7 +86,18 @@ def run_one(method: str, path: str, minutes: float, args: argparse.Namespace, ou
         "run_dir": str(run_dir),
         "psnr_curve": curve,
         "seconds_to_target": time_to(curve, args.target),
+        "last_minute_gain": last_minute_gain(curve),
+        "load_average_end": round(os.getloadavg()[0], 2),
     }
+
+
+def last_minute_gain(curve: list) -> float | None:
+    """Test PSNR gained over the last minute of the curve: near 0 at the plateau."""
+    if len(curve) < 2:
+        return None
+    end_seconds, _, end_psnr = curve[-1]
+    before = [psnr for seconds, _, psnr in curve if seconds <= end_seconds - 60] or [curve[0][2]]
+    return round(end_psnr - before[-1], 2)
 
 
 def main() -> None:
@@ -131,14 +139,15 @@ def main() -> None:
     )
     print(
         f"{'scene':<20}{'method':<10}{'steps':>8}{f'to {args.target:g} dB':>12}{f'PSNR@{args.minutes:g}min':>13}"
-        f"{'SSIM':>8}{'plateau':>9}{'gaussians':>11}"
+        f"{'SSIM':>8}{'+last min':>10}{'plateau':>9}{'gaussians':>11}{'load':>6}"
     )
     for r in rows:
         to = r["seconds_to_target"]
-        plateau = r.get("plateau_psnr")
+        plateau, gain = r.get("plateau_psnr"), r["last_minute_gain"]
         print(
             f"{r['scene']:<20}{r['method']:<10}{r['steps']:>8}{'-' if to is None else f'{to:g} s':>12}{r['psnr']:>13}"
-            f"{r['ssim']:>8}{'-' if plateau is None else plateau:>9}{r['gaussians'] or '-':>11}"
+            f"{r['ssim']:>8}{'-' if gain is None else gain:>10}{'-' if plateau is None else plateau:>9}"
+            f"{r['gaussians'] or '-':>11}{r['load_average_end']:>6}"
         )
     result = {
         "benchmark": "splat_quality",

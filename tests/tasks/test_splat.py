@@ -16,10 +16,6 @@ from fields.engine.checkpoint import read_checkpoint
 from fields.models.gaussians_ply import is_splat_ply, read_ply
 from tests.conftest import ROOT, run_cli
 
-# OpenMP's active wait costs milliseconds per parallel region when the cores are shared (the test
-# machine); the fits below run in subprocesses that inherit this
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 # 300 random Gaussians cannot draw this scene: the PSNR below needs the densifier to grow them
 SCENE = """
 task: splat
