@@ -58,14 +58,15 @@ class RadianceField(FieldBase):
             return self.contraction.to_field(x)
         return ((x - self.box_lo) / self.box_size).clamp(0.0, 1.0)
 
-    def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(..., 3)`` unit-frame points -> ``sigma (...)`` and the colour decoder's geometry features."""
         u = self.to_field(x)
         h = self.density_decoder(self.encoder(u))
         return TruncExp.apply(h[..., 0] - 1.0), h[..., 1:]
 
     def get_density(self, x: torch.Tensor) -> torch.Tensor:
         """``(..., 3)`` unit-frame points -> ``(...)`` density."""
-        return self._features(x)[0]
+        return self.features(x)[0]
 
     density = get_density
 
@@ -73,10 +74,15 @@ class RadianceField(FieldBase):
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """points ``(..., 3)``, unit directions ``(..., 3)``, appearance codes ``(..., appearance_dim)`` ->
         ``rgb (..., 3)``, ``sigma (...)``."""
-        sigma, geo = self._features(x)
+        sigma, geo = self.features(x)
+        return self.colour(geo, d, codes), sigma
+
+    def colour(self, geo: torch.Tensor, d: torch.Tensor, codes: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Geometry features ``(..., geo_feat_dim)`` (``features``), unit directions ``(..., 3)``, codes ->
+        ``rgb (..., 3)`` (inference evaluates it only where a sample shows)."""
         u = (d + 1.0) / 2.0
         parts = [self.direction_encoder(u), geo]
         if self.appearance_dim:
             parts.append(codes if codes is not None else geo.new_zeros(*geo.shape[:-1], self.appearance_dim))
         h = torch.cat(parts, dim=-1)
-        return self.rgb_activation(self.decoder(h, u)), sigma
+        return self.rgb_activation(self.decoder(h, u))

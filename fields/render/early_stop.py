@@ -99,3 +99,69 @@ def march_with_early_stop(
     order = torch.argsort(rays, stable=True)  # rounds are in t order within each ray
     out = (rays[order], torch.cat(kept_t0)[order], torch.cat(kept_t1)[order])
     return out + (torch.cat(kept_values)[order],) if carry else out
+
+
+def round_sizes(round_samples: int, first: int = 8):
+    """Steps per ray in each round: ``first`` (or ``round_samples`` if smaller), doubling up to
+    ``round_samples``, then ``round_samples`` on. Most rays of a trained field turn opaque within a few
+    occupied steps: small first rounds do not evaluate the steps behind the surface, later rounds grow so
+    rays crossing much empty-but-occupied space take few rounds."""
+    k = max(1, min(first, round_samples))
+    while True:
+        yield k
+        k = min(2 * k, round_samples)
+
+
+def composite_with_early_stop(
+    marcher,
+    features_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    colour_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    n_rays: int,
+    early_stop_eps: float = 1e-4,
+    alpha_thre: float = 0.0,
+    round_samples: int = 32,
+    min_weight: float = 1e-4,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Inference: march (``fields.kernels.march_cpu.Marcher``), evaluate and composite in one loop, in
+    rounds of growing size (``round_sizes``) over the rays still alive; no packed samples are kept.
+
+    ``features_fn(t_starts, t_ends, ray_indices) -> (sigma (n,), features (n, C))``: the density pass;
+    ``colour_fn(features (m, C), ray_indices (m,)) -> rgb (m, 3)`` runs only for the samples whose weight
+    is at least ``min_weight`` (the colour of fainter samples changes no pixel by more than their weight;
+    their weight still counts in opacity and depth). Samples kept are those of ``early_stop``:
+    transmittance ``>= early_stop_eps`` and ``alpha >= alpha_thre``. Returns ``rgb (R, 3)`` (not yet over
+    a background), ``opacity (R,)``, ``depth (R,)`` (expected distance) and the number of samples evaluated.
+    """
+    depth_limit = -math.log(early_stop_eps) if early_stop_eps > 0 else math.inf
+    dtype = marcher.o.dtype
+    optical = torch.zeros(n_rays, dtype=torch.float64)  # optical depth of the evaluated steps, per ray
+    rgb, opacity, depth = torch.zeros(n_rays, 3, dtype=dtype), torch.zeros(n_rays, dtype=dtype), torch.zeros(
+        n_rays, dtype=dtype)
+    alive = (marcher.next < marcher.end).nonzero().flatten()
+    evaluated = 0
+    sizes = round_sizes(round_samples)
+    while len(alive):
+        k = next(sizes)
+        _, t0, t1, n = marcher.next_steps(alive, k)
+        valid = torch.arange(k) < n[:, None]  # (A, k): a prefix of each row
+        if bool(valid.any()):
+            rows = alive[:, None].expand_as(valid)[valid]
+            a, b = t0[valid], t1[valid]
+            sigma_valid, features = features_fn(a, b, rows)
+            evaluated += len(rows)
+            sigma = t0.new_zeros(valid.shape, dtype=torch.float64)
+            sigma[valid] = sigma_valid.double()
+            sigma_delta = sigma * (t1 - t0).double()
+            before = optical[alive][:, None] + torch.cumsum(sigma_delta, 1) - sigma_delta
+            transmittance, alpha = torch.exp(-before), 1.0 - torch.exp(-sigma_delta)
+            keep = valid & (transmittance >= early_stop_eps) & (alpha >= alpha_thre)
+            weights = torch.where(keep, transmittance * alpha, 0.0)[valid].to(dtype)
+            opacity.index_add_(0, rows, weights)
+            depth.index_add_(0, rows, weights * (a + b) / 2)
+            shows = (weights >= min_weight).nonzero().flatten()
+            if len(shows):
+                colour = colour_fn(features[shows], rows[shows]).to(dtype)
+                rgb.index_add_(0, rows[shows], weights[shows, None] * colour)
+            optical[alive] += sigma_delta.sum(1)
+        alive = alive[(optical[alive] < depth_limit) & ~marcher.done(alive)]
+    return rgb, opacity, depth, evaluated

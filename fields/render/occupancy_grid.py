@@ -22,8 +22,7 @@ import torch
 from torch import nn
 
 from fields.render.early_stop import early_stop, march_with_early_stop
-from fields.render.rays import ray_aabb
-from fields.render.steps import steps_at, step_edges
+from fields.render.steps import ray_steps, step_edges, steps_at
 
 __all__ = ["OccupancyGrid", "early_stop", "step_edges", "steps_at"]
 _steps_at = steps_at  # the name render/contracted_grid.py imports
@@ -100,6 +99,9 @@ class OccupancyGrid(nn.Module):
     def occupied_aabb(self) -> Optional[torch.Tensor]:
         """``(6,)`` unit-frame box around every occupied cell of every level (None when none is): rays
         are clipped to it before marching, so steps in the empty margin of the scene box cost nothing."""
+        key = (self.binaries.data_ptr(), self.binaries._version, self.aabb.device)
+        if getattr(self, "_aabb_key", None) == key:
+            return self._aabb_cache
         lo_all, hi_all = [], []
         for level in range(self.levels):
             grid = self.binaries[level]
@@ -115,9 +117,11 @@ class OccupancyGrid(nn.Module):
             cell = size / self.resolution
             lo_all.append(torch.tensor(low, dtype=torch.float32) * cell + lo)
             hi_all.append(torch.tensor(high, dtype=torch.float32) * cell + lo)
-        if not lo_all:
-            return None
-        return torch.cat((torch.stack(lo_all).amin(0), torch.stack(hi_all).amax(0))).to(self.aabb.device)
+        box = None
+        if lo_all:
+            box = torch.cat((torch.stack(lo_all).amin(0), torch.stack(hi_all).amax(0))).to(self.aabb.device)
+        self._aabb_cache, self._aabb_key = box, key  # the grid changes only every few training steps
+        return box
 
     # --- marching ------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -148,25 +152,8 @@ class OccupancyGrid(nn.Module):
         come fourth (``None`` when no sample is kept).
         """
         n_rays = origins.shape[0]
-        box = self.occupied_aabb()
-        t_near, t_far, hit = ray_aabb(origins, directions, self.aabb if box is None else box)
-        if box is None:
-            hit = torch.zeros_like(hit)
-        t_near = t_near.clamp_min(near_plane)
-        t_far = t_far.clamp_max(far_plane)
-        hit &= t_far > t_near
-        edges = step_edges(
-            near_plane, float(t_far[hit].max()) if hit.any() else near_plane, render_step_size, cone_angle
-        ).to(origins)
-        first = torch.searchsorted(edges, t_near.contiguous(), right=True) - 1
-        last = torch.searchsorted(edges, t_far.contiguous(), right=False)  # exclusive end of steps
-        first = first.clamp(0, len(edges) - 2)
-        count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
-        shift = (
-            torch.rand(n_rays, generator=generator).to(origins)
-            if stratified
-            else torch.full((n_rays,), 0.5).to(origins)
-        )
+        edges, first, count, shift = ray_steps(origins, directions, self.occupied_aabb(), render_step_size,
+                                               near_plane, far_plane, cone_angle, stratified, generator)
         if self.uses_cpp(origins):
             from fields.kernels.march_cpu import Marcher, march
 
@@ -189,6 +176,16 @@ class OccupancyGrid(nn.Module):
             values = sigma_fn(t_starts, t_ends, ray_indices) if len(ray_indices) else None
             return ray_indices, t_starts, t_ends, values
         return ray_indices, t_starts, t_ends
+
+    def marcher(self, origins: torch.Tensor, directions: torch.Tensor, render_step_size: float = 1e-3,
+                near_plane: float = 0.0, far_plane: float = 1e10, cone_angle: float = 0.0):
+        """The C++ incremental ``Marcher`` (``fields.kernels.march_cpu``) of these rays' occupied steps,
+        unjittered (inference); needs ``uses_cpp(origins)``."""
+        from fields.kernels.march_cpu import Marcher
+
+        steps = ray_steps(origins, directions, self.occupied_aabb(), render_step_size, near_plane, far_plane,
+                          cone_angle)
+        return Marcher(origins, directions, *steps, self.binaries)
 
     def uses_cpp(self, origins: torch.Tensor) -> bool:
         """Whether ``sampling`` of these rays runs the C++ marcher."""

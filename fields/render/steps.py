@@ -7,6 +7,8 @@ import math
 
 import torch
 
+from fields.render.rays import ray_aabb
+
 
 def steps_at(origins, directions, edges, shift, rays, index):
     """Step ``index (P,)`` of rays ``(P,)`` -> ``t0, t1 (P,)`` and midpoint ``x (P, 3)``: one jitter per ray
@@ -38,3 +40,28 @@ def step_edges(near: float, far: float, step: float, cone_angle: float) -> torch
         _EDGE_CACHE.clear()
         _EDGE_CACHE[key] = torch.tensor(edges, dtype=torch.float64)
     return _EDGE_CACHE[key]
+
+
+def ray_steps(origins, directions, box, render_step_size, near_plane=0.0, far_plane=1e10, cone_angle=0.0,
+              stratified=False, generator=None):
+    """The steps of rays ``(R, 3)`` inside ``box (6,)`` (None: no step at all) from ``near_plane`` ->
+    step ``edges (K + 1,)``, each ray's ``first`` step and step ``count (R,)``, and the jitter ``shift (R,)``
+    of each ray's steps (uniform in [0, 1) when ``stratified``, else 0.5)."""
+    n_rays = origins.shape[0]
+    unit_box = origins.new_tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    t_near, t_far, hit = ray_aabb(origins, directions, box if box is not None else unit_box)
+    if box is None:
+        hit = torch.zeros_like(hit)
+    t_near = t_near.clamp_min(near_plane)
+    t_far = t_far.clamp_max(far_plane)
+    hit &= t_far > t_near
+    edges = step_edges(
+        near_plane, float(t_far[hit].max()) if hit.any() else near_plane, render_step_size, cone_angle
+    ).to(origins)
+    first = torch.searchsorted(edges, t_near.contiguous(), right=True) - 1
+    last = torch.searchsorted(edges, t_far.contiguous(), right=False)  # exclusive end of steps
+    first = first.clamp(0, len(edges) - 2)
+    count = torch.where(hit, (last - first).clamp_min(0), 0).clamp_max(len(edges) - 1 - first)
+    if stratified:
+        return edges, first, count, torch.rand(n_rays, generator=generator).to(origins)
+    return edges, first, count, torch.full((n_rays,), 0.5).to(origins)

@@ -111,10 +111,25 @@ class FieldTask(pl.LightningModule):
             optimizer = cls(
                 groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=fused or None
             )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lr_factor(self.scene.train.schedule, self.scene.train.steps)
-        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor())
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def lr_factor(self) -> Callable[[int], float]:
+        """step -> the schedule's factor. With ``train.max_time`` the schedule also runs over the time
+        budget: its progress is the larger of ``step / train.steps`` and ``train_seconds / train.max_time``,
+        so a run stopped by its budget ends its schedule then, at any speed (Instant-NGP's and nerfacc's
+        decays are fitted to a budget; a constant rate ends on a noisy step, measured in issue 18)."""
+        train = self.scene.train
+        total = max(train.steps, 1)
+        factor = lr_factor(train.schedule, total)
+        if not train.max_time:
+            return factor
+        max_time = train.max_time
+
+        def timed(step: int) -> float:
+            return factor(max(step, int(float(self.train_seconds) / max_time * total)))
+
+        return timed
 
     # --- evaluation and outputs ---------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:

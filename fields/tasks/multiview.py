@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
@@ -25,7 +25,6 @@ from fields.render.cameras import Cameras, generate_rays, image_rays
 from fields.render.rays import Rays, SceneTransform
 from fields.render.volume_rendering import RenderOutput
 from fields.tasks.base import FieldTask
-from fields.tasks.schedules import lr_factor
 
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
@@ -56,25 +55,6 @@ class MultiViewTask(FieldTask):
             self.cameras.height,
             self.views.source,
         )
-
-    # --- optimisation --------------------------------------------------------------------------------
-    def configure_optimizers(self) -> dict[str, Any]:
-        """The base optimiser; the schedule runs over the time budget as well: its progress is the larger
-        of ``step / train.steps`` and ``train_seconds / train.max_time``, so a run stopped by its time
-        budget ends its schedule then (Instant-NGP's and nerfacc's decays are fitted to a budget)."""
-        setup = super().configure_optimizers()
-        max_time, total = self.scene.train.max_time, max(self.scene.train.steps, 1)
-        if max_time:
-            factor = lr_factor(self.scene.train.schedule, total)
-
-            def timed(step: int) -> float:
-                return factor(max(step, int(float(self.train_seconds) / max_time * total)))
-
-            optimizer = setup["optimizer"]
-            for group in optimizer.param_groups:
-                group["lr"] = group["initial_lr"]
-            setup["lr_scheduler"]["scheduler"] = torch.optim.lr_scheduler.LambdaLR(optimizer, timed)
-        return setup
 
     # --- data ----------------------------------------------------------------------------------------
     def unit_rays(self, cameras: Cameras, camera_index: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> Rays:

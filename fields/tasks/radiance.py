@@ -27,6 +27,7 @@ from fields.models.proposal import ProposalNetworks
 from fields.models.radiance import RadianceField
 from fields.render.batching import dynamic_batch_size
 from fields.render.contracted_grid import ContractedOccupancyGrid
+from fields.render.early_stop import composite_with_early_stop
 from fields.render.occupancy_grid import OccupancyGrid
 from fields.render.proposal import ProposalSampler
 from fields.render.rays import Rays, ray_aabb
@@ -185,19 +186,20 @@ class RadianceTask(MultiViewTask):
         codes = self.appearance(rays.cameras, n) if self.appearance is not None else None
         inference = not training and not torch.is_grad_enabled()
         if self.grid is not None and self.contraction is None and inference and self.grid.uses_cpp(o):
-            # inference on the C++ marcher: colour and density in one pass during the marching (no second pass)
-            def values_fn(t0, t1, ri):
-                x = o[ri] + d[ri] * ((t0 + t1) / 2)[:, None]
-                rgb, sigma = self.field(x, d[ri], None if codes is None else codes[ri])
-                return torch.cat((sigma[:, None], rgb), -1)
+            # inference on the C++ marcher: marching, density, colour (only where a sample shows) and
+            # compositing in one loop of growing rounds; no packed samples
+            def features_fn(t0, t1, ri):
+                return self.field.features(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None])
 
-            ri, t0, t1, values = self.grid.sampling(
-                o, d, values_fn, self.step_size, self.near, early_stop_eps=cfg.early_stop_eps,
-                alpha_thre=cfg.alpha_thre, cone_angle=cfg.cone_angle, round_samples=cfg.round_samples, carry=True)
-            split = (t0.new_zeros(0, 3), t0.new_zeros(0)) if values is None else (values[:, 1:], values[:, 0])
-            out = render(t0, t1, ri, n, lambda *_: split, background)
-            out.extras.update(t_starts=t0, t_ends=t1, ray_indices=ri, n_samples=len(t0))
-            return out
+            def colour_fn(features, ri):
+                return self.field.colour(features, d[ri], None if codes is None else codes[ri])
+
+            marcher = self.grid.marcher(o, d, self.step_size, self.near, cone_angle=cfg.cone_angle)
+            rgb, opacity, depth, evaluated = composite_with_early_stop(
+                marcher, features_fn, colour_fn, n, cfg.early_stop_eps, cfg.alpha_thre, cfg.round_samples)
+            opacity, depth = opacity[:, None], depth[:, None]
+            rgb = rgb + (1.0 - opacity) * background
+            return RenderOutput(rgb, opacity, depth, rgb.new_zeros(0), {"n_samples": evaluated})
         if self.grid is not None:
 
             def sigma_fn(t0, t1, ri):

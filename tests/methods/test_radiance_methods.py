@@ -40,7 +40,7 @@ def test_untrained_cam_is_the_plain_normalised_mlp():
     x, d = torch.rand(50, 3), F.normalize(torch.randn(50, 3), dim=-1)
     rgb, sigma = field(x, d)
     # the same colour path by hand: LayerNorm without affine, no modulation
-    _, geo = field._features(x)
+    _, geo = field.features(x)
     h = torch.cat((field.direction_encoder((d + 1) / 2), geo), dim=-1)
     for layer in field.decoder.linears[:-1]:
         h = torch.relu(F.layer_norm(layer(h), (layer.out_features,)))
