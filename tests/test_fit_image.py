@@ -111,3 +111,23 @@ def test_resume_after_sigkill_matches_uninterrupted_run(small_scene: Path, tmp_p
     assert resumed["steps"] == 400
     assert abs(resumed["psnr"] - whole["psnr"]) < 0.2, (resumed["psnr"], whole["psnr"])
     assert not list(run.rglob(".tmp-*"))
+
+
+def test_image_schedule_runs_over_the_time_budget():
+    """The lr schedule of any task follows ``train.max_time`` when time runs out before the steps do."""
+    from fields.engine.scene import scene_from_dict
+    from fields.tasks import TASKS
+
+    config = {"task": "image", "data": {"image": "skimage:astronaut", "max_size": 16},
+              "model": {"encoder": {"type": "hashgrid", "n_levels": 2, "log2_hashmap_size": 8},
+                        "decoder": {"type": "mlp", "n_neurons": 8, "n_hidden_layers": 1}},
+              "train": {"steps": 1000, "max_time": 60, "optimizer": {"type": "adam", "lr": 0.01},
+                        "schedule": {"type": "exponential", "final_ratio": 0.1}}}
+    task = TASKS.get("image")(scene_from_dict(config))
+    setup = task.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01)
+    task.train_seconds.fill_(60.0)  # the whole budget spent after one step: the schedule has ended
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.001, rel=1e-3)
