@@ -1,7 +1,7 @@
 """Radiance-field benchmark: the default Instant-NGP-like method, a row per (scene, sampler, variant,
 condition), each trained for a time budget. Prints a table and writes ``benchmarks/results/radiance-<time>.json``.
 
-    python -m benchmarks.radiance --issue                  # issue 18's table in one run (see ISSUE below)
+    python -m benchmarks.radiance --issue                  # issue 18's table in one run (see --issue below)
     python -m benchmarks.radiance                          # 100 train / 20 test views at 200x200, 20 min each
     python -m benchmarks.radiance --size 100 --minutes 5   # a quicker look
     python -m benchmarks.radiance --samplers occupancy_grid --variants current,before --minutes 3   # speed-ups
@@ -13,7 +13,7 @@ rendered into ``$FIELDS_CACHE/povray`` on first use, else ``data.path: povray:NA
 marcher and the unfused Adam of before issue 18, at the same samples per step). ``--conditions``: ``quiet``
 and ``busyN`` (beside N processes spinning on a core each, started for the row and stopped after it).
 
-``--issue``: quality rows (every scene of ``ISSUE_SCENES``, 20 minutes, test PSNR every 60 s on 5 views,
+``--issue``: quality rows (every scene of ``ISSUE_SCENES``, ``--minutes`` (20) each, test PSNR every 60 s on 5 views,
 time to 25 and 28 dB) and speed rows on the generated scene (``--speed-minutes`` each: current and before
 quiet, current beside two busy processes). About 25 minutes per scene plus 10 for the speed rows; run it
 on an otherwise quiet machine.
@@ -128,19 +128,23 @@ def busy_processes(condition: str):
 
 
 @contextlib.contextmanager
-def unfused_adam(active: bool):
-    """The optimiser of before issue 18 (Adam without ``fused=True``), for ``--variants before``."""
-    original = torch.optim.Adam
+def code_before(active: bool):
+    """``--variants before``: the optimiser of before issue 18 (Adam without ``fused=True``) and its early
+    stop rounds of a fixed ``render.round_samples`` steps (the torch marcher comes from the config)."""
+    from fields.render import early_stop
+
+    original, first = torch.optim.Adam, early_stop.FIRST_ROUND
 
     class UnfusedAdam(original):
         def __init__(self, *args, fused=None, **kwargs):
             super().__init__(*args, **kwargs)
 
-    torch.optim.Adam = UnfusedAdam if active else original
+    if active:
+        torch.optim.Adam, early_stop.FIRST_ROUND = UnfusedAdam, 10**9
     try:
         yield
     finally:
-        torch.optim.Adam = original
+        torch.optim.Adam, early_stop.FIRST_ROUND = original, first
 
 
 def label_of(scene: str) -> str:
@@ -178,7 +182,7 @@ def scene_for(sampler: str, args: argparse.Namespace, out: Path, scene: str = "s
 def plan(args: argparse.Namespace) -> list[tuple[str, str, str, str, float]]:
     """Rows to run: ``(scene, sampler, variant, condition, minutes)``."""
     if args.issue:
-        quality = [(scene, "occupancy_grid", "current", "quiet", 20.0) for scene in args.scenes.split(",")]
+        quality = [(scene, "occupancy_grid", "current", "quiet", args.minutes) for scene in args.scenes.split(",")]
         speed = [("synthetic", "occupancy_grid", variant, condition, args.speed_minutes)
                  for variant, condition in (("current", "quiet"), ("before", "quiet"), ("current", "busy2"))]
         return quality + speed
@@ -228,7 +232,7 @@ def main() -> None:
                                 base_dir=CONFIG.parent, source=str(CONFIG))
         started = time.perf_counter()
         clock = [PsnrClock(args.eval_every, args.eval_views)] if args.eval_every else []
-        with unfused_adam(variant == "before"), busy_processes(condition):
+        with code_before(variant == "before"), busy_processes(condition):
             run_dir, metrics = fit(scene, scene_name=sampler, callbacks=clock)
         curve = clock[0].rows if clock else []
         late = [p for t, _, p in curve if t <= 0.75 * minutes * 60]

@@ -1,6 +1,6 @@
 """Viewer frame time of a trained radiance field: one 512x512 colour frame as the viewer renders it once
 the camera stands still (``RadianceView.render``, the refined frame), now and with the inference path of
-before (packed samples, colour for every sample, rounds of 32 steps, chunks of 4096 rays), side by side,
+before (packed samples, colour for every sample, fixed rounds of 32 steps, chunks of 4096 rays), side by side,
 with how far the two frames differ (PSNR of one against the other).
 
     python -m benchmarks.viewer_radiance --run runs/NAME          # a trained radiance run folder
@@ -102,12 +102,13 @@ def main() -> None:
     from fields.apps.viewer.view_for import view_for
     from fields.apps.viewer.views import finish
     from fields.engine.run import load_run
+    from fields.render import early_stop
 
     with tempfile.TemporaryDirectory(prefix="fields-viewer-radiance-") as tmp:
         run_dir = args.run or trained_run(args, Path(tmp))
         _, task = load_run(run_dir)
         view = view_for(task)
-        current_chunk, current_render = view.chunk, task.render_rays
+        current_chunk, current_render, first_round = view.chunk, task.render_rays, early_stop.FIRST_ROUND
         evaluated = [0]
         features = task.field.features
 
@@ -121,8 +122,10 @@ def main() -> None:
             for variant in args.variants.split(","):
                 if variant == "before":
                     view.chunk, task.render_rays = BEFORE_CHUNK, packed_inference(task)
+                    early_stop.FIRST_ROUND = BEFORE_ROUND
                 else:
                     view.chunk, task.render_rays = current_chunk, current_render
+                    early_stop.FIRST_ROUND = first_round
                 walls, cpus = [], []
                 for _ in range(args.reps):
                     evaluated[0] = 0
@@ -139,7 +142,7 @@ def main() -> None:
                 mse = float(((frames["before"] - frames["current"]) ** 2).mean())
                 rows[-1]["agreement_db"] = rows[-2]["agreement_db"] = -10 * math.log10(max(mse, 1e-12))
             frames.clear()
-        task.render_rays = current_render
+        task.render_rays, early_stop.FIRST_ROUND = current_render, first_round
     print(f"\nradiance viewer, {args.size}x{args.size} rgb frame, {torch.get_num_threads()} threads, "
           f"run {run_dir}")
     print(f"{'camera':<10}{'variant':<9}{'ms':>8}{'CPU ms':>9}{'samples/px':>12}{'chunk':>7}"

@@ -16,6 +16,8 @@ import torch
 
 from fields.kernels.packing import exclusive_sum
 
+FIRST_ROUND = 8  # steps per ray in the first round (benchmarks set round_samples here for the fixed rounds of before)
+
 
 def early_stop(
     ray_indices: torch.Tensor,
@@ -108,12 +110,12 @@ def march_with_early_stop(
     return out + (torch.cat(kept_values)[order],) if carry else out
 
 
-def round_sizes(round_samples: int, first: int = 8):
+def round_sizes(round_samples: int, first: int | None = None):
     """Steps per ray in each round: ``first`` (or ``round_samples`` if smaller), doubling up to
     ``round_samples``, then ``round_samples`` on. Most rays of a trained field turn opaque within a few
     occupied steps: small first rounds do not evaluate the steps behind the surface, later rounds grow so
     rays crossing much empty-but-occupied space take few rounds."""
-    k = max(1, min(first, round_samples))
+    k = max(1, min(FIRST_ROUND if first is None else first, round_samples))
     while True:
         yield k
         k = min(2 * k, round_samples)
