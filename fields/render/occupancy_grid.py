@@ -145,7 +145,7 @@ class OccupancyGrid(nn.Module):
         """March rays ``(R, 3)`` (unit frame, unit directions) through occupied cells.
 
         sigma_fn(t_starts, t_ends, ray_indices) -> sigmas: optional, for early stopping and ``alpha_thre``;
-        it is called on the next ``round_samples`` steps of the rays still alive, round after round, so
+        it is called on the next steps of the rays still alive, in rounds growing to ``round_samples``, so
         the steps behind an opaque surface are never evaluated (0: every step in one call).
         Returns the packed ``ray_indices (N,)``, ``t_starts (N,)``, ``t_ends (N,)``, sorted by ray and ``t``;
         with ``carry``, ``sigma_fn`` returns ``(n, 1 + C)`` (density first) and those of the kept samples

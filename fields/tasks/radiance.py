@@ -76,7 +76,8 @@ class RadianceRender(ViewRenderConfig):
     round_samples: int = Field(
         32,
         ge=0,
-        description="occupancy grid: steps per ray in each round of early-stop density evaluations (0: all in one)",
+        description="occupancy grid: the most steps per ray in a round of early-stop density evaluations "
+        "(rounds grow 8, 16, ... up to it; 0: all in one)",
     )
     target_samples: int = Field(
         0,
