@@ -177,7 +177,7 @@ class OccupancyGrid(nn.Module):
             return ray_indices, t_starts, t_ends, values
         return ray_indices, t_starts, t_ends
 
-    def marcher(self, origins: torch.Tensor, directions: torch.Tensor, render_step_size: float = 1e-3,
+    def step_marcher(self, origins: torch.Tensor, directions: torch.Tensor, render_step_size: float = 1e-3,
                 near_plane: float = 0.0, far_plane: float = 1e10, cone_angle: float = 0.0):
         """The C++ incremental ``Marcher`` (``fields.kernels.march_cpu``) of these rays' occupied steps,
         unjittered (inference); needs ``uses_cpp(origins)``."""

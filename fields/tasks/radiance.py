@@ -195,7 +195,7 @@ class RadianceTask(MultiViewTask):
             def colour_fn(features, ri):
                 return self.field.colour(features, d[ri], None if codes is None else codes[ri])
 
-            marcher = self.grid.marcher(o, d, self.step_size, self.near, cone_angle=cfg.cone_angle)
+            marcher = self.grid.step_marcher(o, d, self.step_size, self.near, cone_angle=cfg.cone_angle)
             rgb, opacity, depth, evaluated = composite_with_early_stop(
                 marcher, features_fn, colour_fn, n, cfg.early_stop_eps, cfg.alpha_thre, cfg.round_samples)
             opacity, depth = opacity[:, None], depth[:, None]

@@ -65,7 +65,7 @@ def test_early_stop_in_rounds_matches_all_at_once_and_evaluates_less(round_sampl
     def sigma_fn(a, b, r):
         evaluated.append(len(a))
         # a soft ball: transmittance is spent some steps inside it
-        return ball_density(origins[r] + directions[r] * ((a + b) / 2)[:, None]) * 0.05
+        return ball_density(origins[r] + directions[r] * ((a + b) / 2)[:, None]) * 0.2
 
     all_at_once = early_stop(ri, t0, t1, sigma_fn, 64, 1e-4, 0.0, round_samples=0)
     full = evaluated.pop()

@@ -53,7 +53,7 @@ def test_composite_matches_packed_render(min_weight):
         coloured.append(len(x))
         return colour(x, directions[r])
 
-    marcher = grid.marcher(origins, directions, step)
+    marcher = grid.step_marcher(origins, directions, step)
     rgb, opacity, depth, evaluated = composite_with_early_stop(
         marcher, features_fn, colour_fn, len(origins), 1e-4, 0.0, 32, min_weight)
     assert float(ref.opacity.max()) > 0.99 and len(ri) > 1000  # rays turn opaque: early stop matters
