@@ -109,6 +109,8 @@ class MLP(Decoder):
 
     def forward(self, features: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
         h = features
+        inplace = not torch.is_grad_enabled()  # inference: ReLU in place, no second buffer per layer
         for layer, act in zip(self.linears[:-1], self.acts):
-            h = act(layer(h))
+            h = layer(h)
+            h = h.relu_() if inplace and type(act) is nn.ReLU else act(h)
         return self.out_act(self.linears[-1](h))

@@ -4,6 +4,7 @@ with the dataset's cameras drawn as frustums. The viewer's world is the dataset'
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +25,11 @@ class RadianceView(View):
     up = (0.0, 0.0, 1.0)
 
     def __init__(self, task, chunk: int = 32768):
-        super().__init__(task, min(chunk, task.scene.render.chunk))
+        # the occupancy grid's inference evaluates the field in cache-sized blocks whatever the chunk: larger
+        # chunks only cut the per-round overhead (batched samplers keep render.chunk: memory)
+        marching = getattr(task, "grid", None) is not None
+        super().__init__(task, min(chunk, max(task.scene.render.chunk, 16384 if marching else 0)))
+        self.bfloat16 = hasattr(task, "colour_bfloat16") and _bfloat16_fast()
 
     def _opencv(self):
         return self.task.cameras.to_opencv()
@@ -45,7 +50,7 @@ class RadianceView(View):
         rgb, depth, opacity = [], [], []
         for start in range(0, len(unit), self.chunk):
             part = unit[start : start + self.chunk].to(task.device)
-            with torch.no_grad(), eval_mode(task):
+            with torch.no_grad(), eval_mode(task), _colour_bfloat16(task, self.bfloat16):
                 out = task.render_rays(part, background.expand(len(part), 3))
             rgb.append(out.rgb.float().cpu())
             opacity.append(out.opacity.float().cpu().reshape(-1))
@@ -85,3 +90,23 @@ class RadianceView(View):
 
         mesh = trimesh.load(written, force="mesh", process=False)
         return Path(written), Overlay("exported_mesh", vertices=np.asarray(mesh.vertices), faces=np.asarray(mesh.faces))
+
+
+def _bfloat16_fast() -> bool:
+    """bfloat16 matrix products run natively here (AVX512-BF16); elsewhere they are emulated and slower."""
+    is_supported = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(is_supported and is_supported())
+
+
+@contextmanager
+def _colour_bfloat16(task, on: bool):
+    """The task's colour decoder in bfloat16 for one chunk of a frame (a live run's evaluation between
+    chunks stays float32)."""
+    if not on:
+        yield
+        return
+    task.colour_bfloat16 = True
+    try:
+        yield
+    finally:
+        task.colour_bfloat16 = False
