@@ -49,7 +49,7 @@ from fields.engine.scene import scene_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "radiance" / "synthetic.yaml"
-ISSUE_SCENES = "synthetic,povray:disc,povray:glossy,povray:fill,povray:table"
+ISSUE_SCENES = "synthetic,povray:disc,povray:glossy,povray:fill,povray:csg"
 
 
 class PsnrClock(pl.Callback):
