@@ -1,11 +1,12 @@
 """Viewer frame time of a trained radiance field: one 512x512 colour frame as the viewer renders it once
 the camera stands still (``RadianceView.render``, the refined frame), now and with the inference path of
-before (packed samples, colour for every sample, fixed rounds of 32 steps, chunks of 4096 rays), side by side,
-with how far the two frames differ (PSNR of one against the other).
+before (packed samples, colour for every sample in float32, fixed rounds of 32 steps, chunks of 4096 rays),
+side by side, with how far the two frames differ (PSNR of one against the other). Samples per pixel: the
+density evaluations (a field's soft surfaces early in training take many: train it longer for "refined").
 
     python -m benchmarks.viewer_radiance --run runs/NAME          # a trained radiance run folder
     python -m benchmarks.viewer_radiance                          # fits configs/radiance/synthetic.yaml for
-                                                                  # --steps first (1500: ~4 min quiet)
+                                                                  # --steps first (3000: ~3 min quiet)
     python -m benchmarks.viewer_radiance --run runs/NAME --threads 1 --reps 1   # CPU time, less load-bound
 
 Cameras: the viewer's home camera (the first training view) and the first ``--cameras - 1`` test views,
@@ -87,7 +88,7 @@ def trained_run(args: argparse.Namespace, folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=None, help="a trained radiance run folder")
-    parser.add_argument("--steps", type=int, default=1500, help="training steps when no --run is given")
+    parser.add_argument("--steps", type=int, default=3000, help="training steps when no --run is given")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides of the fit without --run")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--reps", type=int, default=3)
