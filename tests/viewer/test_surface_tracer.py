@@ -16,6 +16,7 @@ from fields.apps.viewer.camera import ViewCamera
 from fields.apps.viewer.geometry_view import GeometryView
 from fields.apps.viewer.surface_tracer import SurfaceTracer
 from fields.datasets.analytic import Sphere, Torus
+from fields.render.coarse_grid import field_grid
 from fields.render.orbit import look_at_rays
 from fields.render.sphere_tracing import sphere_trace
 
@@ -128,3 +129,22 @@ def test_coarse_to_fine_frames_match_direct_tracing():
     assert (torch.from_numpy(~background) == exact.hit).float().mean() > 0.99
     shaded = finish(view.render("shaded", camera, 256, 256))
     assert shaded.std() > 10.0
+
+
+def test_the_viewer_and_the_render_path_run_one_tracer():
+    """The viewer's chunked, scheduled trace is ``fields.render.sphere_tracing`` on the same coarse grid:
+    identical depths; and skipping empty space changes no hit of the plain trace (no grid)."""
+    torus = Torus()
+    origins, directions = look_at_rays((0.5, -1.2, 1.1), (0.5, 0.5, 0.5), 48, 48)
+    tracer, _ = tracer_for(torus, hit_epsilon=1e-5)
+    viewer = finish(tracer.trace(origins, directions, 32))
+    grid = field_grid(torus, 32, 1.0)
+    offline = sphere_trace(torus, origins, directions, grid, hit_epsilon=1e-5, max_steps=64)
+    assert torch.equal(viewer.hit, offline.hit) and torch.equal(viewer.depth, offline.depth)
+    assert viewer.queries == offline.queries
+    plain = sphere_trace(torus, origins, directions, hit_epsilon=1e-5, max_steps=512)
+    assert plain.hit.float().mean() > 0.1
+    assert (plain.hit == offline.hit).float().mean() > 0.995
+    both = plain.hit & offline.hit
+    assert (plain.depth[both] - offline.depth[both]).abs().max() < 1e-3
+    assert offline.queries < plain.queries / 2, (offline.queries, plain.queries)
