@@ -79,13 +79,14 @@ def refine(origins: torch.Tensor, directions: torch.Tensor, t_in: torch.Tensor, 
 
 def sphere_trace_steps(origins: torch.Tensor, directions: torch.Tensor, grid: Optional[CoarseGrid] = None,
                        lipschitz: Optional[float] = 1.0, step_scale: float = 0.9, hit_epsilon: float = 1e-3,
-                       max_steps: int = 128, max_iterations: int = 256, refine_steps: int = 5,
+                       max_steps: int = 128, max_iterations: Optional[int] = None, refine_steps: int = 5,
                        pixel_angle: float = 0.0, min_step: Optional[float] = None,
                        start: Optional[torch.Tensor] = None, traced: Optional[torch.Tensor] = None) -> Steps:
     """Trace rays ``origins, directions (R, 3)`` (unit coordinates, unit directions): a coroutine that yields
     the points to evaluate ``(N, 3)`` and is sent their values ``(N,)``; returns a ``TraceResult``.
     ``lipschitz``: the step's slope bound of an SDF, ``None`` for logits (needs ``grid``). ``pixel_angle``
     (radians a pixel spans): cone tracing. ``min_step``: default ``h / 16`` with a grid, else 0.
+    ``max_iterations``: rounds (queries or empty-space jumps), default ``max(256, max_steps)``.
     ``start (R,)``: distances to start from (no surface before them); ``traced (R,)`` bool: the rays to
     trace (the others miss). An empty request (no point near the surface this round) may be answered
     with an empty tensor; it marks a round of empty-space jumps."""
@@ -104,7 +105,7 @@ def sphere_trace_steps(origins: torch.Tensor, directions: torch.Tensor, grid: Op
     pt, pf = ta.clone(), torch.full_like(ta, float("inf"))  # last point known to be outside
     evaluations = torch.zeros_like(ids, dtype=torch.int32)
     queries = 0
-    for _ in range(max_iterations):
+    for _ in range(max(256, max_steps) if max_iterations is None else max_iterations):
         if ids.numel() == 0:
             break
         x = o + ta[:, None] * d

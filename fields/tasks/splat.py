@@ -27,6 +27,7 @@ import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
 from fields.config.base import ComponentConfig
 from fields.io import save_image
 from fields.datasets.views import PosedViewsData
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
 from fields.render.cameras import Cameras, image_rays
@@ -190,8 +191,7 @@ class SplatTask(MultiViewTask):
         optimizer.step()
         self.lr_schedulers().step()
         self.strategy.post_step(self.field, optimizer.optimizer, step, generator)
-        mse = torch.mean((rgb.detach() - target) ** 2).clamp_min(1e-10)
-        self.log("train/psnr", -10.0 * torch.log10(mse), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         self.log("train/loss", loss.detach())
         self.log("train/gaussians", float(len(self.field)), prog_bar=True)
         return loss.detach()
