@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
+from rich.progress import track
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from fields.datasets.views import load_views
@@ -153,8 +154,6 @@ class MultiViewTask(FieldTask):
         """``items``, with a transient progress bar on the terminal when ``train.progress`` is on."""
         if not self.scene.train.progress or not items:
             return items
-        from rich.progress import track
-
         return track(items, description=description, transient=True)
 
     # --- outputs -------------------------------------------------------------------------------------

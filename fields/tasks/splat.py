@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 from pydantic import Field, SerializeAsAny, field_validator
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
@@ -26,14 +27,16 @@ import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
 from fields.config.base import ComponentConfig
 from fields.io import save_image
 from fields.datasets.views import PosedViewsData
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
 from fields.render.cameras import Cameras, image_rays
 from fields.render.splat import rasterize_gaussians, view_matrices
 from fields.tasks.multiview import MultiViewTask
-from fields.tasks.radiance import ViewRenderConfig
+from fields.tasks.view_render import ViewRenderConfig
 from fields.tasks.registry import TASKS
 from fields.tasks.splat_init import init_gaussians
+from fields.tasks.splat_mesh import tsdf_mesh
 from fields.tasks.splat_strategy import STRATEGIES
 
 if TYPE_CHECKING:
@@ -66,8 +69,6 @@ class SplatSettings(ViewRenderConfig):
 
 def labelled(panels: list[tuple[torch.Tensor, str]]) -> torch.Tensor:
     """Images ``(H, W, 3)`` side by side, each under a strip with its label -> ``(H + 14, W * n, 3)``."""
-    from PIL import Image, ImageDraw
-
     out = []
     for image, label in panels:
         strip = Image.new("RGB", (image.shape[1], 14), (255, 255, 255))
@@ -190,8 +191,7 @@ class SplatTask(MultiViewTask):
         optimizer.step()
         self.lr_schedulers().step()
         self.strategy.post_step(self.field, optimizer.optimizer, step, generator)
-        mse = torch.mean((rgb.detach() - target) ** 2).clamp_min(1e-10)
-        self.log("train/psnr", -10.0 * torch.log10(mse), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         self.log("train/loss", loss.detach())
         self.log("train/gaussians", float(len(self.field)), prog_bar=True)
         return loss.detach()
@@ -223,6 +223,4 @@ class SplatTask(MultiViewTask):
 
     def export_mesh(self, path: Path, resolution: int | None = None, coarse_to_fine: bool = True) -> Path:
         """TSDF fusion of the training views' rendered depth and colour (open3d), in the input's coordinates."""
-        from fields.tasks.splat_mesh import tsdf_mesh
-
         return tsdf_mesh(self, Path(path), resolution or self.scene.render.mesh_voxels)

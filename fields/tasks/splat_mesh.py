@@ -8,8 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from rich.progress import track
 
+from fields.datasets.mesh import import_open3d
 from fields.errors import UserError
+from fields.io.atomic import atomic_path
+from fields.render.splat import view_matrices
 
 if TYPE_CHECKING:
     from fields.tasks.splat import SplatTask
@@ -18,12 +22,7 @@ if TYPE_CHECKING:
 def tsdf_mesh(task: SplatTask, path: Path, voxels: int, min_opacity: float = 0.5) -> Path:
     """Fuse every training view into a TSDF of ``voxels**3`` voxels, a cube on the scene box's longest side
     (truncation 4 voxels); pixels with rendered opacity under ``min_opacity`` are left out. Returns ``path``."""
-    from fields.datasets.mesh import import_open3d
-    from fields.io.atomic import atomic_path
-    from fields.render.splat import view_matrices
-
     o3d = import_open3d()
-    from rich.progress import track
 
     box = task.views.aabb.double()
     length = float((box[3:] - box[:3]).max())
