@@ -9,6 +9,7 @@ field, ``render_rays`` and the loss.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -19,6 +20,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from fields.datasets.views import load_views
 from fields.errors import UserError
 from fields.io import save_image, to_uint8, write_point_cloud, write_video
+from fields.models.camera_optimizer import CameraOptimizer
 from fields.modules import eval_mode
 from fields.render.camera_paths import orbit_path, path_cameras, spiral_path
 from fields.render.cameras import Cameras, generate_rays, image_rays
@@ -35,6 +37,11 @@ PATHS = ("orbit", "spiral", "dataset")
 
 
 class MultiViewTask(FieldTask):
+    # per-camera pose corrections (render.camera_opt) and the world length of one unit of their translations
+    camera_opt: Optional[CameraOptimizer] = None
+    camera_scale: float = 1.0
+    depth_along_axis = False  # render_view's depth: distance along the ray (False) or the optical axis (True)
+
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         self.views = load_views(scene.data)
@@ -75,6 +82,21 @@ class MultiViewTask(FieldTask):
                 group["lr"] = group["initial_lr"]
             setup["lr_scheduler"]["scheduler"] = torch.optim.lr_scheduler.LambdaLR(optimizer, timed)
         return setup
+
+    def schedule_progress(self, step: int) -> float:
+        """How far the run is, in [0, 1]: the larger of ``step / train.steps`` and the time budget's share."""
+        progress = step / max(self.scene.train.steps, 1)
+        if self.scene.train.max_time:
+            progress = max(progress, float(self.train_seconds) / self.scene.train.max_time)
+        return min(progress, 1.0)
+
+    @torch.no_grad()
+    def refined_cameras(self) -> Cameras:
+        """The views' cameras with the pose corrections applied (the given ones without refinement)."""
+        if self.camera_opt is None:
+            return self.cameras
+        c2w = self.camera_opt.corrected_c2w(self.cameras.c2w.double(), self.camera_scale).to(self.cameras.c2w)
+        return replace(self.cameras, c2w=c2w)
 
     # --- data ----------------------------------------------------------------------------------------
     def unit_rays(self, cameras: Cameras, camera_index: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> Rays:
@@ -121,6 +143,8 @@ class MultiViewTask(FieldTask):
         """Render one view in chunks of ``render.chunk`` rays: ``rgb (H, W, 3)``, ``depth (H, W)`` (world
         units), ``opacity (H, W)``, and the world ``points (H, W, 3)`` at the expected depth."""
         rays = image_rays(cameras, index)
+        if cameras is not self.cameras:  # a camera path or moved cameras: no view's pose correction or code
+            rays = Rays(rays.origins, rays.directions, None)
         unit = self.transform.rays_to_unit(rays)
         chunk = self.scene.render.chunk
         rgb, depth, opacity = [], [], []
@@ -133,7 +157,11 @@ class MultiViewTask(FieldTask):
                 depth.append(out.depth.float().cpu() / out.opacity.float().cpu().clamp_min(1e-6))
         h, w = cameras.height, cameras.width
         depth_unit = torch.cat(depth)[:, 0]
-        points = self.transform.points_to_world(unit.origins + unit.directions * depth_unit[:, None])
+        origins, directions = unit.origins, unit.directions
+        if self.camera_opt is not None and unit.cameras is not None:  # the rays as rendered
+            origins, directions = self.camera_opt.apply(origins, directions, unit.cameras)
+            origins, directions = origins.cpu(), directions.cpu()
+        points = self.transform.points_to_world(origins + directions * depth_unit[:, None])
         return {
             "rgb": torch.cat(rgb).clamp(0, 1).reshape(h, w, 3),
             "depth": (depth_unit * self.transform.scale).reshape(h, w),
@@ -176,6 +204,22 @@ class MultiViewTask(FieldTask):
         from rich.progress import track
 
         return track(items, description=description, transient=True)
+
+    # --- exports (fields export) ----------------------------------------------------------------------
+    def export_cameras(self, path: Path) -> Path:
+        from fields.tasks.view_exports import export_cameras
+
+        return export_cameras(self, Path(path))
+
+    def export_pointcloud(self, path: Path) -> Path:
+        from fields.tasks.view_exports import export_rendered_points
+
+        return export_rendered_points(self, Path(path))
+
+    def export_tsdf(self, path: Path, voxels: int) -> Path:
+        from fields.tasks.view_exports import export_tsdf_mesh
+
+        return export_tsdf_mesh(self, Path(path), voxels)
 
     # --- outputs -------------------------------------------------------------------------------------
     def write_outputs(self, run_dir: Path) -> list[Path]:

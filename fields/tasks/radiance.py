@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from fields.config.base import StrictModel
 from fields.datasets.views import PosedViewsData
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.appearance import AppearanceEmbedding
-from fields.models.camera_optimizer import CameraOptimizer
 from fields.models.contraction import SceneContraction
 from fields.models.proposal import ProposalNetworks
 from fields.models.radiance import RadianceField
@@ -33,6 +32,7 @@ from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
 from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
+from fields.tasks.camera_refine import CameraRefineSettings, build_camera_optimizer, with_camera_schedule
 from fields.tasks.losses import regression_loss
 from fields.tasks.meshing import extract_mesh
 from fields.tasks.multiview import MultiViewTask
@@ -53,7 +53,7 @@ class ViewRenderConfig(StrictModel):
     save_test_views: int = Field(4, ge=0, description="test views written as PNGs (prediction | truth)")
 
 
-class RadianceRender(ViewRenderConfig):
+class RadianceRender(ViewRenderConfig, CameraRefineSettings):
     sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
     marcher: Literal["auto", "cpp", "torch"] = Field(
         "auto",
@@ -92,10 +92,6 @@ class RadianceRender(ViewRenderConfig):
     far_plane: float = Field(1000.0, gt=1, description="with a contraction: ray length in scene-box half-sides")
     appearance_dim: int = Field(0, ge=0, description="per-image appearance code (GLO; nerfacto: 32); test views "
                                 "get the training mean; 0: none")
-    camera_opt: Literal["off", "SO3xR3"] = Field("off", description="refine each training camera's pose")
-    camera_opt_lr: float = Field(6e-4, gt=0)
-    camera_opt_rot_l2: float = Field(1e-3, ge=0, description="penalty on the squared rotation vector")
-    camera_opt_trans_l2: float = Field(1e-2, ge=0, description="penalty on the squared translation (unit frame)")
     proposal_weight: float = Field(1.0, ge=0)
     distortion_weight: float = Field(0.0, ge=0)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
@@ -111,12 +107,6 @@ class RadianceRender(ViewRenderConfig):
                 "render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired"
             )
         return data
-
-    @field_validator("camera_opt", mode="before")
-    @classmethod
-    def _camera_opt(cls, value: Any) -> Any:
-        # YAML reads a bare `off` as false (and `on` as true)
-        return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
 
 
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
@@ -152,8 +142,9 @@ class RadianceTask(MultiViewTask):
         n_views = len(self.cameras)
         self.appearance = (AppearanceEmbedding(n_views, cfg.appearance_dim, self.views.train) if cfg.appearance_dim
                            else None)
-        self.camera_opt = (CameraOptimizer(n_views, cfg.camera_opt_rot_l2, cfg.camera_opt_trans_l2, self.views.train)
-                           if cfg.camera_opt != "off" else None)
+        self.camera_opt = build_camera_optimizer(cfg, n_views, self.views.train,
+                                                 self.transform.points_to_unit(self.cameras.origins))
+        self.camera_scale = self.transform.scale
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
@@ -173,6 +164,9 @@ class RadianceTask(MultiViewTask):
             groups.append({"name": "camera_opt", "params": list(self.camera_opt.parameters()),
                            "lr": self.scene.render.camera_opt_lr})
         return groups
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return with_camera_schedule(super().configure_optimizers(), self.scene.render, self.schedule_progress)
 
     # --- rendering -----------------------------------------------------------------------------------
     def render_rays(
@@ -320,10 +314,18 @@ class RadianceTask(MultiViewTask):
             metrics["camera_correction_deg"], metrics["camera_correction_unit"] = self.camera_opt.errors()
         return metrics
 
-    def export_mesh(self, path: Path, resolution: int, coarse_to_fine: bool = True) -> Path:
-        """``fields export mesh``: the density level set ``render.mesh_density`` as a PLY in world units
-        (a radiance field's surface is where its density crosses that level; no coarse pass: thin parts of
-        a density field can hide between coarse samples)."""
+    def export_mesh(self, path: Path, resolution: Optional[int] = None, coarse_to_fine: bool = True) -> Path:
+        """``fields export mesh``: the density level set (``export_levelset``); with a contraction (an
+        unbounded scene, whose level set the box cuts and the background's density speckles) TSDF fusion
+        of the training views' rendered depth instead, ``resolution`` voxels per side (default 256)."""
+        if self.contraction is not None:
+            return self.export_tsdf(path, resolution or 256)
+        return self.export_levelset(path, resolution or 512)
+
+    def export_levelset(self, path: Path, resolution: int) -> Path:
+        """The density level set ``render.mesh_density`` as a PLY in world units (a radiance field's surface
+        is where its density crosses that level; no coarse pass: thin parts of a density field can hide
+        between coarse samples)."""
         from fields.errors import UserError
         from fields.tasks.meshing import extract_mesh
 
