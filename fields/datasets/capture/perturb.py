@@ -21,22 +21,28 @@ def rotation_about(axis: np.ndarray, angle: float) -> np.ndarray:
 def perturb_transforms(folder: str | Path, out: str | Path, degrees: float, extent_fraction: float, seed: int = 0,
                        test_every: int = 8) -> Path:
     """``folder/transforms.json`` (and its images, linked) -> ``out`` with the training views' poses turned
-    by ``degrees`` and moved by ``extent_fraction`` of the extent (the diagonal of the centres' box)."""
+    by ``degrees`` and moved by ``extent_fraction`` of the extent (the diagonal of the centres' box). A
+    Blender split (``transforms_train.json`` and ``transforms_test.json``): every training frame is moved."""
     folder, out = Path(folder), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "images").exists():
-        (out / "images").symlink_to((folder / "images").resolve())
-    meta = json.loads((folder / "transforms.json").read_text())
+    split = (folder / "transforms_train.json").is_file()
+    for item in folder.iterdir():  # the images (folders), linked
+        if item.is_dir() and not (out / item.name).exists():
+            (out / item.name).symlink_to(item.resolve())
+    if split and (folder / "transforms_test.json").is_file():
+        (out / "transforms_test.json").write_text((folder / "transforms_test.json").read_text())
+    name = "transforms_train.json" if split else "transforms.json"
+    meta = json.loads((folder / name).read_text())
     centres = np.array([f["transform_matrix"] for f in meta["frames"]])[:, :3, 3]
     extent = float(np.linalg.norm(centres.max(0) - centres.min(0)))
     rng = np.random.default_rng(seed)
     for i, frame in enumerate(meta["frames"]):
-        if i % test_every == 0:
+        if i % test_every == 0 and not split:
             continue
         c2w = np.array(frame["transform_matrix"], dtype=np.float64)
         c2w[:3, :3] = rotation_about(rng.normal(size=3), math.radians(degrees)) @ c2w[:3, :3]
         shift = rng.normal(size=3)
         c2w[:3, 3] += extent_fraction * extent * shift / np.linalg.norm(shift)
         frame["transform_matrix"] = c2w.tolist()
-    (out / "transforms.json").write_text(json.dumps(meta, indent=1))
+    (out / name).write_text(json.dumps(meta, indent=1))
     return out
