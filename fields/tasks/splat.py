@@ -26,13 +26,13 @@ import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
 from fields.config.base import ComponentConfig
 from fields.io import save_image
 from fields.datasets.views import PosedViewsData
+from fields.models.camera_optimizer import so3_exp, transform_gaussians
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
 from fields.render.cameras import Cameras, image_rays
 from fields.render.splat import rasterize_gaussians, view_matrices
-from fields.tasks.multiview import MultiViewTask
-from fields.models.camera_optimizer import so3_exp, transform_gaussians
 from fields.tasks.camera_refine import CameraRefineSettings, build_camera_optimizer, camera_lr_factor
+from fields.tasks.multiview import MultiViewTask
 from fields.tasks.radiance import ViewRenderConfig
 from fields.tasks.registry import TASKS
 from fields.tasks.splat_init import init_gaussians
