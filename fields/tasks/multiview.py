@@ -37,13 +37,14 @@ PATHS = ("orbit", "spiral", "dataset")
 
 
 class MultiViewTask(FieldTask):
-    # per-camera pose corrections (render.camera_opt) and the world length of one unit of their translations
-    camera_opt: Optional[CameraOptimizer] = None
-    camera_scale: float = 1.0
     depth_along_axis = False  # render_view's depth: distance along the ray (False) or the optical axis (True)
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
+        # per-camera pose corrections (render.camera_opt; an instance attribute: nn.Module keeps submodules
+        # out of __dict__, so a class attribute would hide them) and the world length of their translation unit
+        self.camera_opt: Optional[CameraOptimizer] = None
+        self.camera_scale = 1.0
         self.views = load_views(scene.data)
         self.cameras: Cameras = self.views.cameras
         self.transform = SceneTransform.from_aabb(self.views.aabb)

@@ -257,7 +257,7 @@ class SplatTask(MultiViewTask):
 
         return export_tsdf_mesh(self, Path(path), resolution or self.scene.render.mesh_voxels)
 
-    def export_pointcloud(self, path: Path, min_opacity: float = 0.5) -> Path:
+    def export_pointcloud(self, path: Path, min_opacity: float = 0.3) -> Path:
         """The Gaussians' centres with their base colour (SH band 0), those at least ``min_opacity`` opaque."""
         from fields.errors import UserError
         from fields.io import write_point_cloud

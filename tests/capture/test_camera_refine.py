@@ -20,7 +20,7 @@ def test_gauge_motion_is_projected_out_and_held_out_views_stay():
     opt = CameraOptimizer(10, train_indices=train, centres=centres)
     with torch.no_grad():
         opt.pose_adjustment.copy_(torch.randn(10, 6, generator=g))
-    adj = opt.corrections()
+    adj = opt.corrections().detach()
     assert torch.allclose(adj[train].mean(0), torch.zeros(6), atol=1e-6)  # no common turn or shift
     spread = centres[train] - centres[train].mean(0)
     assert abs(float((adj[train, 3:] * spread).sum())) < 1e-5  # no common scaling about the centroid
@@ -94,7 +94,7 @@ def test_camera_schedule_waits_ramps_and_decays():
     assert factor(0) == factor(99) == 0.0
     assert 0 < factor(100) < factor(150) < factor(199)
     assert math.isclose(factor(1000), 1e-2, rel_tol=1e-6)
-    assert factor(199) > 0.8
+    assert math.isclose(factor(199), 0.01**0.199, rel_tol=1e-6)  # ramped up, on the decay
 
 
 def test_perturbed_transforms_move_only_training_views_by_the_asked_amount(tmp_path):

@@ -42,10 +42,10 @@ def radiance_run(objects, tmp_path_factory) -> Path:
 def splat_run(objects, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs")
     scene = {"task": "splat", "data": {"path": str(objects), "background": "random"},
-             "model": {"type": "gaussians", "n_random": 2000, "sh_degree": 0},
-             "render": {"strategy": {"type": "default", "refine_start": 50, "refine_stop": 250, "refine_every": 50,
+             "model": {"type": "gaussians", "n_random": 500, "sh_degree": 0},
+             "render": {"strategy": {"type": "default", "refine_start": 50, "refine_stop": 500, "refine_every": 50,
                                      "reset_every": 10000}, "save_test_views": 0},
-             "train": {"steps": 300, "progress": False, "checkpoint_every": 1000}, "output": {"dir": str(out)}}
+             "train": {"steps": 600, "progress": False, "checkpoint_every": 1000}, "output": {"dir": str(out)}}
     run_dir, _ = fit(scene_from_dict(scene), out / "splat")
     return run_dir
 
@@ -70,9 +70,11 @@ def test_exports_lie_on_the_objects(kind, radiance_run, splat_run, tmp_path):
     result = runner.invoke(app, ["export", "pointcloud", str(run), "-o", str(tmp_path / "points.ply")])
     assert result.exit_code == 0, result.output
     points = read_points(tmp_path / "points.ply")
-    assert len(points) > 200
+    assert len(points) > 150
     # the objects span about 1.5 units; a point cloud of noise would sit ~0.3 away on average
-    assert np.median(surface_distance(points[:3000])) < 0.06, np.median(surface_distance(points[:3000]))
+    # splat centres sit inside the objects (radii 0.12-0.45), rendered depth on their surface
+    limit = 0.1 if kind == "splat" else 0.06
+    assert np.median(surface_distance(points[:3000])) < limit, np.median(surface_distance(points[:3000]))
 
     result = runner.invoke(app, ["export", "mesh", str(run), "--method", "tsdf", "--resolution", "96",
                                  "-o", str(tmp_path / "fused.ply")])

@@ -127,6 +127,8 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = "SIMPLE_RADIAL"
     # the images (and their one shared camera) first, then SIFT in chunks: a progress step per chunk
+    with pycolmap.Database.open(database):  # import_images needs the file
+        pass
     pycolmap.import_images(database, images, camera_mode=pycolmap.CameraMode.SINGLE, image_names=names,
                            options=reader)
     extraction = pycolmap.FeatureExtractionOptions()
