@@ -1,7 +1,7 @@
 """Capture benchmark: from a generated video to cameras and a radiance field, per POV-Ray scene.
 
     python -m benchmarks.captures                                   # 3 scenes, 150 frames at 320x240, 20 min fits
-    python -m benchmarks.captures --quick        # smoke run: quarry, 48 frames at 160x120, 300 steps per fit
+    python -m benchmarks.captures --quick        # smoke run: quarry, 60 frames at 160x120, 100 steps per fit
     python -m benchmarks.captures --steps 2000   # fixed step counts (quality does not depend on the load)
     python -m benchmarks.captures --no-fits                          # structure from motion only
 
@@ -60,7 +60,7 @@ def sfm_row(scene: str, folder: Path, frames: int) -> dict:
 RADIANCE = ROOT / "configs" / "radiance" / "capture.yaml"
 SPLAT = ROOT / "configs" / "splat" / "colmap.yaml"
 # --quick: a small field and batch, so that every row runs in a minute or two on a busy 2-core CPU
-QUICK_RADIANCE = ["train.batch_size=1024", "model.encoder.log2_hashmap_size=16", "model.encoder.max_resolution=1024",
+QUICK_RADIANCE = ["train.batch_size=512", "model.encoder.log2_hashmap_size=16", "model.encoder.max_resolution=1024",
                   "render.proposal_samples=[96, 48]", "render.n_samples=32"]
 QUICK_SPLAT = ["render.strategy.refine_start=100", "render.strategy.refine_every=50",
                "render.strategy.reset_every=3000", "model.sh_increase_every=200"]
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fit-minutes", type=float, default=20.0)
     parser.add_argument("--steps", type=int, default=0, help="fixed step counts instead of --fit-minutes")
     parser.add_argument("--quick", action="store_true",
-                        help="one scene, 48 frames at 160x120, 300 steps, a smaller field and batch (a smoke run)")
+                        help="one scene, 60 frames at 160x120, 100 steps, a smaller field and batch (a smoke run)")
     parser.add_argument("--no-fits", action="store_true")
     parser.add_argument("--perturb-deg", type=float, default=1.0)
     parser.add_argument("--perturb-extent", type=float, default=0.02)
@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         given = set(argv if argv is not None else sys.argv[1:])
         args.scenes = args.scenes if "--scenes" in given else ["quarry"]
-        args.frames = args.frames if "--frames" in given else 48
+        args.frames = args.frames if "--frames" in given else 60
         args.size = args.size if "--size" in given else "160x120"
-        args.steps = args.steps or 300
+        args.steps = args.steps or 100
     from fields.datasets.capture.povray import render_capture
 
     width, height = (int(v) for v in args.size.split("x"))
