@@ -61,23 +61,25 @@ RADIANCE = ROOT / "configs" / "radiance" / "capture.yaml"
 SPLAT = ROOT / "configs" / "splat" / "colmap.yaml"
 # --quick: a small field and batch, so that every row runs in a minute or two on a busy 2-core CPU
 QUICK_RADIANCE = ["train.batch_size=512", "model.encoder.log2_hashmap_size=16", "model.encoder.max_resolution=1024",
-                  "render.proposal_samples=[96, 48]", "render.n_samples=32"]
+                  "render.proposal_samples=[96, 48]", "render.n_samples=32", "render.camera_opt_delay=20"]
 QUICK_SPLAT = ["render.strategy.refine_start=100", "render.strategy.refine_every=50",
                "render.strategy.reset_every=3000", "model.sh_increase_every=200"]
 
 
 def refined_errors(run_dir: Path, truth: Path) -> dict:
-    """Rotation (degrees) and position (% of the extent) errors of the run's training cameras against the
-    truth after a similarity alignment: as given to the fit, and as refined by it."""
-    from fields.datasets.capture.align import pose_errors
+    """Rotation (degrees, less the common turn) and position (% of the extent, after a similarity alignment)
+    errors of the run's training cameras against the truth: as given to the fit, and as refined by it."""
+    from fields.datasets.capture.align import pose_errors, rotation_errors_deg
     from fields.engine.run import load_run
 
     _, task = load_run(run_dir)
     true = np.array([f["c2w"] for f in json.loads(truth.read_text())["frames"]])[task.views.train]
     row = {}
     for key, cams in (("given", task.cameras), ("refined", task.refined_cameras())):
-        e = pose_errors(cams.to_opencv().c2w.double().numpy()[task.views.train], true)
-        row[f"{key}_rot_deg"], row[f"{key}_pos_pct"] = round(e.rotation_mean_deg, 3), round(100 * e.position_mean, 3)
+        c2w = cams.to_opencv().c2w.double().numpy()[task.views.train]
+        rotation = float(rotation_errors_deg(c2w, true).mean())  # less the common turn (a gauge freedom)
+        row[f"{key}_rot_deg"] = round(rotation, 3)
+        row[f"{key}_pos_pct"] = round(100 * pose_errors(c2w, true).position_mean, 3)
     return row
 
 
