@@ -83,7 +83,7 @@ def test_exports_lie_on_the_objects(kind, radiance_run, splat_run, tmp_path):
 
     mesh = trimesh.load(tmp_path / "fused.ply")
     assert len(mesh.faces) > 200
-    # measured: radiance 0.03-0.05, splats (600 steps at 32x32) 0.076; a fused box of noise: 0.3 and more
+    # measured: radiance under 0.06, splats (600 steps at 32x32) 0.076 (their depth is coarser)
     assert np.median(surface_distance(np.asarray(mesh.vertices)[:3000])) < limit
 
     result = runner.invoke(app, ["export", "cameras", str(run)])
