@@ -24,6 +24,8 @@ from fields.datasets.blender import load_blender
 from fields.datasets.colmap import load_colmap
 from fields.datasets.llff import load_llff
 from fields.datasets.posed_views import PosedViews
+from fields.datasets.povray import SCENES as POVRAY_SCENES
+from fields.datasets.povray import generate_povray_scene
 from fields.datasets.synthetic_scene import SCENES, generate_scene
 from fields.render.cameras import check_facing, check_rigid
 
@@ -62,8 +64,6 @@ class PosedViewsData(StrictModel):
                 raise ValueError(f"no synthetic scene '{name}'; valid: {', '.join(SCENES)}")
             return value
         if value.startswith(POVRAY_PREFIX):
-            from fields.datasets.povray import SCENES as POVRAY_SCENES
-
             if value[len(POVRAY_PREFIX):] not in POVRAY_SCENES:
                 raise ValueError(f"no POV-Ray scene '{value[len(POVRAY_PREFIX):]}'; valid: {', '.join(POVRAY_SCENES)}")
             return value
@@ -103,8 +103,6 @@ def load_views(data: PosedViewsData) -> PosedViews:
             generate_scene(folder, name, n_train=s.n_train, n_test=s.n_test, size=s.size, seed=s.seed)
         path, fmt = folder, "blender"
     elif path_text.startswith(POVRAY_PREFIX):
-        from fields.datasets.povray import generate_povray_scene
-
         name, s = path_text[len(POVRAY_PREFIX):], data.synthetic
         folder = cache_dir() / "povray" / f"{name}-{s.n_train}-{s.n_test}-{s.size}-{s.seed}"
         if not (folder / "transforms_test.json").is_file():

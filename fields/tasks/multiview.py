@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 import torch
+from rich.progress import track
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from fields.datasets.views import load_views
@@ -28,6 +29,7 @@ from fields.render.rays import Rays, SceneTransform
 from fields.render.volume_rendering import RenderOutput
 from fields.tasks.base import FieldTask
 from fields.tasks.schedules import lr_factor
+from fields.tasks.view_exports import export_cameras, export_rendered_points, export_tsdf_mesh
 
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
@@ -202,24 +204,16 @@ class MultiViewTask(FieldTask):
         """``items``, with a transient progress bar on the terminal when ``train.progress`` is on."""
         if not self.scene.train.progress or not items:
             return items
-        from rich.progress import track
-
         return track(items, description=description, transient=True)
 
     # --- exports (fields export) ----------------------------------------------------------------------
     def export_cameras(self, path: Path) -> Path:
-        from fields.tasks.view_exports import export_cameras
-
         return export_cameras(self, Path(path))
 
     def export_pointcloud(self, path: Path) -> Path:
-        from fields.tasks.view_exports import export_rendered_points
-
         return export_rendered_points(self, Path(path))
 
     def export_tsdf(self, path: Path, voxels: int) -> Path:
-        from fields.tasks.view_exports import export_tsdf_mesh
-
         return export_tsdf_mesh(self, Path(path), voxels)
 
     # --- outputs -------------------------------------------------------------------------------------

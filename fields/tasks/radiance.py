@@ -4,20 +4,18 @@ The field is ``RadianceField`` (``model.encoder`` for positions, default a hash 
 is the colour MLP). Samplers (``render.sampler``): ``occupancy_grid`` (Instant-NGP's, packed layout),
 ``uniform`` (stratified, batched layout) and ``proposal`` (nerfacto's proposal networks, batched).
 Loss: the photometric loss (``train.loss``), plus the distortion loss and the proposal loss when used.
-Outputs: test renders, a point cloud, and a mesh of the density level set.
+Outputs (``radiance_outputs.py``): test renders, a point cloud, and a mesh of the density level set.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import torch
 from pydantic import Field, model_validator
 
-from fields.config.base import StrictModel
 from fields.datasets.views import PosedViewsData
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.appearance import AppearanceEmbedding
@@ -34,23 +32,14 @@ from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
 from fields.tasks.camera_refine import CameraRefineSettings, build_camera_optimizer, with_camera_schedule
 from fields.tasks.losses import regression_loss
-from fields.tasks.meshing import extract_mesh
-from fields.tasks.multiview import MultiViewTask
+from fields.tasks.radiance_outputs import RadianceOutputs
 from fields.tasks.registry import TASKS
+from fields.tasks.view_render import ViewRenderConfig
 
 log = logging.getLogger("fields")
 
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
-
-
-class ViewRenderConfig(StrictModel):
-    """Rendering settings shared by the multi-view tasks."""
-
-    chunk: int = Field(4096, ge=1, description="rays per chunk when rendering whole views")
-    n_frames: int = Field(60, ge=1, description="frames of a rendered camera path")
-    fps: int = Field(24, ge=1)
-    save_test_views: int = Field(4, ge=0, description="test views written as PNGs (prediction | truth)")
 
 
 class RadianceRender(ViewRenderConfig, CameraRefineSettings):
@@ -110,7 +99,7 @@ class RadianceRender(ViewRenderConfig, CameraRefineSettings):
 
 
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
-class RadianceTask(MultiViewTask):
+class RadianceTask(RadianceOutputs):
     DataConfig = PosedViewsData
     RenderConfig = RadianceRender
     model_type = "radiance"
@@ -295,65 +284,3 @@ class RadianceTask(MultiViewTask):
         if self.grid is not None:
             self.log("train/occupied", self.grid.occupancy_fraction())
         return loss
-
-    # --- outputs -------------------------------------------------------------------------------------
-    def describe(self) -> dict[str, Any]:
-        info = super().describe()
-        info.update(sampler=self.scene.render.sampler, samples_seen=float(self.samples_seen))
-        return info
-
-    def evaluate(self) -> dict[str, float]:
-        metrics = super().evaluate()
-        seconds = float(self.train_seconds)
-        metrics["samples_per_second"] = float(self.samples_seen) / seconds if seconds > 0 else 0.0
-        if self.grid is not None:
-            metrics["occupied_fraction"] = self.grid.occupancy_fraction()
-        if self.appearance is not None:
-            metrics["test_appearance"] = "mean of the training views' appearance codes"
-        if self.camera_opt is not None:
-            metrics["camera_correction_deg"], metrics["camera_correction_unit"] = self.camera_opt.errors()
-        return metrics
-
-    def export_mesh(self, path: Path, resolution: Optional[int] = None, coarse_to_fine: bool = True) -> Path:
-        """``fields export mesh``: the density level set (``export_levelset``); with a contraction (an
-        unbounded scene, whose level set the box cuts and the background's density speckles) TSDF fusion
-        of the training views' rendered depth instead, ``resolution`` voxels per side (default 256)."""
-        if self.contraction is not None:
-            return self.export_tsdf(path, resolution or 256)
-        return self.export_levelset(path, resolution or 512)
-
-    def export_levelset(self, path: Path, resolution: int) -> Path:
-        """The density level set ``render.mesh_density`` as a PLY in world units (a radiance field's surface
-        is where its density crosses that level; no coarse pass: thin parts of a density field can hide
-        between coarse samples)."""
-        from fields.errors import UserError
-        from fields.tasks.meshing import extract_mesh
-
-        if Path(path).suffix.lower() != ".ply":
-            raise UserError(f"{path}: radiance meshes are written as PLY (--format ply)")
-        box = (self.field.box_lo, self.field.box_size)
-        written = extract_mesh(lambda x: self.field.density(x), resolution, self.scene.render.mesh_density, box,
-                               self.transform, Path(path), self.device, flip=True)
-        if written is None:
-            raise UserError(f"no density above render.mesh_density={self.scene.render.mesh_density} "
-                            "inside the scene box")
-        return written
-
-    def write_outputs(self, run_dir: Path) -> list[Path]:
-        paths = super().write_outputs(run_dir)
-        cfg: RadianceRender = self.scene.render
-        if cfg.mesh_resolution:
-            box = (self.field.box_lo, self.field.box_size)
-            mesh = extract_mesh(
-                lambda x: self.field.density(x),
-                cfg.mesh_resolution,
-                cfg.mesh_density,
-                box,
-                self.transform,
-                Path(run_dir) / "mesh.ply",
-                self.device,
-                flip=True,
-            )
-            if mesh is not None:
-                paths.append(mesh)
-        return paths

@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 from pydantic import Field, SerializeAsAny, field_validator
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
 from fields.config.base import ComponentConfig
-from fields.io import save_image
+from fields.errors import UserError
+from fields.io import save_image, write_point_cloud
 from fields.datasets.views import PosedViewsData
+from fields.metrics.psnr import psnr_from_mse
 from fields.models.camera_optimizer import so3_exp, transform_gaussians
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
@@ -33,10 +36,11 @@ from fields.render.cameras import Cameras, image_rays
 from fields.render.splat import rasterize_gaussians, view_matrices
 from fields.tasks.camera_refine import CameraRefineSettings, build_camera_optimizer, camera_lr_factor
 from fields.tasks.multiview import MultiViewTask
-from fields.tasks.radiance import ViewRenderConfig
+from fields.tasks.view_render import ViewRenderConfig
 from fields.tasks.registry import TASKS
 from fields.tasks.splat_init import init_gaussians
 from fields.tasks.splat_strategy import STRATEGIES
+from fields.tasks.view_exports import export_tsdf_mesh
 
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
@@ -68,8 +72,6 @@ class SplatSettings(ViewRenderConfig, CameraRefineSettings):
 
 def labelled(panels: list[tuple[torch.Tensor, str]]) -> torch.Tensor:
     """Images ``(H, W, 3)`` side by side, each under a strip with its label -> ``(H + 14, W * n, 3)``."""
-    from PIL import Image, ImageDraw
-
     out = []
     for image, label in panels:
         strip = Image.new("RGB", (image.shape[1], 14), (255, 255, 255))
@@ -217,8 +219,7 @@ class SplatTask(MultiViewTask):
         optimizer.step()
         self.lr_schedulers().step()
         self.strategy.post_step(self.field, optimizer.optimizer, step, generator)
-        mse = torch.mean((rgb.detach() - target) ** 2).clamp_min(1e-10)
-        self.log("train/psnr", -10.0 * torch.log10(mse), prog_bar=True)
+        self.log("train/psnr", psnr_from_mse(torch.mean((rgb.detach() - target) ** 2), 1e-10), prog_bar=True)
         self.log("train/loss", loss.detach())
         self.log("train/gaussians", float(len(self.field)), prog_bar=True)
         return loss.detach()
@@ -253,15 +254,10 @@ class SplatTask(MultiViewTask):
 
     def export_mesh(self, path: Path, resolution: int | None = None, coarse_to_fine: bool = True) -> Path:
         """TSDF fusion of the training views' rendered depth and colour (open3d), in the input's coordinates."""
-        from fields.tasks.view_exports import export_tsdf_mesh
-
         return export_tsdf_mesh(self, Path(path), resolution or self.scene.render.mesh_voxels)
 
     def export_pointcloud(self, path: Path, min_opacity: float = 0.3) -> Path:
         """The Gaussians' centres with their base colour (SH band 0), those at least ``min_opacity`` opaque."""
-        from fields.errors import UserError
-        from fields.io import write_point_cloud
-
         g = self.field
         keep = g.opacities.detach() >= min_opacity
         if not keep.any():

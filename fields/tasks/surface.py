@@ -25,7 +25,7 @@ from fields.render.volume_rendering import RenderOutput, accumulate_along_rays, 
 from fields.tasks.losses import regression_loss
 from fields.tasks.meshing import extract_mesh
 from fields.tasks.multiview import MultiViewTask
-from fields.tasks.radiance import ViewRenderConfig
+from fields.tasks.view_render import ViewRenderConfig
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 import numpy as np
 import torch
+from rich.progress import track
 
 from fields.errors import UserError
 from fields.export.tsdf import DepthFrame, tsdf_fuse
@@ -70,8 +71,6 @@ def depth_frames(task: MultiViewTask, views: list[int], min_opacity: float = 0.5
 
 def export_tsdf_mesh(task: MultiViewTask, path: Path, voxels: int, box: Optional[torch.Tensor] = None) -> Path:
     """TSDF fusion of the training views' rendered depth and colour over the scene box (``voxels`` per side)."""
-    from rich.progress import track
-
     box = (task.views.aabb if box is None else box).double().numpy()
     frames = depth_frames(task, list(task.views.train))
     return tsdf_fuse(frames, box, voxels, Path(path),
@@ -83,8 +82,6 @@ def export_rendered_points(task: MultiViewTask, path: Path, max_points: int = 1_
                            min_opacity: float = 0.95, generator_seed: int = 0) -> Path:
     """A point cloud of the training views' rendered surfaces (expected depth of opaque pixels), cropped to
     the scene box (an unbounded scene's background is left out), at most ``max_points`` (a random subset)."""
-    from rich.progress import track
-
     box = task.views.aabb.float()
     points, colours = [], []
     for index in track(task.views.train, description="rendering points", transient=True):

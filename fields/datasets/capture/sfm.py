@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -204,8 +205,6 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     for leftover in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
         path = out / leftover
         if path.is_dir():
-            import shutil
-
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
