@@ -14,12 +14,11 @@ import math
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from fields.datasets.views import PosedViewsData
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.appearance import AppearanceEmbedding
-from fields.models.camera_optimizer import CameraOptimizer
 from fields.models.contraction import SceneContraction
 from fields.models.proposal import ProposalNetworks
 from fields.models.radiance import RadianceField
@@ -32,6 +31,7 @@ from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
 from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
+from fields.tasks.camera_refine import CameraRefineSettings, build_camera_optimizer, with_camera_schedule
 from fields.tasks.losses import regression_loss
 from fields.tasks.radiance_outputs import RadianceOutputs
 from fields.tasks.registry import TASKS
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
 
-class RadianceRender(ViewRenderConfig):
+class RadianceRender(ViewRenderConfig, CameraRefineSettings):
     sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
     marcher: Literal["auto", "cpp", "torch"] = Field(
         "auto",
@@ -83,10 +83,6 @@ class RadianceRender(ViewRenderConfig):
     far_plane: float = Field(1000.0, gt=1, description="with a contraction: ray length in scene-box half-sides")
     appearance_dim: int = Field(0, ge=0, description="per-image appearance code (GLO; nerfacto: 32); test views "
                                 "get the training mean; 0: none")
-    camera_opt: Literal["off", "SO3xR3"] = Field("off", description="refine each training camera's pose")
-    camera_opt_lr: float = Field(6e-4, gt=0)
-    camera_opt_rot_l2: float = Field(1e-3, ge=0, description="penalty on the squared rotation vector")
-    camera_opt_trans_l2: float = Field(1e-2, ge=0, description="penalty on the squared translation (unit frame)")
     proposal_weight: float = Field(1.0, ge=0)
     distortion_weight: float = Field(0.0, ge=0)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
@@ -102,12 +98,6 @@ class RadianceRender(ViewRenderConfig):
                 "render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired"
             )
         return data
-
-    @field_validator("camera_opt", mode="before")
-    @classmethod
-    def _camera_opt(cls, value: Any) -> Any:
-        # YAML reads a bare `off` as false (and `on` as true)
-        return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
 
 
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
@@ -143,8 +133,9 @@ class RadianceTask(RadianceOutputs):
         n_views = len(self.cameras)
         self.appearance = (AppearanceEmbedding(n_views, cfg.appearance_dim, self.views.train) if cfg.appearance_dim
                            else None)
-        self.camera_opt = (CameraOptimizer(n_views, cfg.camera_opt_rot_l2, cfg.camera_opt_trans_l2, self.views.train)
-                           if cfg.camera_opt != "off" else None)
+        self.camera_opt = build_camera_optimizer(cfg, n_views, self.views.train,
+                                                 self.transform.points_to_unit(self.cameras.origins))
+        self.camera_scale = self.transform.scale
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         # inference on the C++ marcher runs the colour decoder in bfloat16 while set (the viewer sets it on
         # CPUs with AVX512-BF16; evaluation and outputs stay float32)
@@ -167,6 +158,9 @@ class RadianceTask(RadianceOutputs):
             groups.append({"name": "camera_opt", "params": list(self.camera_opt.parameters()),
                            "lr": self.scene.render.camera_opt_lr})
         return groups
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return with_camera_schedule(super().configure_optimizers(), self.scene.render, self.schedule_progress)
 
     # --- rendering -----------------------------------------------------------------------------------
     def render_rays(

@@ -41,8 +41,16 @@ class RadianceOutputs(MultiViewTask):
         return extract_mesh(lambda x: self.field.density(x), resolution, self.scene.render.mesh_density, box,
                             self.transform, Path(path), self.device, flip=True)
 
-    def export_mesh(self, path: Path, resolution: int, coarse_to_fine: bool = True) -> Path:
-        """``fields export mesh``: ``density_mesh`` (PLY only)."""
+    def export_mesh(self, path: Path, resolution: Optional[int] = None, coarse_to_fine: bool = True) -> Path:
+        """``fields export mesh``: the density level set (``export_levelset``); with a contraction (an
+        unbounded scene, whose level set the box cuts and the background's density speckles) TSDF fusion
+        of the training views' rendered depth instead, ``resolution`` voxels per side (default 256)."""
+        if self.contraction is not None:
+            return self.export_tsdf(path, resolution or 256)
+        return self.export_levelset(path, resolution or 512)
+
+    def export_levelset(self, path: Path, resolution: int) -> Path:
+        """``density_mesh`` (PLY only)."""
         if Path(path).suffix.lower() != ".ply":
             raise UserError(f"{path}: radiance meshes are written as PLY (--format ply)")
         written = self.density_mesh(path, resolution)
