@@ -8,7 +8,7 @@ from fields.decoders import DECODERS, Decoder
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS, Encoder
 from fields.models.base import FieldBase
-from fields.models.config import MODELS, ModelConfig
+from fields.config.models import MODELS, ModelConfig
 
 
 @MODELS.register("field")

@@ -67,8 +67,6 @@ def normalize_planes(planes: torch.Tensor) -> torch.Tensor:
 
 @TASKS.register("classify")
 class ClassifyTask(FieldTask):
-    DataConfig = ClassifyData
-
     @classmethod
     def validate_head(cls, value: Any) -> Any:
         config = BACKBONES.validate(value if value is not None else {"type": "channel_set"})

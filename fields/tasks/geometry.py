@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
-import pydantic
 import torch
-from pydantic import ValidationInfo, field_validator, model_validator
 
-from fields.config.base import StrictModel
-from fields.datasets.analytic import PRESETS, SHAPE_PREFIX, preset, shape_mesh
-from fields.datasets.cgal import CGAL_PREFIX, resolve_cgal
+from fields.datasets.analytic import preset, shape_mesh
+from fields.datasets.names import SHAPE_PREFIX
 from fields.datasets.mesh import import_trimesh, load_mesh, mesh_from_arrays, sample_surface
 from fields.datasets.normalize import UnitCubeTransform
-from fields.datasets.paths import resolve_data_path
 from fields.datasets.pointcloud import PointCloud, load_point_cloud, poisson_mesh
-from fields.datasets.sdf_sampling import MeshDistance, SampleConfig, SamplePool, cloud_sample_pool, mesh_sample_pool
+from fields.datasets.sdf_sampling import MeshDistance, SamplePool, cloud_sample_pool, mesh_sample_pool
 from fields.errors import UserError
 from fields.export.marching_cubes import extract_surface
 from fields.io import atomic_path
@@ -41,69 +37,10 @@ log = logging.getLogger("fields")
 MESH_FORMATS = ("ply", "obj", "glb", "stl", "off")
 
 
-class GeometryLosses(StrictModel):
-    """Loss weights. ``eikonal`` and ``normal`` need ``d field / dx`` (and its derivative): they are
-    computed on ``gradient_fraction`` of each batch. Point-cloud SDFs also use ``surface`` (|f| on the
-    points), ``off_surface`` (SIREN's ``exp(-alpha |f|)`` on uniform samples) and ``pseudo_distance``."""
-
-    eikonal: float = pydantic.Field(0.1, ge=0)
-    normal: float = pydantic.Field(0.0, ge=0)
-    surface: float = pydantic.Field(1.0, ge=0)
-    off_surface: float = pydantic.Field(0.1, ge=0)
-    off_surface_alpha: float = pydantic.Field(100.0, gt=0)
-    pseudo_distance: float = pydantic.Field(1.0, ge=0, description="point clouds: L1 to Hoppe's distance estimate")
-    gradient_fraction: float = pydantic.Field(0.125, gt=0, le=1)
 
 
-class GeometryEval(StrictModel):
-    points: int = pydantic.Field(2**18, ge=1024, description="samples for each IoU (uniform, near-surface)")
-    near_sigma: float = pydantic.Field(0.01, gt=0, description="near-surface IoU offsets, unit-cube units")
-    mesh_resolution: int = pydantic.Field(256, ge=8, description="marching cubes cells per axis for Chamfer")
-    surface_points: int = pydantic.Field(100_000, ge=100, description="samples per surface for Chamfer")
-    fscore_threshold: float = pydantic.Field(0.01, gt=0, description="fraction of the longest bounding-box side")
-    export_resolution: int = pydantic.Field(256, ge=8, description="mesh written by fields fit")
-    export_format: Literal["ply", "obj", "glb", "stl", "off"] = "ply"
-    render_frames: int = pydantic.Field(24, ge=1)
-    render_size: int = pydantic.Field(256, ge=8)
-    render_up: Literal["auto", "x", "y", "z"] = pydantic.Field(
-        "auto", description="turntable axis; auto: y for mesh files (their usual convention), z otherwise")
-    seed: int = 0
 
 
-class GeometryData(StrictModel):
-    mesh: Optional[str] = pydantic.Field(None, description="mesh file, or shape:NAME for a generated shape")
-    points: Optional[str] = pydantic.Field(None, description="point cloud file (an SDF from oriented points)")
-    reference: Optional[str] = pydantic.Field(None, description="mesh for the metrics of a point-cloud fit")
-    padding: float = pydantic.Field(0.1, ge=0, lt=0.5, description="margin in the unit cube on each side")
-    shape_resolution: int = pydantic.Field(128, ge=16, description="marching cubes of shape:NAME meshes")
-    poisson_depth: int = pydantic.Field(8, ge=4, le=12, description="occupancy from a point cloud")
-    samples: SampleConfig = pydantic.Field(default_factory=SampleConfig)
-    losses: GeometryLosses = pydantic.Field(default_factory=GeometryLosses)
-    eval: GeometryEval = pydantic.Field(default_factory=GeometryEval)
-
-    @field_validator("mesh", "points", "reference")
-    @classmethod
-    def _exists(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
-        if value is None:
-            return None
-        if value.startswith(SHAPE_PREFIX):
-            if info.field_name == "points":
-                raise ValueError("generated shapes are meshes: use data.mesh")
-            name = value[len(SHAPE_PREFIX) :]
-            if name not in PRESETS:
-                raise ValueError(f"no generated shape '{name}'; valid: {', '.join(PRESETS)}")
-            return value
-        if value.startswith(CGAL_PREFIX):
-            return resolve_cgal(value)
-        return resolve_data_path(value, (info.context or {}).get("base_dir"))
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "GeometryData":
-        if (self.mesh is None) == (self.points is None):
-            raise ValueError("give data.mesh (a mesh file or shape:NAME) or data.points (a point cloud), one of them")
-        if self.reference is not None and self.mesh is not None:
-            raise ValueError("data.reference is for point-cloud fits; a mesh is its own reference")
-        return self
 
 
 def read_mesh(value: str, shape_resolution: int):
@@ -113,7 +50,6 @@ def read_mesh(value: str, shape_resolution: int):
 
 
 class GeometryTask(FieldTask):
-    DataConfig = GeometryData
     needs_oriented_cloud = False  # True: point clouds train directly (SDF); False: through a mesh
 
     def __init__(self, scene: "SceneConfig"):
@@ -141,16 +77,6 @@ class GeometryTask(FieldTask):
         self._pool: Optional[SamplePool] = None
         self._distance: Optional[MeshDistance] = None
         self._reference_distance: Optional[MeshDistance] = None
-
-    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {"model": {"output_activation": "none"}}
-
-    @classmethod
-    def check_scene(cls, scene: "SceneConfig") -> None:
-        super().check_scene(scene)
-        if scene.model.output_activation != "none":
-            raise ValueError(
-                f"model.output_activation: {scene.task} fields need 'none' (got '{scene.model.output_activation}')"
-            )
 
     # --- data -----------------------------------------------------------------------------------------
     @property

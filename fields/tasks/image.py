@@ -7,16 +7,12 @@ PSNR and SSIM (torchmetrics). Outputs: ``reconstruction.png``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any
 
-import pydantic
 import torch
-from pydantic import ValidationInfo, field_validator
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from fields.config.base import StrictModel
-from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, skimage_names
-from fields.datasets.paths import resolve_data_path
+from fields.datasets.image import load_image, pixel_grid
 from fields.encoders.rbf_init import sobel_magnitude
 from fields.io import save_image
 from fields.models import Field
@@ -28,26 +24,10 @@ if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
 
-class ImageData(StrictModel):
-    image: str = "skimage:astronaut"
-    channels: Literal["auto", "rgb", "grey"] = "auto"
-    max_size: Optional[int] = pydantic.Field(None, ge=2, description="downscale so the longer side is at most this")
-
-    @field_validator("image")
-    @classmethod
-    def _exists(cls, value: str, info: ValidationInfo) -> str:
-        if value.startswith(SKIMAGE_PREFIX):
-            name = value[len(SKIMAGE_PREFIX) :]
-            if name not in skimage_names():
-                raise ValueError(f"no scikit-image image '{name}'; valid: {', '.join(skimage_names())}")
-            return value
-        return resolve_data_path(value, (info.context or {}).get("base_dir"))
 
 
 @TASKS.register("image")
 class ImageTask(FieldTask):
-    DataConfig = ImageData
-
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         image = load_image(scene.data.image, scene.data.channels, scene.data.max_size)

@@ -18,7 +18,7 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from fields.config.base import StrictModel
-from fields.datasets.image import skimage_names
+from fields.datasets.names import skimage_names
 from fields.datasets.restore_pairs import PairsConfig, restore_pairs
 from fields.heads import BACKBONES
 from fields.io import save_image
@@ -73,8 +73,6 @@ class RestoreData(StrictModel):
 
 @TASKS.register("restore")
 class RestoreTask(FieldTask):
-    DataConfig = RestoreData
-
     @classmethod
     def validate_head(cls, value: Any) -> Any:
         config = BACKBONES.validate(value if value is not None else dict(DEFAULT_HEAD))

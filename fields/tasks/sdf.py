@@ -15,7 +15,6 @@ get ``pseudo_distance * |f - (q - p) . n_p|``, Hoppe's signed distance to the ne
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
 
 import torch
 
@@ -38,11 +37,6 @@ def gradient(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 class SDFTask(GeometryTask):
     needs_oriented_cloud = True
     lipschitz = 2.0  # coarse-to-fine marching cubes: a neural SDF's slope can exceed 1
-
-    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {
-        "model": {"output_activation": "none"},
-        "train": {"loss": "mape"},
-    }
 
     def surface_value(self, x: torch.Tensor) -> torch.Tensor:
         return self.field(x)[..., 0]

@@ -25,13 +25,12 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
 from fields.config.base import ComponentConfig
 from fields.io import save_image
-from fields.datasets.views import PosedViewsData
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
 from fields.render.cameras import Cameras, image_rays
 from fields.render.splat import rasterize_gaussians, view_matrices
 from fields.tasks.multiview import MultiViewTask
-from fields.tasks.radiance import ViewRenderConfig
+from fields.render.view_settings import ViewRenderConfig
 from fields.tasks.registry import TASKS
 from fields.tasks.splat_init import init_gaussians
 from fields.tasks.splat_strategy import STRATEGIES
@@ -79,9 +78,6 @@ def labelled(panels: list[tuple[torch.Tensor, str]]) -> torch.Tensor:
 
 @TASKS.register("splat", aliases=("3dgs", "gaussian_splatting"))
 class SplatTask(MultiViewTask):
-    DataConfig = PosedViewsData
-    RenderConfig = SplatSettings
-    model_type = "gaussians"
 
     def __init__(self, scene: SceneConfig):
         super().__init__(scene)

@@ -1,0 +1,27 @@
+"""Names a scene file may use for built-in data, torch-free (the scene is validated before torch loads):
+``skimage:NAME`` photographs, ``shape:NAME`` generated shapes, ``synthetic:NAME`` generated multi-view
+scenes, ``povray:NAME`` POV-Ray scenes. The generators (``analytic.PRESETS``, ``synthetic_scene``) hold the same
+names; tests check that they agree."""
+
+from __future__ import annotations
+
+SKIMAGE_PREFIX = "skimage:"
+SHAPE_PREFIX = "shape:"
+SHAPE_NAMES = ("sphere", "box", "torus", "capsule", "union", "blend")
+SYNTHETIC_PREFIX = "synthetic:"
+SYNTHETIC_SCENES = ("objects", "sphere")
+POVRAY_PREFIX = "povray:"  # scenes rendered with POV-Ray (fields.datasets.povray)
+_SKIMAGE_SKIP = {"data_dir", "download_all", "lbp_frontal_face_cascade_filename", "stereo_motorcycle"}
+
+
+def skimage_names() -> list[str]:
+    """The photographs of ``skimage.data`` (its loader functions)."""
+    import skimage.data
+
+    names = []
+    for name in getattr(skimage.data, "__all__", dir(skimage.data)):
+        if name.startswith("_") or name in _SKIMAGE_SKIP:
+            continue
+        if callable(getattr(skimage.data, name, None)):
+            names.append(name)
+    return sorted(names)
