@@ -21,11 +21,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from fields.config.load import read_yaml
 from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock, step_progress_bar
 from fields.engine.checkpoint import SafetensorsIO, read_checkpoint
 from fields.engine.csv_log import ResumableCSVLogger, truncate_log
-from fields.engine.scene import SceneConfig, dump_scene, scene_from_dict
+from fields.engine.run_folder import CONFIG_NAME, read_run_scene
+from fields.engine.scene import SceneConfig, dump_scene
 from fields.engine.stop import GracefulStop
 from fields.errors import Interrupted, UserError
 from fields.io.atomic import atomic_write_text, remove_stale_temporaries
@@ -33,7 +33,6 @@ from fields.tasks import TASKS
 from fields.threads import log_thread_choice
 
 log = logging.getLogger("fields")
-CONFIG_NAME = "config.resolved.yaml"
 EVAL_NAME = "eval.json"
 
 
@@ -213,12 +212,7 @@ def load_run(run_dir: str | Path, map_location: str = "cpu"):
     """Rebuild a trained task from its run folder: ``(scene, task)`` with the last checkpoint loaded."""
     quiet_lightning()
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: run folder not found")
-    config_path = run_dir / CONFIG_NAME
-    if not config_path.is_file():
-        raise UserError(f"{run_dir}: not a run folder ({CONFIG_NAME} missing)")
-    scene = scene_from_dict(read_yaml(config_path), base_dir=run_dir, source=str(config_path))
+    scene = read_run_scene(run_dir, checkpoint=False)
     checkpoint, _ = read_checkpoint(run_dir / "checkpoints" / LAST, map_location)
     task = build_task(scene)
     try:
