@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-HEAVY = ("torch", "pytorch_lightning", "lightning", "torchmetrics", "viser", "open3d", "trimesh", "scipy")
+HEAVY = ("torch", "pytorch_lightning", "lightning", "torchmetrics", "viser", "open3d", "trimesh")
 # runs the CLI, then reports its exit code and which heavy packages were imported on the way
 PROBE = f"""
 import json, sys
