@@ -29,6 +29,7 @@ from fields.engine.scene import SceneConfig, dump_scene
 from fields.engine.stop import GracefulStop
 from fields.errors import Interrupted, UserError
 from fields.io.atomic import atomic_write_text, remove_stale_temporaries
+from fields.io.progress import set_progress
 from fields.tasks import TASKS
 from fields.threads import log_thread_choice
 
@@ -125,6 +126,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
     (the live viewer's, for example), run after the built-in ones.
     """
     quiet_lightning()
+    set_progress(scene.train.progress)
     if scene.train.threads:
         torch.set_num_threads(scene.train.threads)
     # Adam's second moments of rarely touched table rows (hash entries, RBF kernel features) decay into
@@ -213,6 +215,7 @@ def load_run(run_dir: str | Path, map_location: str = "cpu"):
     quiet_lightning()
     run_dir = Path(run_dir)
     scene = read_run_scene(run_dir, checkpoint=False)
+    set_progress(scene.train.progress)
     checkpoint, _ = read_checkpoint(run_dir / "checkpoints" / LAST, map_location)
     task = build_task(scene)
     try:

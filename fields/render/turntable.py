@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from fields.io import save_image, to_uint8, write_video
+from fields.io.progress import track
 from fields.render.orbit import look_at_rays, orbit_eye, up_vector
 from fields.render.sphere_tracing import SDFFn, depth_image, normal_image, sdf_normals, shade, sphere_trace
 
@@ -38,7 +39,7 @@ def write_turntable(sdf: SDFFn, folder: Path, width: int = 256, height: int = 25
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths, images = [], []
-    for k in range(frames):
+    for k in track(range(frames), "rendering the turntable"):
         eye = orbit_eye(360.0 * k / frames - 60.0, up=up)
         view = render_view(sdf, eye, width, height, lipschitz=lipschitz, up=up)
         image = to_uint8(view["shaded"])

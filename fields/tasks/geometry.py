@@ -144,7 +144,8 @@ class GeometryTask(FieldTask):
         """Marching cubes of the field in the unit cube, as a trimesh in input coordinates (may be empty)."""
         with eval_mode(self.field):
             vertices, faces = extract_surface(self._query, resolution, chunk=self.scene.train.eval_chunk,
-                                              coarse_to_fine=coarse_to_fine, lipschitz=self.lipschitz)
+                                              coarse_to_fine=coarse_to_fine, lipschitz=self.lipschitz,
+                                              progress=f"marching cubes {resolution}^3")
         return import_trimesh().Trimesh(self.transform.to_input(vertices), faces, process=False)
 
     # --- evaluation and outputs ---------------------------------------------------------------------------

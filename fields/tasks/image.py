@@ -58,7 +58,7 @@ class ImageTask(FieldTask):
         dtype = next(self.field.parameters()).dtype
         coords = pixel_grid(height, width).to(device=device, dtype=dtype)
         with eval_mode(self.field):
-            out = self.field.query(coords, chunk=self.scene.train.eval_chunk)
+            out = self.field.query(coords, chunk=self.scene.train.eval_chunk, progress=f"rendering {width}x{height}")
         return out.float().clamp(0.0, 1.0)
 
     def evaluate(self) -> dict[str, float]:

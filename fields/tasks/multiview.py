@@ -19,6 +19,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from fields.datasets.views import load_views
 from fields.errors import UserError
 from fields.io import save_image, to_uint8, write_point_cloud, write_video
+from fields.io.progress import track
 from fields.modules import eval_mode
 from fields.render.camera_paths import orbit_path, path_cameras, spiral_path
 from fields.render.cameras import Cameras, generate_rays, image_rays
@@ -171,11 +172,7 @@ class MultiViewTask(FieldTask):
 
     def _progress(self, items: list[int], description: str):
         """``items``, with a transient progress bar on the terminal when ``train.progress`` is on."""
-        if not self.scene.train.progress or not items:
-            return items
-        from rich.progress import track
-
-        return track(items, description=description, transient=True)
+        return track(items, description) if items else items
 
     # --- outputs -------------------------------------------------------------------------------------
     def write_outputs(self, run_dir: Path) -> list[Path]:
@@ -232,7 +229,7 @@ class MultiViewTask(FieldTask):
         folder = Path(run_dir) / "renders" / path
         written = []
         frames_rgb = []
-        for k in range(len(path_cams)):
+        for k in track(range(len(path_cams)), f"rendering the {path} path"):
             rgb = self.render_view(path_cams, k)["rgb"]
             target = folder / f"frame_{k:04d}.png"
             save_image(target, rgb)

@@ -76,7 +76,8 @@ class VideoTask(FieldTask):
         ts = (torch.arange(self.n_frames, device=device, dtype=dtype) + 0.5) / self.n_frames
         t, y, x = torch.meshgrid(ts, ys, xs, indexing="ij")
         with eval_mode(self.field):
-            out = self.field.query(torch.stack((x, y, t), -1), chunk=self.scene.train.eval_chunk)
+            out = self.field.query(torch.stack((x, y, t), -1), chunk=self.scene.train.eval_chunk,
+                                   progress=f"rendering {self.n_frames} frames of {width}x{height}")
         return out.float().clamp(0.0, 1.0)
 
     def evaluate(self) -> dict[str, Any]:
