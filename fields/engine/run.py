@@ -23,6 +23,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock, step_progress_bar
 from fields.engine.checkpoint import SafetensorsIO, read_checkpoint
+from fields.engine.curves import write_training_curves
 from fields.engine.csv_log import ResumableCSVLogger, truncate_log
 from fields.engine.run_folder import CONFIG_NAME, read_run_scene
 from fields.engine.scene import SceneConfig, dump_scene
@@ -181,6 +182,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
         }
         check_finite(metrics, run_dir)
         task.write_outputs(run_dir)
+        write_training_curves(run_dir, metrics, scene.train.loss)
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     except BaseException:
         # a new run that failed before its first checkpoint is no run: leave no half-made folder behind

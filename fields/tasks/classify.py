@@ -33,7 +33,8 @@ from fields.datasets.paths import resolve_data_path
 from fields.datasets.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset, load_triplane_dataset
 from fields.heads.triplane_symmetry import random_symmetries, transform_planes, transform_points
 from fields.heads import BACKBONES
-from fields.io import atomic_write_text
+from fields.io import atomic_write_text, save_image
+from fields.io.panels import confusion_image
 from fields.modules import eval_mode, n_params
 from fields.tasks.base import FieldTask
 from fields.tasks.registry import TASKS
@@ -156,9 +157,13 @@ class ClassifyTask(FieldTask):
         }
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
-        path = Path(run_dir) / "confusion.json"
-        atomic_write_text(path, json.dumps({"classes": self.classes, "confusion": self.confusion().tolist()}) + "\n")
-        return [path]
+        """``confusion.json`` and ``confusion.png`` (held-out counts, rows: true class, columns: predicted)."""
+        path, matrix = Path(run_dir) / "confusion.json", self.confusion()
+        atomic_write_text(path, json.dumps({"classes": self.classes, "confusion": matrix.tolist()}) + "\n")
+        accuracy = float(matrix.diag().sum()) / max(int(matrix.sum()), 1)
+        title = f"held-out confusion, accuracy {accuracy:.3f} (rows: true class, columns: predicted)"
+        picture = confusion_image(matrix.numpy(), [str(c) for c in self.classes], title)
+        return [path, save_image(Path(run_dir) / "confusion.png", picture)]
 
     def describe(self) -> dict[str, Any]:
         return {"params": n_params(self.head),

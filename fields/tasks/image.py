@@ -15,6 +15,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from fields.datasets.image import load_image, pixel_grid
 from fields.encoders.rbf_init import sobel_magnitude
 from fields.io import save_image
+from fields.io.panels import comparison
 from fields.models import Field
 from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
@@ -72,9 +73,13 @@ class ImageTask(FieldTask):
         }
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
-        path = Path(run_dir) / "reconstruction.png"
-        save_image(path, self.predict_image())
-        return [path]
+        """``reconstruction.png`` and ``comparison.png`` (prediction | truth | error, labelled)."""
+        pred = self.predict_image()
+        target = self.pixels.reshape(self.height, self.width, self.channels).float()
+        psnr = float(peak_signal_noise_ratio(pred, target, data_range=1.0))
+        picture = comparison(pred.cpu().numpy(), target.cpu().numpy(), f"prediction {psnr:.2f} dB", "truth")
+        return [save_image(Path(run_dir) / "reconstruction.png", pred),
+                save_image(Path(run_dir) / "comparison.png", picture)]
 
     def render(self, run_dir: Path, width: int | None = None, height: int | None = None) -> list[Path]:
         """Render at ``width x height`` (default: the image's size; one given keeps the aspect)."""

@@ -19,6 +19,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from fields.datasets.views import load_views
 from fields.errors import UserError
 from fields.io import save_image, to_uint8, write_point_cloud, write_video
+from fields.io.panels import comparison
 from fields.io.progress import track
 from fields.modules import eval_mode
 from fields.render.camera_paths import orbit_path, path_cameras, spiral_path
@@ -185,9 +186,7 @@ class MultiViewTask(FieldTask):
             self._progress(self.views.test[: self.scene.render.save_test_views], "saving test renders")
         ):
             out = kept.get(index) or self.render_view(self.cameras, index)
-            path = run_dir / "renders" / f"test_{k:03d}.png"
-            save_image(path, torch.cat((out["rgb"], self.test_target(index)), dim=1))
-            paths.append(path)
+            paths.append(save_image(run_dir / "renders" / f"test_{k:04d}.png", self.test_comparison(out, index)))
             solid = out["opacity"] > 0.95
             points.append(out["points"][solid])
             colours.append(out["rgb"][solid])
@@ -196,6 +195,13 @@ class MultiViewTask(FieldTask):
             write_point_cloud(path, torch.cat(points), torch.cat(colours))
             paths.append(path)
         return paths
+
+    def test_comparison(self, out: dict[str, torch.Tensor], index: int, extra=()) -> np.ndarray:
+        """prediction | truth | error of test view ``index`` (``out``: its ``render_view``), labelled."""
+        pred, target = out["rgb"].float().cpu(), self.test_target(index).float()
+        psnr = float(peak_signal_noise_ratio(pred, target, data_range=1.0))
+        return comparison(pred.numpy(), target.numpy(), f"{self.scene.task} {psnr:.2f} dB",
+                          f"truth (test view {index})", extra)
 
     def render(
         self,

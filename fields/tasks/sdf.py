@@ -104,15 +104,15 @@ class SDFTask(GeometryTask):
     def render(self, run_dir, width: int | None = None, height: int | None = None, path: str | None = None,
                frames: int | None = None, up: str | None = None) -> list:
         """Turntable of the sphere-traced field (``path: orbit``, the only one) about the ``up`` axis
-        (default ``data.eval.render_up``): ``turntable/frame_*.png``, ``turntable.mp4``, and the first
-        view's ``depth.png`` and ``normals.png``."""
+        (default ``data.eval.render_up``): ``renders/turntable/frame_*.png``, the first view's ``depth.png``
+        and ``normals.png``, and ``renders/turntable.mp4``."""
         if path not in (None, "orbit"):
             raise UserError(f"sdf renders are turntables: --path orbit (got '{path}')")
         cfg = self.scene.data.eval
         width = width or height or cfg.render_size
         height = height or width
         with eval_mode(self.field):
-            return write_turntable(self._query, Path(run_dir) / "turntable", width, height,
+            return write_turntable(self._query, Path(run_dir) / "renders" / "turntable", width, height,
                                    frames=frames or cfg.render_frames, up=up or self.up_axis())
 
     def up_axis(self) -> str:

@@ -17,10 +17,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import torch
 from pydantic import Field, SerializeAsAny, field_validator
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+from torchmetrics.functional.image import structural_similarity_index_measure
 
 import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
 from fields.config.base import ComponentConfig
@@ -61,19 +60,6 @@ class SplatSettings(ViewRenderConfig):
     @classmethod
     def _strategy(cls, value: Any) -> Any:
         return STRATEGIES.validate(value, default="default")
-
-
-def labelled(panels: list[tuple[torch.Tensor, str]]) -> torch.Tensor:
-    """Images ``(H, W, 3)`` side by side, each under a strip with its label -> ``(H + 14, W * n, 3)``."""
-    from PIL import Image, ImageDraw
-
-    out = []
-    for image, label in panels:
-        strip = Image.new("RGB", (image.shape[1], 14), (255, 255, 255))
-        ImageDraw.Draw(strip).text((2, 1), label, fill=(0, 0, 0))
-        header = torch.from_numpy(np.array(strip)).float() / 255.0
-        out.append(torch.cat((header, image.float().clamp(0, 1)), 0))
-    return torch.cat(out, 1)
 
 
 @TASKS.register("splat", aliases=("3dgs", "gaussian_splatting"))
@@ -204,16 +190,11 @@ class SplatTask(MultiViewTask):
     def write_outputs(self, run_dir: Path) -> list[Path]:
         paths = super().write_outputs(run_dir)
         for k, index in enumerate(self.views.test[: self.scene.render.save_test_views]):
-            out, target = self.render_view(self.cameras, index), self.test_target(index)
-            psnr = float(peak_signal_noise_ratio(out["rgb"], target, data_range=1.0))
+            out = self.render_view(self.cameras, index)
             solid = out["opacity"] > 0.5
             depth = out["depth"] / out["depth"][solid].max() if solid.any() else out["depth"]
-            panels = [
-                (out["rgb"], f"splats {psnr:.2f} dB"),
-                (target, f"truth (test view {index})"),
-                (depth[..., None].expand(-1, -1, 3), "depth"),
-            ]
-            save_image(Path(run_dir) / "renders" / f"test_{k:03d}.png", labelled(panels))
+            picture = self.test_comparison(out, index, [(depth.float().cpu().numpy(), "depth")])
+            save_image(Path(run_dir) / "renders" / f"test_{k:04d}.png", picture)
         paths.append(write_splat_ply(Path(run_dir) / "splat.ply", self.field.tensors()))
         return paths
 
