@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from fields.io import atomic_path
 from fields.metrics.geometry import mesh_metrics, surface_metrics, volumetric_iou
 from fields.models import Field
 from fields.modules import eval_mode
+from fields.render.turntable import write_turntable
 from fields.tasks.base import FieldTask
 
 if TYPE_CHECKING:
@@ -147,6 +148,46 @@ class GeometryTask(FieldTask):
                                               coarse_to_fine=coarse_to_fine, lipschitz=self.lipschitz,
                                               progress=f"marching cubes {resolution}^3")
         return import_trimesh().Trimesh(self.transform.to_input(vertices), faces, process=False)
+
+    def render(self, run_dir, width: int | None = None, height: int | None = None, path: str | None = None,
+               frames: int | None = None, up: str | None = None) -> list:
+        """Turntable of the sphere-traced surface (``path: orbit``, the only one) about the ``up`` axis
+        (default ``data.eval.render_up``): ``renders/turntable/frame_*.png``, the first view's ``depth.png``
+        and ``normals.png``, and ``renders/turntable.mp4``."""
+        if path not in (None, "orbit"):
+            raise UserError(f"{self.scene.task} renders are turntables: --path orbit (got '{path}')")
+        cfg = self.scene.data.eval
+        width = width or height or cfg.render_size
+        height = height or width
+        with eval_mode(self.field):
+            distance, lipschitz = self.traced_distance()
+            return write_turntable(distance, Path(run_dir) / "renders" / "turntable", width, height,
+                                   frames=frames or cfg.render_frames, up=up or self.up_axis(), lipschitz=lipschitz)
+
+    def traced_distance(self) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
+        """What the turntable sphere-traces: ``(points (N, 3) in the unit cube -> (N,), its slope bound)``. An
+        SDF is traced directly; a field without a distance bound (occupancy logits) through the exact distance
+        to its marching-cubes surface."""
+        if self.lipschitz is not None:
+            return self._query, self.lipschitz
+        vertices, faces = extract_surface(self._query, 256, chunk=self.scene.train.eval_chunk, lipschitz=None,
+                                          progress="marching cubes 256^3")
+        if len(faces) == 0:
+            raise UserError("the field has no surface inside its unit cube: nothing to render")
+        mesh = MeshDistance(vertices, faces)
+        return (lambda x: torch.from_numpy(mesh.signed_distance(x)).to(x)), 1.0
+
+    def up_axis(self) -> str:
+        """``data.eval.render_up``; ``auto``: ``y`` for mesh files (OBJ, PLY, OFF and glTF meshes are
+        y-up by convention: the Stanford bunny, CGAL's camel), ``z`` for generated shapes, STL and point
+        clouds."""
+        up = self.scene.data.eval.render_up
+        if up != "auto":
+            return up
+        mesh = self.scene.data.mesh
+        if mesh is None or mesh.startswith("shape:"):
+            return "z"
+        return "y" if Path(mesh).suffix.lower() in (".obj", ".ply", ".off", ".glb", ".gltf") else "z"
 
     # --- evaluation and outputs ---------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
