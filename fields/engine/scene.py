@@ -43,7 +43,7 @@ class SceneConfig(StrictModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     render: Optional[SerializeAsAny[StrictModel]] = Field(
-        None, description="rendering settings of tasks that render (radiance, surface): the task's RenderConfig")
+        None, description="rendering settings of the tasks that render (radiance, surface, splat): their render config")
     head: Optional[SerializeAsAny[ComponentConfig]] = Field(
         None, description="the network of tasks that train a head (classify, restore): a backbone of fields.heads")
 
@@ -109,7 +109,7 @@ def with_task_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of the raw scene with the task's declared defaults where the file leaves a key out: its
     ``model_type`` as ``model.type``, keys of the field an older file put under ``render:`` moved to
     ``model:``, ``scene_defaults`` (``{section: {key: value}}``), an empty ``render:`` for a task with a
-    ``RenderConfig`` and ``head: {}`` (the task's default head) for a task with ``validate_head``.
+    render config and the default head for a task with a head (``fields.config.tasks.TaskSchema``).
     An unknown task is left for validation to report."""
     data = copy.deepcopy(data)
     try:
