@@ -1,7 +1,8 @@
 """Fitting a field to an image: ``(x, y) in [0, 1]^2 -> colour``.
 
 Each step draws ``batch_size`` random pixels; evaluation renders the full image in chunks and reports
-PSNR and SSIM (torchmetrics). Outputs: ``reconstruction.png``.
+PSNR and SSIM (torchmetrics). Outputs: ``reconstruction.png`` and ``comparison.png`` (prediction | truth |
+error).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
-
-
 
 
 @TASKS.register("image")
