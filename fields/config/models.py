@@ -119,7 +119,6 @@ class GaussiansConfig(ComponentConfig):
     init_scale: float = Field(1.0, gt=0, description="factor on the initial scale (mean distance to 3 neighbours)")
 
 
-
 MODELS.declare("field", ModelConfig, "fields.models.field:Field")
 MODELS.declare("radiance", RadianceModelConfig, "fields.models.radiance:RadianceField")
 MODELS.declare("neus", NeuSModelConfig, "fields.models.neus:NeuSField")

@@ -19,7 +19,6 @@ from fields.datasets.mesh import mesh_from_arrays
 from fields.export.marching_cubes import extract_surface
 
 
-
 def _vec(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(values, dtype=like.dtype, device=like.device)
 

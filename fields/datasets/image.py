@@ -17,7 +17,6 @@ from fields.datasets.png16 import is_png16_colour, read_png16
 from fields.errors import UserError
 
 
-
 def read_image_array(source: str) -> np.ndarray:
     if source.startswith(SKIMAGE_PREFIX):
         import skimage.data

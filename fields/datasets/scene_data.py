@@ -38,7 +38,6 @@ class ImageData(StrictModel):
         return resolve_data_path(value, (info.context or {}).get("base_dir"))
 
 
-
 class VideoData(StrictModel):
     video: str
     start: int = pydantic.Field(0, ge=0, description="first frame (index in the file)")
@@ -60,7 +59,6 @@ class VideoData(StrictModel):
         if self.stop is not None and self.stop <= self.start:
             raise ValueError(f"stop ({self.stop}) must be greater than start ({self.start})")
         return self
-
 
 
 class SampleConfig(StrictModel):
@@ -94,7 +92,6 @@ class SampleConfig(StrictModel):
     def fractions(self) -> tuple[float, float, float]:
         total = self.surface + self.near + self.uniform
         return self.surface / total, self.near / total, self.uniform / total
-
 
 
 class GeometryLosses(StrictModel):
@@ -160,7 +157,6 @@ class GeometryData(StrictModel):
         if self.reference is not None and self.mesh is not None:
             raise ValueError("data.reference is for point-cloud fits; a mesh is its own reference")
         return self
-
 
 
 class SyntheticSceneConfig(StrictModel):

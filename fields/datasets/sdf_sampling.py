@@ -36,8 +36,6 @@ log = logging.getLogger("fields")
 SURFACE, NEAR, UNIFORM = 0, 1, 2
 
 
-
-
 class MeshDistance:
     """Exact signed distance and occupancy of a triangle mesh (open3d ``RaycastingScene``)."""
 

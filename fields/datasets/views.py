@@ -26,11 +26,6 @@ from fields.datasets.synthetic_scene import generate_scene
 from fields.render.cameras import check_facing, check_rigid
 
 
-
-
-
-
-
 def cache_dir() -> Path:
     return Path(os.environ.get("FIELDS_CACHE", Path.home() / ".cache" / "fields"))
 

@@ -29,7 +29,6 @@ from fields.encoders.gather import weighted_gather
 from fields.kernels.grid_math import corner_weights
 
 
-
 class PlaneEncoder(Encoder):
     """Shared machinery: a bank of ``Q = n_levels * n_planes`` planes stored in one table ``params``
     ``(rows, n_features)``; plane ``q`` over coordinates ``(a, b)`` with ``(r_a, r_b)`` vertices holds

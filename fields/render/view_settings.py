@@ -88,7 +88,6 @@ class RadianceRender(ViewRenderConfig):
         return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
 
 
-
 class SurfaceRender(ViewRenderConfig):
     # CPU-sized (issue 18): 24 + 16 samples per ray, finite-difference gradients, a ReLU SDF network of one
     # hidden layer; measured about 7x the steps per second of 48 + 32 samples with analytic gradients

@@ -38,12 +38,6 @@ log = logging.getLogger("fields")
 MESH_FORMATS = ("ply", "obj", "glb", "stl", "off")
 
 
-
-
-
-
-
-
 def read_mesh(value: str, shape_resolution: int):
     if value.startswith(SHAPE_PREFIX):
         return shape_mesh(preset(value[len(SHAPE_PREFIX) :]), shape_resolution)

@@ -42,10 +42,6 @@ if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
 
-
-
-
-
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
 class RadianceTask(MultiViewTask):
     def __init__(self, scene: "SceneConfig"):

@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 UNIT_BOX = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 
 
-
-
 @TASKS.register("surface", aliases=("neus",))
 class SurfaceTask(MultiViewTask):
     def __init__(self, scene: "SceneConfig"):

@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
 
-
-
 @TASKS.register("video")
 class VideoTask(FieldTask):
     def __init__(self, scene: "SceneConfig"):
