@@ -46,7 +46,9 @@ def test_register_refuses_a_config_type_that_names_another_member():
 
 def test_declared_members_build_their_classes():
     """Every name declared torch-free resolves to a class that registered itself under it with the same config."""
-    for registry in (ENCODERS, DECODERS, MODELS):
+    from fields.render.splat_settings import STRATEGIES
+
+    for registry in (ENCODERS, DECODERS, MODELS, STRATEGIES):
         for name in registry.names():
             assert registry.get(name).Config is registry.config(name), (registry.kind, name)
     for name in TASKS.names():

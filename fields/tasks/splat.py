@@ -15,23 +15,21 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import Field, SerializeAsAny, field_validator
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
-from fields.config.base import ComponentConfig
 from fields.io import save_image
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
 from fields.render.cameras import Cameras, image_rays
 from fields.render.splat import rasterize_gaussians, view_matrices
 from fields.tasks.multiview import MultiViewTask
-from fields.render.view_settings import ViewRenderConfig
 from fields.tasks.registry import TASKS
 from fields.tasks.splat_init import init_gaussians
+from fields.render.splat_settings import SplatSettings  # noqa: F401  (render:)
 from fields.tasks.splat_strategy import STRATEGIES
 
 if TYPE_CHECKING:
@@ -40,26 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("fields")
 
 
-class SplatSettings(ViewRenderConfig):
-    """``render:`` of ``task: splat``: rasterizer, loss, learning rates, densification, meshing."""
-
-    backend: Literal["auto", "torch", "cpp", "triton", "gsplat"] = "auto"
-    antialiased: bool = Field(False, description="Mip-Splatting's opacity compensation of the 2D low-pass")
-    ssim_weight: float = Field(0.2, ge=0, le=1, description="lambda of (1 - lambda) L1 + lambda (1 - SSIM)")
-    lr_means: float = Field(1.6e-4, gt=0, description="position learning rate at the start, times the scene extent")
-    lr_means_final: float = Field(1.6e-6, gt=0, description="position learning rate at the end, times the scene extent")
-    lr_scales: float = Field(5e-3, gt=0)
-    lr_quats: float = Field(1e-3, gt=0)
-    lr_opacities: float = Field(5e-2, gt=0)
-    lr_sh_dc: float = Field(2.5e-3, gt=0)
-    lr_sh_rest: float = Field(1.25e-4, gt=0)
-    strategy: SerializeAsAny[ComponentConfig] = Field(default_factory=lambda: STRATEGIES.validate("default"))
-    mesh_voxels: int = Field(256, ge=8, description="fields export mesh: TSDF voxels across the scene box (default)")
-
-    @field_validator("strategy", mode="before")
-    @classmethod
-    def _strategy(cls, value: Any) -> Any:
-        return STRATEGIES.validate(value, default="default")
 
 
 @TASKS.register("splat", aliases=("3dgs", "gaussian_splatting"))

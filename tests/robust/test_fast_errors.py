@@ -83,7 +83,7 @@ def test_mistakes_answer_before_torch_loads(files: Path, args: list[str], needle
 def test_a_valid_scene_validates_without_torch(files: Path):
     """The whole schema is torch-free for these tasks: a valid scene passes validation without torch."""
     script = ("import sys, json\nfrom fields.engine.scene import load_scene\n"
-              "tasks = ['radiance', 'surface', 'sdf', 'occupancy', 'image']\n"
+              "tasks = ['radiance', 'surface', 'splat', 'sdf', 'occupancy', 'image']\n"
               "scenes = [load_scene(sys.argv[1], [f'task={t}'] + (['data={mesh: shape:torus}'] if t in "
               "('sdf', 'occupancy') else ['data={}'] if t == 'image' else [])) for t in tasks]\n"
               f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))")
