@@ -20,10 +20,10 @@ def tsdf_mesh(task: SplatTask, path: Path, voxels: int, min_opacity: float = 0.5
     (truncation 4 voxels); pixels with rendered opacity under ``min_opacity`` are left out. Returns ``path``."""
     from fields.datasets.mesh import import_open3d
     from fields.io.atomic import atomic_path
+    from fields.io.progress import track
     from fields.render.splat import view_matrices
 
     o3d = import_open3d()
-    from rich.progress import track
 
     box = task.views.aabb.double()
     length = float((box[3:] - box[:3]).max())
@@ -35,7 +35,7 @@ def tsdf_mesh(task: SplatTask, path: Path, voxels: int, min_opacity: float = 0.5
         origin=box[:3].numpy().reshape(3, 1),
     )
     cams = task.cameras
-    for index in track(task.views.train, description="TSDF fusion", transient=True):
+    for index in track(task.views.train, "TSDF fusion"):
         out = task.render_view(cams, index)
         depth = np.where(out["opacity"].numpy() >= min_opacity, out["depth"].numpy(), 0.0).astype(np.float32)
         colour = np.ascontiguousarray((out["rgb"].numpy() * 255 + 0.5).astype(np.uint8))
