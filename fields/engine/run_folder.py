@@ -4,6 +4,8 @@ this first, so a wrong path answers at once; ``load_run`` then reads the checkpo
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from fields.config.load import read_yaml
@@ -26,3 +28,19 @@ def read_run_scene(run_dir: str | Path, checkpoint: bool = True) -> SceneConfig:
     if checkpoint and not (run_dir / LAST_CHECKPOINT).is_file():
         raise UserError(f"{run_dir / LAST_CHECKPOINT}: checkpoint not found")
     return scene
+
+
+def check_output_dir(output_dir: str | Path) -> None:
+    """Fail before anything loads when no run folder can be made under ``output.dir``: its nearest existing
+    folder must be a folder that takes a new entry (probed with an empty folder, removed at once; permission
+    bits alone do not tell, for root or under /proc)."""
+    path = Path(output_dir).expanduser().absolute()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"output.dir: {path}: {existing} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".fields-probe-", dir=existing))
+    except OSError as err:
+        raise UserError(f"output.dir: cannot create the run folder under {path} ({err.strerror or err})") from None

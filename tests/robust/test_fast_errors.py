@@ -59,6 +59,8 @@ CASES = [
     (["fit", "{root}/ok.yaml", "task=surface", "model.gradient_step=0"], "gradient_step"),
     (["fit", "{root}/ok.yaml", "train.steps=many"], "train.steps"),
     (["fit", "{root}/ok.yaml", "output.name=../x"], "output.name"),
+    (["fit", "{root}/ok.yaml", "output.dir={root}/ok.yaml/runs"], "not a folder"),
+    (["fit", "{root}/ok.yaml", "output.dir=/proc/fields-runs"], "cannot create the run folder"),
     (["fit", "{root}/ok.yaml", "--view", "--host", "999.1.1.1"], "--host"),
     (["fit", "--resume", "{root}/run", "model.encoder.n_levels=0"], "n_levels"),
     (["eval", "{root}/nowhere"], "run folder not found"),

@@ -15,7 +15,7 @@ from fields.errors import UserError
 def _scene(scene: Optional[str], overrides: List[str], resume: Optional[Path]):
     """``(scene config, run folder or None, run name)`` from the command line, torch-free."""
     from fields.config.load import apply_overrides, read_yaml
-    from fields.engine.run_folder import CONFIG_NAME
+    from fields.engine.run_folder import CONFIG_NAME, check_output_dir
     from fields.engine.scene import load_scene, scene_from_dict
 
     items = list(overrides)
@@ -34,7 +34,9 @@ def _scene(scene: Optional[str], overrides: List[str], resume: Optional[Path]):
         return scene_from_dict(data, base_dir=resume, source=str(config)), resume, resume.name
     if scene is None:
         raise UserError("give a scene file, e.g. fields fit configs/image/astronaut.yaml")
-    return load_scene(scene, items), None, Path(scene).stem
+    cfg = load_scene(scene, items)
+    check_output_dir(cfg.output.dir)
+    return cfg, None, Path(scene).stem
 
 
 def fit(
