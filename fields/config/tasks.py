@@ -79,11 +79,10 @@ declare_task("surface", "fields.tasks.surface:SurfaceTask", TaskSchema(
     data=f"{_DATA}:PosedViewsData", render=f"{_VIEWS}:SurfaceRender", model_type="neus",
     model_keys_in_render=("init_variance", "init_radius", "sdf_neurons", "sdf_hidden_layers", "geo_feat_dim",
                           "direction_encoder", "gradient_step", "sdf_activation")), aliases=("neus",))
-# these two validate their head: with torch loaded (the heads' configs sit with the heads)
 declare_task("splat", "fields.tasks.splat:SplatTask", TaskSchema(
     data=f"{_DATA}:PosedViewsData", render="fields.render.splat_settings:SplatSettings", model_type="gaussians"),
     aliases=("3dgs", "gaussian_splatting"))
 declare_task("classify", "fields.tasks.classify:ClassifyTask", TaskSchema(
-    data="fields.tasks.classify:ClassifyData", head="fields.tasks.classify:ClassifyTask.validate_head"))
+    data="fields.datasets.head_data:ClassifyData", head="fields.config.heads:classifier_head"))
 declare_task("restore", "fields.tasks.restore:RestoreTask", TaskSchema(
-    data="fields.tasks.restore:RestoreData", head="fields.tasks.restore:RestoreTask.validate_head"))
+    data="fields.datasets.head_data:RestoreData", head="fields.config.heads:restore_head"))

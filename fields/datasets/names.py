@@ -11,6 +11,8 @@ SHAPE_NAMES = ("sphere", "box", "torus", "capsule", "union", "blend")
 SYNTHETIC_PREFIX = "synthetic:"
 SYNTHETIC_SCENES = ("objects", "sphere")
 POVRAY_PREFIX = "povray:"  # scenes rendered with POV-Ray (fields.datasets.povray)
+SHAPE_CLASSES = ("sphere", "box", "torus", "cylinder", "cone", "capsule", "ellipsoid", "two_spheres", "box_with_hole",
+                 "l_shape", "cross", "tube")  # the procedural collection of the classify task (shapes_collection)
 _SKIMAGE_SKIP = {"data_dir", "download_all", "lbp_frontal_face_cascade_filename", "stereo_motorcycle"}
 
 
