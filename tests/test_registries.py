@@ -48,7 +48,7 @@ def test_declared_members_build_their_classes():
     """Every name declared torch-free resolves to a class that registered itself under it with the same config."""
     from fields.render.splat_settings import STRATEGIES
 
-    for registry in (ENCODERS, DECODERS, MODELS, STRATEGIES):
+    for registry in (ENCODERS, DECODERS, MODELS, STRATEGIES, MIXERS, BACKBONES):
         for name in registry.names():
             assert registry.get(name).Config is registry.config(name), (registry.kind, name)
     for name in TASKS.names():

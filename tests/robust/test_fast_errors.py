@@ -58,6 +58,9 @@ CASES = [
     (["fit", "{root}/ok.yaml", "task=sdf", "data={{mesh: shape:tor}}"], "no generated shape"),
     (["fit", "{root}/ok.yaml", "task=surface", "model.gradient_step=0"], "gradient_step"),
     (["fit", "{root}/ok.yaml", "train.steps=many"], "train.steps"),
+    (["fit", "{root}/ok.yaml", "task=restore", "data={{}}", "head.mixer=pol"], "did you mean pool"),
+    (["fit", "{root}/ok.yaml", "task=classify", "data={{}}", "head.type=unet"], "classifier head"),
+    (["fit", "{root}/ok.yaml", "task=splat", "render.strategy.type=mcmx"], "did you mean mcmc"),
     (["fit", "{root}/ok.yaml", "output.name=../x"], "output.name"),
     (["fit", "{root}/ok.yaml", "output.dir={root}/ok.yaml/runs"], "not a folder"),
     (["fit", "{root}/ok.yaml", "output.dir=/proc/fields-runs"], "cannot create the run folder"),
@@ -85,9 +88,9 @@ def test_mistakes_answer_before_torch_loads(files: Path, args: list[str], needle
 def test_a_valid_scene_validates_without_torch(files: Path):
     """The whole schema is torch-free for these tasks: a valid scene passes validation without torch."""
     script = ("import sys, json\nfrom fields.engine.scene import load_scene\n"
-              "tasks = ['radiance', 'surface', 'splat', 'sdf', 'occupancy', 'image']\n"
+              "tasks = ['radiance', 'surface', 'splat', 'sdf', 'occupancy', 'image', 'classify', 'restore']\n"
               "scenes = [load_scene(sys.argv[1], [f'task={t}'] + (['data={mesh: shape:torus}'] if t in "
-              "('sdf', 'occupancy') else ['data={}'] if t == 'image' else [])) for t in tasks]\n"
+              "('sdf', 'occupancy') else ['data={}'] if t in ('image', 'classify', 'restore') else [])) for t in tasks]\n"
               f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))")
     result = subprocess.run([sys.executable, "-c", script, str(files / "ok.yaml")], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
@@ -97,7 +100,7 @@ def test_a_valid_scene_validates_without_torch(files: Path):
 
 def test_torch_free_name_lists_match_the_code():
     from fields.config.decoders import ACTIVATION_NAMES, FAMILIES
-    from fields.datasets import analytic, names, povray, synthetic_scene  # noqa: F401
+    from fields.datasets import analytic, names, povray, shapes_collection, synthetic_scene  # noqa: F401
     from fields.decoders import selectable
     from fields.decoders.activations import ACTIVATIONS
     from fields.engine.callbacks import LAST
@@ -107,4 +110,5 @@ def test_torch_free_name_lists_match_the_code():
     assert tuple(selectable.FAMILIES) == FAMILIES
     assert tuple(analytic.PRESETS) == names.SHAPE_NAMES
     assert tuple(synthetic_scene.SCENES) == names.SYNTHETIC_SCENES
+    assert tuple(shapes_collection.CLASSES) == names.SHAPE_CLASSES
     assert LAST_CHECKPOINT.name == LAST
