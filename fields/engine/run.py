@@ -1,7 +1,8 @@
 """The one training path: scene -> task -> Lightning Trainer -> run folder.
 
-A run folder holds ``config.resolved.yaml``, ``checkpoints/last.safetensors``, ``metrics.json``, the
-task's outputs (``reconstruction.png`` for images) and ``logs/`` (CSV and TensorBoard).
+A run folder holds ``config.resolved.yaml``, ``checkpoints/last.safetensors``, ``metrics.json``,
+``training_curves.png``, the task's outputs (``reconstruction.png`` and ``comparison.png`` for images) and
+``logs/`` (CSV and TensorBoard).
 """
 
 from __future__ import annotations
