@@ -42,13 +42,13 @@ def read_log(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {key: (np.array([s for s, _ in rows]), np.array([v for _, v in rows])) for key, rows in columns.items()}
 
 
-def curve_panels(log: dict[str, tuple[np.ndarray, np.ndarray]], metrics: dict[str, Any],
-                 loss_name: str = "loss") -> list[Panel]:
+def curve_panels(log: dict[str, tuple[np.ndarray, np.ndarray]], metrics: dict[str, Any]) -> list[Panel]:
     """The loss panel, and a quality panel when the log or the metrics hold a quality figure."""
-    last = float(metrics.get("steps") or max((s.max() for s, _ in log.values() if len(s)), default=0))
+    logged = max((float(s.max()) for s, _ in log.values() if len(s)), default=0.0)
+    last = float(metrics.get("steps") or logged)
     losses = [(key.removeprefix("train/"), *log[key]) for key in log if key.startswith("train/") and
               (key == "train/loss" or key.endswith("_loss") or key in ("train/distance",))]
-    panels = [Panel(f"training loss ({loss_name})", "loss", sorted(losses, key=lambda s: s[0] != "loss"), log_y=True)]
+    panels = [Panel("training loss", "loss", sorted(losses, key=lambda s: s[0] != "loss"), log_y=True)]
     for name, column, label in QUALITY:
         value = metrics.get(name)
         series = [(column.removeprefix("train/") + " (training batches)", *log[column])] if column in log else []
@@ -56,14 +56,16 @@ def curve_panels(log: dict[str, tuple[np.ndarray, np.ndarray]], metrics: dict[st
             markers = [(f"{name} (evaluation)", last, float(value))] if isinstance(value, (int, float)) else []
             panels.append(Panel(label, label, series, markers))
             break
+    for panel in panels:  # one step axis for both
+        panel.xmax = max(last, logged)
     return panels
 
 
-def write_training_curves(run_dir: str | Path, metrics: dict[str, Any], loss_name: str = "loss") -> Optional[Path]:
+def write_training_curves(run_dir: str | Path, metrics: dict[str, Any]) -> Optional[Path]:
     """Draw the run's curves into ``RUN_DIR/training_curves.png``; None when the run logged nothing."""
     run_dir = Path(run_dir)
     path = run_dir / LOG_PATH
     log = read_log(path) if path.is_file() else {}
     if not log and not metrics:
         return None
-    return save_image(run_dir / CURVES_NAME, draw_chart(curve_panels(log, metrics, loss_name)))
+    return save_image(run_dir / CURVES_NAME, draw_chart(curve_panels(log, metrics)))

@@ -183,7 +183,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
         }
         check_finite(metrics, run_dir)
         task.write_outputs(run_dir)
-        write_training_curves(run_dir, metrics, scene.train.loss)
+        write_training_curves(run_dir, metrics)
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     except BaseException:
         # a new run that failed before its first checkpoint is no run: leave no half-made folder behind

@@ -23,6 +23,7 @@ class Panel:
     markers: list[tuple[str, float, float]] = field(default_factory=list)  # (label, step, value)
     log_y: bool = False
     xlabel: str = "step"
+    xmax: float | None = None  # the step axis ends here (panels side by side share it); default the last value
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -63,7 +64,7 @@ def _draw_panel(canvas, panel: Panel, x0: int, width: int, height: int) -> None:
     if not ys:
         draw.text((x0 + width // 2, height // 2), "no values logged", fill="grey", font=font(size), anchor="mm")
         return
-    xlo, xhi = 0.0, max(max(xs), 1.0)
+    xlo, xhi = 0.0, max(panel.xmax or max(xs), 1.0)
     transform = (lambda v: math.log10(v)) if panel.log_y else (lambda v: v)
     tlo, thi = transform(min(ys)), transform(max(ys))
     if panel.log_y:

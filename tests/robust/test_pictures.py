@@ -51,7 +51,7 @@ def test_curves_read_the_log_and_mark_the_evaluation(tmp_path: Path):
     columns = read_log(log)
     assert list(columns["train/loss"][0]) == [49, 99, 149]
     panels = curve_panels(columns, {"psnr": 26.5, "steps": 150})
-    assert [p.title for p in panels] == ["training loss (loss)", "PSNR (dB)"]
+    assert [p.title for p in panels] == ["training loss", "PSNR (dB)"] and {p.xmax for p in panels} == {150.0}
     assert panels[0].log_y and panels[1].markers == [("psnr (evaluation)", 150.0, 26.5)]
     iou = curve_panels({"train/loss": columns["train/loss"]}, {"iou": 0.93, "steps": 150})
     assert iou[1].ylabel == "IoU" and iou[1].markers[0][2] == 0.93

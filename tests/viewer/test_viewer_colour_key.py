@@ -14,7 +14,7 @@ from tests.viewer.browser_helpers import free_port
 def test_colour_bar_runs_from_dark_blue_to_dark_red():
     bar = colour_bar(200, 10)
     assert bar.shape == (10, 200, 3) and bar.dtype == np.uint8
-    assert bar[0, 0, 2] > bar[0, 0, 0] and bar[0, -1, 0] > bar[0, -1, 2]  # blue near/low, red far/high
+    assert bar[0, 30, 2] > bar[0, 30, 0] and bar[0, -10, 0] > bar[0, -10, 2]  # blue near/low, red far/high
 
 
 def test_legend_names_the_scale():
