@@ -1,17 +1,20 @@
 """Capture benchmark: from a generated video to cameras and a radiance field, per POV-Ray scene.
 
     python -m benchmarks.captures                                   # 3 scenes, 150 frames at 320x240, 20 min fits
-    python -m benchmarks.captures --scenes quarry --frames 60 --size 160x120 --fit-minutes 2   # a quick look
+    python -m benchmarks.captures --quick        # smoke run: quarry, 60 frames at 160x120, 100 steps per fit
+    python -m benchmarks.captures --steps 2000   # fixed step counts (quality does not depend on the load)
     python -m benchmarks.captures --no-fits                          # structure from motion only
 
 Per scene: the walk is rendered (numbered PNGs and an MP4; the true cameras kept aside), then
 ``fields process video`` on the MP4 alone (``--frames`` = the rendered count, so frame k is truth k):
 frames registered, rotation and position errors after a similarity alignment to the truth (position as
 a fraction of the extent of the true camera centres), reprojection error, seconds per stage. Fits
-(``configs/radiance/capture.yaml``, every 8th frame held out, ``--fit-minutes`` each): on the SfM poses
-with the L-infinity contraction and with the bounded box (``render.contraction=none``); on the true poses,
-on poses perturbed by ``--perturb-deg`` degrees and ``--perturb-extent`` of the extent (training views
-only) without and with pose refinement. CPU timings move with the machine's load: report it too.
+(``configs/radiance/capture.yaml``, every 8th frame held out, ``--fit-minutes`` or ``--steps`` each): on
+the SfM poses with the L-infinity contraction, with the bounded box (``render.contraction=none``) and as
+splats from the SfM points (``configs/splat/colmap.yaml``); on the true poses without and with pose
+refinement (its drift), and on poses perturbed by ``--perturb-deg`` degrees and ``--perturb-extent`` of the
+extent (training views only) without and with it; refined runs report their training cameras' errors
+against the truth before and after. CPU timings move with the machine's load: report it too.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ import datetime as _dt
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "configs" / "radiance" / "capture.yaml"
 
 
 def sfm_row(scene: str, folder: Path, frames: int) -> dict:
@@ -54,44 +57,80 @@ def sfm_row(scene: str, folder: Path, frames: int) -> dict:
             "total_seconds": round(time.perf_counter() - started, 1)}
 
 
-def perturbed_transforms(folder: Path, out: Path, degrees: float, extent_fraction: float, seed: int = 0) -> Path:
-    """The true cameras with the training views' poses perturbed (test views, every 8th, kept true)."""
-    from scipy.spatial.transform import Rotation
+RADIANCE = ROOT / "configs" / "radiance" / "capture.yaml"
+SPLAT = ROOT / "configs" / "splat" / "colmap.yaml"
+# --quick: a small field and batch, so that every row runs in a minute or two on a busy 2-core CPU
+QUICK_RADIANCE = ["train.batch_size=512", "model.encoder.log2_hashmap_size=16", "model.encoder.max_resolution=1024",
+                  "render.proposal_samples=[96, 48]", "render.n_samples=32", "render.camera_opt_delay=20"]
+QUICK_SPLAT = ["render.strategy.refine_start=100", "render.strategy.refine_every=50",
+               "render.strategy.reset_every=3000", "model.sh_increase_every=200"]
 
+
+def refined_errors(run_dir: Path, truth: Path) -> dict:
+    """Rotation (degrees, less the common turn) and position (% of the extent, after a similarity alignment)
+    errors of the run's training cameras against the truth: as given to the fit, and as refined by it."""
+    from fields.datasets.capture.align import pose_errors, rotation_errors_deg
+    from fields.engine.run import load_run
+
+    _, task = load_run(run_dir)
+    true = np.array([f["c2w"] for f in json.loads(truth.read_text())["frames"]])[task.views.train]
+    row = {}
+    for key, cams in (("given", task.cameras), ("refined", task.refined_cameras())):
+        c2w = cams.to_opencv().c2w.double().numpy()[task.views.train]
+        rotation = float(rotation_errors_deg(c2w, true).mean())  # less the common turn (a gauge freedom)
+        row[f"{key}_rot_deg"] = round(rotation, 3)
+        row[f"{key}_pos_pct"] = round(100 * pose_errors(c2w, true).position_mean, 3)
+    return row
+
+
+def fit_row(name: str, data: Path, overrides: list[str], budget: dict, runs: Path, config: Path = RADIANCE,
+            truth: Path | None = None) -> dict:
+    """One fit: ``budget`` is ``{"steps": n}`` (a fixed step count) or ``{"minutes": m}`` (a time budget)."""
+    from fields.config.load import apply_overrides, read_yaml
+    from fields.engine.run import fit
+    from fields.engine.scene import scene_from_dict
+
+    limit = ([f"train.steps={budget['steps']}", "train.max_time=null"] if "steps" in budget
+             else [f"train.max_time={budget['minutes'] * 60}", "train.steps=1000000"])
+    items = [f"data.path={data}", *limit, "train.progress=false", f"output.dir={runs}", f"output.name={name}",
+             *overrides]
+    scene = scene_from_dict(apply_overrides(read_yaml(config), items), base_dir=config.parent, source=str(config))
+    started = time.perf_counter()
+    run_dir, metrics = fit(scene, scene_name=name)
+    row = {"run": name, "steps": metrics["steps"], "train_seconds": round(metrics["train_seconds"], 1),
+           "psnr": round(metrics["psnr"], 2), "ssim": round(metrics["ssim"], 4), "run_dir": str(run_dir),
+           "load": round(os.getloadavg()[0], 1), "wall_seconds": round(time.perf_counter() - started, 1)}
+    if truth is not None and "camera_opt=off" not in " ".join(overrides):
+        row.update(refined_errors(run_dir, truth))
+    return row
+
+
+def scene_fits(scene: str, folder: Path, work: Path, sfm_ok: bool, args) -> list[dict]:
+    """The fits of one scene (see the module docstring)."""
+    from fields.datasets.capture.perturb import perturb_transforms
     from fields.datasets.capture.povray import write_truth_transforms
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "images").exists() or (out / "images").symlink_to(folder / "images")
-    (out / "truth.json").write_text((folder / "truth.json").read_text())
-    path = write_truth_transforms(out)
-    meta = json.loads(path.read_text())
-    centres = np.array([f["transform_matrix"] for f in meta["frames"]])[:, :3, 3]
-    extent = float(np.linalg.norm(centres.max(0) - centres.min(0)))
-    rng = np.random.default_rng(seed)
-    for i, frame in enumerate(meta["frames"]):
-        if i % 8 == 0 or degrees == 0:
-            continue
-        c2w = np.array(frame["transform_matrix"])
-        axis = rng.normal(size=3)
-        c2w[:3, :3] = Rotation.from_rotvec(np.radians(degrees) * axis / np.linalg.norm(axis)).as_matrix() @ c2w[:3, :3]
-        shift = rng.normal(size=3)
-        c2w[:3, 3] += extent_fraction * extent * shift / np.linalg.norm(shift)
-        frame["transform_matrix"] = c2w.tolist()
-    path.write_text(json.dumps(meta, indent=1))
-    return out
+    budget = {"steps": args.steps} if args.steps else {"minutes": args.fit_minutes}
+    quick, splat_quick = (QUICK_RADIANCE, QUICK_SPLAT) if args.quick else ([], [])
+    runs, rows = work / scene / "runs", []
 
+    def add(*row_args, **row_kwargs) -> None:
+        rows.append({"scene": scene, **fit_row(*row_args, **row_kwargs)})
+        print(rows[-1], flush=True)
 
-def fit_row(name: str, data: Path, overrides: list[str], minutes: float, runs: Path) -> dict:
-    from fields.config.load import apply_overrides, read_yaml
-    from fields.engine.scene import scene_from_dict
-    from fields.engine.run import fit
-
-    items = [f"data.path={data}", f"train.max_time={minutes * 60}", "train.steps=1000000", "train.progress=false",
-             f"output.dir={runs}", f"output.name={name}", *overrides]
-    scene = scene_from_dict(apply_overrides(read_yaml(CONFIG), items), base_dir=CONFIG.parent, source=str(CONFIG))
-    run_dir, metrics = fit(scene, scene_name=name)
-    return {"run": name, "steps": metrics["steps"], "train_seconds": round(metrics["train_seconds"], 1),
-            "psnr": round(metrics["psnr"], 2), "ssim": round(metrics["ssim"], 4), "run_dir": str(run_dir)}
+    if sfm_ok:
+        processed = folder / "processed"
+        add("sfm-contracted", processed, quick, budget, runs)
+        add("sfm-bounded", processed, [*quick, "render.contraction=none"], budget, runs)
+        add("sfm-splat", processed, ["data.downscale=1", *splat_quick], budget, runs, config=SPLAT)
+    write_truth_transforms(folder)
+    truth = folder / "truth.json"
+    add("true-poses", folder, [*quick, "render.camera_opt=off"], budget, runs)
+    add("true-refined", folder, quick, budget, runs, truth=truth)
+    noisy = perturb_transforms(folder, work / scene / "perturbed", args.perturb_deg, args.perturb_extent)
+    add("perturbed", noisy, [*quick, "render.camera_opt=off"], budget, runs)
+    add("perturbed-refined", noisy, quick, budget, runs, truth=truth)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -101,12 +140,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--size", default="320x240")
     parser.add_argument("--arc", type=float, default=300.0, help="degrees walked around the objects")
     parser.add_argument("--fit-minutes", type=float, default=20.0)
+    parser.add_argument("--steps", type=int, default=0, help="fixed step counts instead of --fit-minutes")
+    parser.add_argument("--quick", action="store_true",
+                        help="one scene, 60 frames at 160x120, 100 steps, a smaller field and batch (a smoke run)")
     parser.add_argument("--no-fits", action="store_true")
     parser.add_argument("--perturb-deg", type=float, default=1.0)
     parser.add_argument("--perturb-extent", type=float, default=0.02)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
-    from fields.datasets.capture.povray import render_capture, write_truth_transforms
+    if args.quick:
+        given = set(argv if argv is not None else sys.argv[1:])
+        args.scenes = args.scenes if "--scenes" in given else ["quarry"]
+        args.frames = args.frames if "--frames" in given else 60
+        args.size = args.size if "--size" in given else "160x120"
+        args.steps = args.steps or 100
+    from fields.datasets.capture.povray import render_capture
 
     width, height = (int(v) for v in args.size.split("x"))
     stamp = f"{_dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -119,21 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
         except Exception as err:  # a failed reconstruction is a row of the table, not the end of the run
             sfm.append({"scene": scene, "error": str(err).splitlines()[0]})
         print(sfm[-1], flush=True)
-        if args.no_fits:
-            continue
-        runs = work / scene / "runs"
-        if "error" not in sfm[-1]:
-            fits.append({"scene": scene, **fit_row("sfm-contracted", folder / "processed", [], args.fit_minutes, runs)})
-            fits.append({"scene": scene, **fit_row("sfm-bounded", folder / "processed", ["render.contraction=none"],
-                                                   args.fit_minutes, runs)})
-        write_truth_transforms(folder)
-        plain = ["render.camera_opt=off"]
-        fits.append({"scene": scene, **fit_row("true-poses", folder, plain, args.fit_minutes, runs)})
-        noisy = perturbed_transforms(folder, work / scene / "perturbed", args.perturb_deg, args.perturb_extent)
-        fits.append({"scene": scene, **fit_row("perturbed", noisy, plain, args.fit_minutes, runs)})
-        fits.append({"scene": scene, **fit_row("perturbed-refined", noisy, [], args.fit_minutes, runs)})
-        for row in fits[-5:]:
-            print(row, flush=True)
+        if not args.no_fits:
+            fits += scene_fits(scene, folder, work, "error" not in sfm[-1], args)
     print(f"\ncaptures: {args.frames} frames at {args.size}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     print(f"{'scene':<10}{'registered':>12}{'rot mean/max deg':>18}{'pos mean/max %':>16}{'reproj px':>10}{'points':>8}"
           f"  seconds per stage")
@@ -147,9 +182,13 @@ def main(argv: list[str] | None = None) -> dict:
               f"{r['position_mean_pct']:>8}/{r['position_max_pct']:<7}{r['reprojection_px']:>10}{r['points']:>8}"
               f"  {stages}")
     if fits:
-        print(f"\n{'scene':<10}{'run':<20}{'steps':>8}{'train s':>9}{'PSNR':>8}{'SSIM':>8}")
+        print(f"\n{'scene':<10}{'run':<20}{'steps':>8}{'train s':>9}{'load':>6}{'PSNR':>8}{'SSIM':>8}"
+              f"{'rot deg given -> refined':>26}{'pos % given -> refined':>24}")
         for r in fits:
-            print(f"{r['scene']:<10}{r['run']:<20}{r['steps']:>8}{r['train_seconds']:>9}{r['psnr']:>8}{r['ssim']:>8}")
+            poses = (f"{r['given_rot_deg']:>12} -> {r['refined_rot_deg']:<10}{r['given_pos_pct']:>11} -> "
+                     f"{r['refined_pos_pct']:<9}" if "refined_rot_deg" in r else "")
+            print(f"{r['scene']:<10}{r['run']:<20}{r['steps']:>8}{r['train_seconds']:>9}{r['load']:>6}{r['psnr']:>8}"
+                  f"{r['ssim']:>8}{poses}")
     result = {"benchmark": "captures", "time": stamp, "machine": platform.platform(), "load": os.getloadavg()[0],
               "settings": {k: str(v) for k, v in vars(args).items()}, "sfm": sfm, "fits": fits}
     path = args.out / f"captures-{stamp}.json"

@@ -14,15 +14,14 @@ OpenGL ``transform_matrix`` written (columns right, up, back, position).
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import shutil
-import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+from fields.datasets.povray_render import explicit_camera, orbit_poses, render_all, require_povray, run_povray, \
+    write_transforms
 
 COMMON = """
 #version 3.7;
@@ -79,56 +78,7 @@ cylinder { <0, 0, -1.0>, <0, 0, -0.55>, 0.25 texture { pigment { brick color rgb
 }
 
 
-def camera_poses(n: int, radius: float, rng: np.random.Generator) -> np.ndarray:
-    """``(n, 4, 4)`` OpenGL camera-to-world matrices on the sphere's upper part, looking at the centre."""
-    poses = []
-    for _ in range(n):
-        azimuth, elevation = rng.uniform(0, 2 * math.pi), math.asin(rng.uniform(0.1, 0.85))
-        eye = radius * np.array(
-            [math.cos(elevation) * math.cos(azimuth), math.cos(elevation) * math.sin(azimuth), math.sin(elevation)]
-        )
-        back = eye / np.linalg.norm(eye)
-        right = np.cross([0.0, 0.0, 1.0], back)
-        right /= np.linalg.norm(right)
-        up = np.cross(back, right)
-        pose = np.eye(4)
-        pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, up, back, eye
-        poses.append(pose)
-    return np.stack(poses)
-
-
-def pov_camera(pose: np.ndarray, angle_x: float) -> str:
-    right, up, back, eye = pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3]
-    direction = -back * 0.5 / math.tan(angle_x / 2)  # the image plane spans 1 unit of right and up
-
-    def vec(v: np.ndarray) -> str:
-        return "<" + ", ".join(f"{float(c):.9f}" for c in v) + ">"
-
-    return f"camera {{ perspective location {vec(eye)} right {vec(right)} up {vec(up)} direction {vec(direction)} }}\n"
-
-
-def render(scene: str, pose: np.ndarray, angle_x: float, size: int, target: Path, work: Path) -> None:
-    source = work / f"{target.parent.name}_{target.stem}.pov"
-    source.write_text(COMMON + SCENES[scene] + pov_camera(pose, angle_x))
-    cmd = [
-        "povray",
-        f"+I{source}",
-        f"+O{target}",
-        f"+W{size}",
-        f"+H{size}",
-        "+UA",
-        "+A0.1",
-        "+AM2",
-        "+R2",
-        "+FN",
-        "-D",
-        "-V",
-        "+WT1",
-        "-GA",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not target.is_file():
-        raise RuntimeError(f"povray failed on {source}: {done.stderr[-500:]}")
+OPTIONS = ("+UA", "+A0.1", "+AM2", "+R2", "+FN", "-D", "-V", "+WT1", "-GA")  # alpha, adaptive antialiasing
 
 
 def generate(
@@ -142,29 +92,23 @@ def generate(
     angle_x: float = 0.69,
     jobs: int = 2,
 ) -> Path:
-    """Render ``scene`` into ``folder`` (Blender layout); returns the folder."""
-    if shutil.which("povray") is None:
-        raise SystemExit("povray not found (Debian: apt-get install povray)")
+    """Render ``scene`` into ``folder`` (Blender layout; views already there are kept); returns the folder."""
+    require_povray()
     rng = np.random.default_rng(seed)
-    poses = {"train": camera_poses(n_train, radius, rng), "test": camera_poses(n_test, radius, rng)}
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(jobs) as pool:
-        futures = []
+    poses = {"train": orbit_poses(n_train, radius, rng), "test": orbit_poses(n_test, radius, rng)}
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory() as tmp:  # one .pov a view: the camera is part of the scene text
+        renders = []
         for split, split_poses in poses.items():
-            (folder / split).mkdir(exist_ok=True)
+            (folder / split).mkdir(parents=True, exist_ok=True)
             for k, pose in enumerate(split_poses):
-                futures.append(
-                    pool.submit(render, scene, pose, angle_x, size, folder / split / f"r_{k}.png", Path(tmp))
-                )
-        for future in futures:
-            future.result()
+                out, source = folder / split / f"r_{k}.png", Path(tmp) / f"{split}_r_{k}.pov"
+                if not out.is_file():
+                    source.write_text(COMMON + SCENES[scene] + explicit_camera(pose, angle_x))
+                    renders.append(partial(run_povray, source, out, size, size, OPTIONS))
+        render_all(renders, f"POV-Ray {scene}", jobs)
     for split, split_poses in poses.items():
-        frames = [
-            {"file_path": f"./{split}/r_{k}", "transform_matrix": pose.tolist()} for k, pose in enumerate(split_poses)
-        ]
-        (folder / f"transforms_{split}.json").write_text(
-            json.dumps({"camera_angle_x": angle_x, "frames": frames}, indent=1)
-        )
+        write_transforms(folder, split, angle_x, split_poses)
     return folder
 
 

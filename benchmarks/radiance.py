@@ -25,56 +25,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
-import json
 import logging
 import os
 import platform
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
-from torchmetrics.functional.image import peak_signal_noise_ratio
 
+from benchmarks.psnr_clock import PsnrClock, save_result, seconds_text, time_to
 from fields.config.load import apply_overrides, read_yaml
 from fields.engine.run import fit
 from fields.engine.scene import scene_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "radiance" / "synthetic.yaml"
-
-
-class PsnrClock(pl.Callback):
-    """Every ``every`` seconds of training: the mean PSNR of the first ``views`` test views, as rows
-    ``(train_seconds, step, psnr)``. The evaluation's wall time is added to Lightning's ``max_time``."""
-
-    def __init__(self, every: float, views: int):
-        self.every, self.views, self.next, self.rows = every, views, every, []
-
-    def on_train_batch_end(self, trainer: pl.Trainer, task, *args) -> None:
-        if float(task.train_seconds) < self.next:
-            return
-        started = time.perf_counter()
-        psnrs = []
-        for index in task.views.test[: self.views]:
-            pred, target = task.render_view(task.cameras, index)["rgb"], task.test_target(index)
-            psnrs.append(float(peak_signal_noise_ratio(pred, target, data_range=1.0)))
-        seconds, step = round(float(task.train_seconds), 1), int(trainer.global_step)
-        psnr = round(sum(psnrs) / len(psnrs), 2)
-        self.rows.append((seconds, step, psnr))
-        print(f"  t={seconds}s step={step} test PSNR ({len(psnrs)} views) {psnr}", flush=True)
-        self.next = float(task.train_seconds) + self.every
-        for callback in trainer.callbacks:
-            if isinstance(callback, pl.callbacks.Timer) and callback._duration is not None:
-                callback._duration += time.perf_counter() - started
-
-
-def seconds_text(seconds) -> str:
-    return "-" if seconds is None else f"{seconds:g} s"
-
-
-def time_to(rows: list, target: float):
-    return next((seconds for seconds, _, psnr in rows if psnr >= target), None)
 
 
 def scene_data(scene: str, args: argparse.Namespace) -> list[str]:
@@ -227,22 +192,9 @@ def main() -> None:
             f"{r['scene']:<16}{r['sampler']:<16}{r['variant']:<9}{r['steps']:>7}{r['train_seconds']:>9}"
             f"{r['samples_per_second']:>11}{r['psnr']:>7}{r['ssim']:>8}{times}{plateau:>9}{r['load_average']:>6.1f}"
         )
-    result = {
-        "benchmark": "radiance",
-        "time": stamp,
-        "machine": platform.platform(),
-        "processor": platform.processor(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cuda": torch.cuda.is_available(),
-        "settings": vars(args) | {"out": str(args.out)},
-        "rows": rows,
-    }
-    path = args.out / f"radiance-{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
-
+    save_result(args.out, "radiance", stamp, machine=platform.platform(), processor=platform.processor(),
+                torch=torch.__version__, threads=torch.get_num_threads(), cuda=torch.cuda.is_available(),
+                settings=vars(args) | {"out": str(args.out)}, rows=rows)
 
 if __name__ == "__main__":
     main()

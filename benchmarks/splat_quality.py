@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import logging
 import os
 import platform
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.radiance import PsnrClock, time_to
+from benchmarks.psnr_clock import PsnrClock, save_result, time_to
 from fields.config.load import apply_overrides, read_yaml
 from fields.engine.scene import scene_from_dict
 from fields.engine.run import fit
@@ -149,21 +148,9 @@ def main() -> None:
             f"{r['ssim']:>8}{'-' if gain is None else gain:>10}{'-' if plateau is None else plateau:>9}"
             f"{r['gaussians'] or '-':>11}{r['load_average_end']:>6}"
         )
-    result = {
-        "benchmark": "splat_quality",
-        "time": stamp,
-        "machine": platform.platform(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "load_average_at_start": load,
-        "settings": vars(args) | {"out": str(args.out)},
-        "rows": rows,
-    }
-    path = args.out / f"splat_quality-{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
-
+    save_result(args.out, "splat_quality", stamp, machine=platform.platform(), torch=torch.__version__,
+                threads=torch.get_num_threads(), load_average_at_start=load,
+                settings=vars(args) | {"out": str(args.out)}, rows=rows)
 
 if __name__ == "__main__":
     main()

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from fields.engine.scene import load_scene
 from fields.engine.checkpoint import read_checkpoint
 from fields.engine.run import fit, load_run
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli
+from tests.sigkill import kill_after_checkpoint, resume_matches
 
 
 def only_run(runs: Path) -> Path:
@@ -80,34 +75,11 @@ def test_resume_after_sigkill_matches_uninterrupted_run(small_scene: Path, tmp_p
     steps = ["train.steps=400", "train.checkpoint_every=40"]
     result = run_cli("fit", str(small_scene), *steps, "output.name=whole")
     assert result.returncode == 0, result.stderr
-    whole = json.loads((tmp_path / "runs/whole/metrics.json").read_text())
 
-    command = [sys.executable, "-m", "fields.apps.cli", "fit", str(small_scene), *steps, "output.name=killed"]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "COLUMNS": "200"})
-    ckpt = tmp_path / "runs/killed/checkpoints/last.safetensors"
-    deadline = time.time() + 300
-    step = 0
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.is_file():
-            try:
-                step = read_checkpoint(ckpt)[0]["global_step"]
-            except Exception as err:  # a checkpoint under its final name is never partial
-                pytest.fail(f"unreadable checkpoint: {err}")
-            if step >= 80:
-                break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert 80 <= step < 400, step
     run = tmp_path / "runs/killed"
+    step = kill_after_checkpoint([str(small_scene), *steps, "output.name=killed"], run, 80)
+    assert 80 <= step < 400, step
     assert not (run / "metrics.json").exists()
     for path in (run / "checkpoints").glob("*.safetensors"):
         read_checkpoint(path)
-
-    result = run_cli("fit", "--resume", str(run))
-    assert result.returncode == 0, result.stderr
-    resumed = json.loads((run / "metrics.json").read_text())
-    assert resumed["steps"] == 400
-    assert abs(resumed["psnr"] - whole["psnr"]) < 0.2, (resumed["psnr"], whole["psnr"])
-    assert not list(run.rglob(".tmp-*"))
+    resume_matches(run, tmp_path / "runs/whole", 400)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from fields.kernels import grid_cpu
+from fields.kernels import grid_cpu, splat_cpu
 
 
 class BackendStatus(NamedTuple):
@@ -37,8 +37,6 @@ def backend_report() -> list[BackendStatus]:
         else f"unusable: {grid_cpu.unavailable_reason()}"
     )
     rows.append(BackendStatus("cpp", usable, detail))
-    from fields.kernels import splat_cpu
-
     usable = splat_cpu.load() is not None
     detail = "CPU splat rasterizer kernel" if usable else f"unusable: {splat_cpu.unavailable_reason()}"
     rows.append(BackendStatus("cpp splat", usable, detail))

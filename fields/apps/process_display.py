@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -9,16 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fields.datasets.capture.process import CaptureSummary
+from fields.datasets.capture.process import CaptureSummary, process_capture
 
 
 def run_process(kind: Literal["images", "video"], source: Path, out: Path, frames: int, max_size: Optional[int],
                 matching: str, overwrite: bool, console: Console) -> CaptureSummary:
-    import contextlib
-    import os
-
-    from fields.datasets.capture.process import process_capture
-
     # the display writes to a copy of stderr: the SfM stages send fd 2 (COLMAP's native log) to a file
     try:
         terminal = os.fdopen(os.dup(console.file.fileno()), "w", buffering=1)

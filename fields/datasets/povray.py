@@ -11,23 +11,21 @@ the files is POV-Ray's with y and z swapped (right-handed, z up).
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
-import numpy as np
-
+from fields.datasets.povray_render import (INCLUDE_PATH, INCLUDES, homogeneous, look_at_pose, render_all,
+                                           require_povray, run_povray, sphere_locations, write_transforms)
 from fields.errors import UserError
 
 _HEAD = (
-    '#include "colors.inc"\n#include "textures.inc"\n#include "stones.inc"\n#include "woods.inc"\n'
-    "global_settings { assumed_gamma 1.0 }\n"
+    INCLUDES
+    + "global_settings { assumed_gamma 1.0 }\n"
     "camera { perspective location <CX, CY, CZ> look_at <0, 0, 0> sky <0, 1, 0> right x up y angle ANGLE }\n"
     "light_source { <6, 10, -8> color rgb 1.0 }\nlight_source { <-8, 6, 5> color rgb 0.45 shadowless }\n"
 )
+OPTIONS = ("+UA", "+A0.05", "+R3", "+FN8", "-D", "-V", "-GA", INCLUDE_PATH)  # alpha, antialiasing, 8-bit PNG
 
 SCENES = {
     "spheres": """
@@ -67,30 +65,6 @@ box { <-1.2, -0.75, -0.4>, <1.2, -0.6, 0.4> texture { T_Stone13 scale 0.5 } }
 }
 
 
-def camera_positions(n: int, radius: float, seed: int) -> np.ndarray:
-    """``n`` points on the upper part of a sphere (POV-Ray axes: y up), elevation 10 to 70 degrees."""
-    rng = np.random.default_rng(seed)
-    azimuth = rng.uniform(0, 2 * math.pi, n)
-    elevation = np.radians(rng.uniform(10, 70, n))
-    return radius * np.stack(
-        [np.cos(elevation) * np.cos(azimuth), np.sin(elevation), np.cos(elevation) * np.sin(azimuth)], 1
-    )
-
-
-def c2w_opengl(location: np.ndarray) -> np.ndarray:
-    """The camera-to-world ``(4, 4)`` (OpenGL axes, world = POV-Ray's with y and z swapped) of a POV-Ray
-    camera at ``location`` looking at the origin with ``sky y``: its image right is ``sky x direction``
-    and its image up ``direction x right`` (POV-Ray's left-handed frame)."""
-    direction = -location / np.linalg.norm(location)
-    right = np.cross([0.0, 1.0, 0.0], direction)
-    right /= np.linalg.norm(right)
-    up = np.cross(direction, right)
-    swap = np.array([[1.0, 0, 0], [0, 0, 1], [0, 1, 0]])
-    c2w = np.eye(4)
-    c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = swap @ right, swap @ up, -(swap @ direction), swap @ location
-    return c2w
-
-
 def generate_povray_scene(
     folder: Path,
     name: str,
@@ -104,63 +78,24 @@ def generate_povray_scene(
     """Render scene ``name`` into ``folder`` (``transforms_{train,test}.json``, ``{train,test}/r_N.png``)."""
     if name not in SCENES:
         raise UserError(f"unknown POV-Ray scene '{name}'; valid: {', '.join(sorted(SCENES))}")
-    povray = shutil.which("povray")
-    if povray is None:
-        raise UserError("POV-Ray scenes need the povray program (apt-get install povray povray-includes)")
-    from rich.progress import Progress
-
+    require_povray()
+    folder = Path(folder).resolve()  # povray runs in it: its paths must not be relative to another folder
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{name}.pov"
     source.write_text(_HEAD.replace("ANGLE", str(angle)) + SCENES[name])
+    splits = {split: sphere_locations(n, radius, seed * 2 + offset)
+              for split, n, offset in (("train", n_train, 0), ("test", n_test, 1))}
     jobs = []
-    for split, n, offset in (("train", n_train, 0), ("test", n_test, 1)):
+    for split, locations in splits.items():
         (folder / split).mkdir(exist_ok=True)
-        for k, location in enumerate(camera_positions(n, radius, seed * 2 + offset)):
-            jobs.append((split, k, location))
-
-    def render(job) -> None:
-        split, k, (x, y, z) = job
-        out = folder / split / f"r_{k}.png"
-        if out.is_file():
-            return
-        tmp = out.with_name(f".{out.stem}.tmp.png")
-        command = [
-            povray,
-            f"+I{source}",
-            f"+O{tmp}",
-            f"+W{size}",
-            f"+H{size}",
-            "+UA",
-            "+A0.05",
-            "+R3",
-            "+FN8",
-            "-D",
-            "-V",
-            "-GA",
-            f"Declare=CX={x:.6f}",
-            f"Declare=CY={y:.6f}",
-            f"Declare=CZ={z:.6f}",
-            "+L/usr/share/povray-3.7/include",
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=folder, check=False)
-        if result.returncode != 0 or not tmp.is_file():
-            raise UserError(f"povray failed on {source.name} ({result.stderr.strip().splitlines()[-1:]})")
-        tmp.replace(out)
-
-    with Progress(transient=True) as progress, ThreadPoolExecutor(2) as pool:
-        bar = progress.add_task(f"POV-Ray {name}", total=len(jobs))
-        for _ in pool.map(render, jobs):
-            progress.advance(bar)
-    camera_angle_x = math.radians(angle)
-    for split, n, offset in (("train", n_train, 0), ("test", n_test, 1)):
-        frames = [
-            {"file_path": f"./{split}/r_{k}", "transform_matrix": c2w_opengl(loc).tolist()}
-            for k, loc in enumerate(camera_positions(n, radius, seed * 2 + offset))
-        ]
-        tmp = folder / f".transforms_{split}.json.tmp"
-        meta = {"camera_angle_x": camera_angle_x, "aabb_scale": 2.0 / 1.5, "frames": frames}  # box [-2, 2]^3
-        tmp.write_text(json.dumps(meta, indent=1))
-        tmp.replace(folder / f"transforms_{split}.json")
+        for k, (x, y, z) in enumerate(locations):
+            out = folder / split / f"r_{k}.png"
+            if not out.is_file():
+                jobs.append(partial(run_povray, source, out, size, size, OPTIONS, folder, {"CX": x, "CY": y, "CZ": z}))
+    render_all(jobs, f"POV-Ray {name}")
+    for split, locations in splits.items():  # box [-2, 2]^3
+        write_transforms(folder, split, math.radians(angle), [homogeneous(look_at_pose(loc)) for loc in locations],
+                         aabb_scale=2.0 / 1.5)
     return folder
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import imageio.v2 as iio2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -27,7 +28,6 @@ class Video:
 
 def _ffmpeg_reader(path: Path):
     try:
-        import imageio.v2 as iio2
         import imageio_ffmpeg  # noqa: F401  (the plugin needs it; say so clearly if missing)
     except ImportError:
         raise UserError("reading video needs imageio-ffmpeg: pip install 'fields-toolkit[video]'") from None

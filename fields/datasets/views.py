@@ -22,6 +22,7 @@ from fields.datasets.llff import load_llff
 from fields.datasets.posed_views import PosedViews
 from fields.datasets.names import POVRAY_PREFIX, SYNTHETIC_PREFIX
 from fields.datasets.scene_data import PosedViewsData, SyntheticSceneConfig  # noqa: F401  (the data: section)
+from fields.datasets.povray import generate_povray_scene
 from fields.datasets.synthetic_scene import generate_scene
 from fields.render.cameras import check_facing, check_rigid
 
@@ -59,8 +60,6 @@ def load_views(data: PosedViewsData) -> PosedViews:
             generate_scene(folder, name, n_train=s.n_train, n_test=s.n_test, size=s.size, seed=s.seed)
         path, fmt = folder, "blender"
     elif path_text.startswith(POVRAY_PREFIX):
-        from fields.datasets.povray import generate_povray_scene
-
         name, s = path_text[len(POVRAY_PREFIX):], data.synthetic
         folder = cache_dir() / "povray" / f"{name}-{s.n_train}-{s.n_test}-{s.size}-{s.seed}"
         if not (folder / "transforms_test.json").is_file():

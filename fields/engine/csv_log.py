@@ -8,6 +8,7 @@ rows of steps past the checkpoint (the interrupted run logged them; the resumed 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from pytorch_lightning.loggers import CSVLogger
@@ -49,8 +50,6 @@ def truncate_log(path: str | Path, first_step: int) -> None:
     kept = [row for row in rows if not _step_at_least(row.get("step"), first_step)]
     if len(kept) == len(rows):
         return
-    import io
-
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()

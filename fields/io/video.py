@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Optional, Sequence
 
+import imageio.v2 as iio2
 import numpy as np
 import torch
 
@@ -23,7 +24,6 @@ def write_video(path: str | Path, frames: torch.Tensor | Sequence[np.ndarray], f
     one replicated pixel (yuv420p needs even sides). Without imageio-ffmpeg: a ``UserError`` when
     ``required``, else a log line and None."""
     try:
-        import imageio.v2 as iio2
         import imageio_ffmpeg  # noqa: F401 - optional (the video extra); the plugin needs it
     except ImportError:
         if required:

@@ -21,13 +21,32 @@ T_MIN = 1e-4
 
 @triton.jit
 def _pixels(tile, tiles_x, width, height, TS: tl.constexpr, BLOCK: tl.constexpr):
+    """The tile's pixels: ``px, py`` (int), ``inside`` the image, centres ``cx, cy`` (float), each ``(BLOCK,)``."""
     ty = tile // tiles_x
     tx = tile - ty * tiles_x
     i = tl.arange(0, BLOCK)
     px = tx * TS + i % TS
     py = ty * TS + i // TS
     inside = (px < width) & (py < height)
-    return px, py, inside
+    return px, py, inside, px.to(tl.float32) + 0.5, py.to(tl.float32) + 0.5
+
+
+@triton.jit
+def _gaussian(k, live, ids_ptr, means_ptr, conics_ptr, opac_ptr, feats_ptr, C, ch, cx, cy):
+    """Entry ``k`` of the tile's list (``live``: within it): the Gaussian's conic ``ca, cb, cc``, opacity ``o``,
+    features ``f (CP,)``, and per pixel its offset ``dx, dy`` and exponent ``sigma``, each ``(BLOCK,)``."""
+    g = tl.load(ids_ptr + k, mask=live, other=0)
+    mx = tl.load(means_ptr + 2 * g)
+    my = tl.load(means_ptr + 2 * g + 1)
+    ca = tl.load(conics_ptr + 3 * g)
+    cb = tl.load(conics_ptr + 3 * g + 1)
+    cc = tl.load(conics_ptr + 3 * g + 2)
+    o = tl.load(opac_ptr + g)
+    f = tl.load(feats_ptr + g * C + ch, mask=ch < C, other=0.0)
+    dx = mx - cx
+    dy = my - cy
+    sigma = 0.5 * (ca * (dx * dx) + cc * (dy * dy)) + cb * dx * dy
+    return ca, cb, cc, o, f, dx, dy, sigma
 
 
 @triton.jit
@@ -37,9 +56,7 @@ def splat_forward_kernel(
     TS: tl.constexpr, BLOCK: tl.constexpr, CP: tl.constexpr, GROUP: tl.constexpr,
 ):  # fmt: skip
     tile = tl.program_id(0)
-    px, py, inside = _pixels(tile, tiles_x, width, height, TS, BLOCK)
-    cx = px.to(tl.float32) + 0.5
-    cy = py.to(tl.float32) + 0.5
+    px, py, inside, cx, cy = _pixels(tile, tiles_x, width, height, TS, BLOCK)
     start = tl.load(offsets_ptr + tile)
     end = tl.load(offsets_ptr + tile + 1)
     ch = tl.arange(0, CP)
@@ -53,17 +70,8 @@ def splat_forward_kernel(
         for j in tl.static_range(GROUP):
             k = k0 + j
             live = k < end
-            g = tl.load(ids_ptr + k, mask=live, other=0)
-            mx = tl.load(means_ptr + 2 * g)
-            my = tl.load(means_ptr + 2 * g + 1)
-            ca = tl.load(conics_ptr + 3 * g)
-            cb = tl.load(conics_ptr + 3 * g + 1)
-            cc = tl.load(conics_ptr + 3 * g + 2)
-            o = tl.load(opac_ptr + g)
-            f = tl.load(feats_ptr + g * C + ch, mask=ch < C, other=0.0)
-            dx = mx - cx
-            dy = my - cy
-            sigma = 0.5 * (ca * (dx * dx) + cc * (dy * dy)) + cb * dx * dy
+            ca, cb, cc, o, f, dx, dy, sigma = _gaussian(k, live, ids_ptr, means_ptr, conics_ptr, opac_ptr, feats_ptr, C,
+                                                        ch, cx, cy)
             alpha = tl.minimum(o * tl.exp(-sigma), ALPHA_MAX)
             valid = active & live & (sigma >= 0) & (alpha >= ALPHA_MIN)
             next_t = T * (1.0 - alpha)
@@ -89,9 +97,7 @@ def splat_backward_kernel(
     TS: tl.constexpr, BLOCK: tl.constexpr, CP: tl.constexpr, GROUP: tl.constexpr,
 ):  # fmt: skip
     tile = tl.program_id(0)
-    px, py, inside = _pixels(tile, tiles_x, width, height, TS, BLOCK)
-    cx = px.to(tl.float32) + 0.5
-    cy = py.to(tl.float32) + 0.5
+    px, py, inside, cx, cy = _pixels(tile, tiles_x, width, height, TS, BLOCK)
     q = py * width + px
     start = tl.load(offsets_ptr + tile)
     ch = tl.arange(0, CP)
@@ -111,17 +117,8 @@ def splat_backward_kernel(
             j = base + (GROUP - 1 - jj)
             live = j < max_last
             k = start + j
-            g = tl.load(ids_ptr + k, mask=live, other=0)
-            mx = tl.load(means_ptr + 2 * g)
-            my = tl.load(means_ptr + 2 * g + 1)
-            ca = tl.load(conics_ptr + 3 * g)
-            cb = tl.load(conics_ptr + 3 * g + 1)
-            cc = tl.load(conics_ptr + 3 * g + 2)
-            o = tl.load(opac_ptr + g)
-            f = tl.load(feats_ptr + g * C + ch, mask=ch < C, other=0.0)
-            dx = mx - cx
-            dy = my - cy
-            sigma = 0.5 * (ca * (dx * dx) + cc * (dy * dy)) + cb * dx * dy
+            ca, cb, cc, o, f, dx, dy, sigma = _gaussian(k, live, ids_ptr, means_ptr, conics_ptr, opac_ptr, feats_ptr, C,
+                                                        ch, cx, cy)
             gauss = tl.exp(-sigma)
             raw = o * gauss
             alpha = tl.minimum(raw, ALPHA_MAX)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from fields.errors import UserError
+from fields.io.atomic import atomic_path
 
 _TYPES = {
     "char": "i1",
@@ -47,8 +48,6 @@ def splat_properties(n_rest: int) -> list[str]:
 
 def write_splat_ply(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
     """Write Gaussians (``fields.models.gaussians.PARAMS`` tensors) as a 3DGS ``.ply``, atomically."""
-    from fields.io.atomic import atomic_path
-
     t = {k: v.detach().float().cpu() for k, v in tensors.items()}
     n, n_rest = t["means"].shape[0], t["sh_rest"].shape[1]
     columns = [

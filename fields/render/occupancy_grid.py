@@ -21,6 +21,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from fields.kernels import march_cpu
 from fields.render.early_stop import early_stop, march_with_early_stop
 from fields.render.rays import ray_aabb
 from fields.render.steps import steps_at, step_edges
@@ -168,14 +169,13 @@ class OccupancyGrid(nn.Module):
             else torch.full((n_rays,), 0.5).to(origins)
         )
         if self.uses_cpp(origins):
-            from fields.kernels.march_cpu import Marcher, march
-
             if sigma_fn is not None and round_samples > 0:
-                marcher = Marcher(origins, directions, edges, first, count, shift, self.binaries)
+                marcher = march_cpu.Marcher(origins, directions, edges, first, count, shift, self.binaries)
                 return march_with_early_stop(
                     marcher, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples, carry
                 )
-            ray_indices, _, t_starts, t_ends = march(origins, directions, edges, first, count, shift, self.binaries)
+            ray_indices, _, t_starts, t_ends = march_cpu.march(origins, directions, edges, first, count, shift,
+                                                               self.binaries)
         else:
             ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
             t_starts, t_ends, _ = steps_at(origins, directions, edges, shift, ray_indices, steps)
@@ -194,8 +194,6 @@ class OccupancyGrid(nn.Module):
         """Whether ``sampling`` of these rays runs the C++ marcher."""
         if self.marcher == "torch":
             return False
-        from fields.kernels import march_cpu
-
         usable = march_cpu.supports(origins) and march_cpu.available()
         if not usable and self.marcher == "cpp":
             raise RuntimeError("marcher cpp needs float32 rays on the CPU and its kernel built")

@@ -10,7 +10,7 @@ from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from fields.config.base import ComponentConfig
 from fields.registry import Registry
-from fields.render.view_settings import ViewRenderConfig
+from fields.render.view_settings import CameraRefineSettings, ViewRenderConfig
 
 STRATEGIES: Registry = Registry("densification strategy")
 
@@ -58,7 +58,7 @@ STRATEGIES.declare("default", DefaultStrategyConfig, "fields.tasks.splat_strateg
 STRATEGIES.declare("mcmc", MCMCStrategyConfig, "fields.tasks.splat_mcmc:MCMCStrategy")
 
 
-class SplatSettings(ViewRenderConfig):
+class SplatSettings(ViewRenderConfig, CameraRefineSettings):
     """``render:`` of ``task: splat``: rasterizer, loss, learning rates, densification, meshing."""
 
     backend: Literal["auto", "torch", "cpp", "triton", "gsplat"] = "auto"

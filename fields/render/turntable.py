@@ -10,7 +10,8 @@ import torch
 from fields.io import save_image, to_uint8, write_video
 from fields.io.progress import track
 from fields.render.orbit import look_at_rays, orbit_eye, up_vector
-from fields.render.sphere_tracing import SDFFn, depth_image, normal_image, sdf_normals, shade, sphere_trace
+from fields.render.shading import depth_image, normal_image, sdf_normals, shade
+from fields.render.sphere_tracing import SDFFn, sphere_trace
 
 
 def render_view(

@@ -22,7 +22,25 @@ class ViewRenderConfig(StrictModel):
     save_test_views: int = Field(4, ge=0, description="test views written as PNGs (prediction | truth)")
 
 
-class RadianceRender(ViewRenderConfig):
+class CameraRefineSettings(StrictModel):
+    """The ``render.camera_opt*`` keys of the multi-view tasks."""
+
+    camera_opt: Literal["off", "SO3xR3"] = Field("off", description="refine each training camera's pose")
+    camera_opt_lr: float = Field(1e-3, gt=0, description="peak learning rate of the pose corrections")
+    camera_opt_lr_final: float = Field(1e-5, gt=0, description="learning rate at the end of the run (exponential)")
+    camera_opt_delay: int = Field(100, ge=0, description="steps before the poses move (then as many to ramp up)")
+    camera_opt_rot_l2: float = Field(1e-3, ge=0, description="penalty on the squared rotation vector")
+    camera_opt_trans_l2: float = Field(1e-2, ge=0, description="penalty on the squared translation (unit frame)")
+
+    @field_validator("camera_opt", mode="before")
+    @classmethod
+    def _camera_opt(cls, value: Any) -> Any:
+        # YAML reads a bare `off` as false (and `on` as true)
+        return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
+
+
+
+class RadianceRender(ViewRenderConfig, CameraRefineSettings):
     sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
     marcher: Literal["auto", "cpp", "torch"] = Field(
         "auto",
@@ -61,10 +79,6 @@ class RadianceRender(ViewRenderConfig):
     far_plane: float = Field(1000.0, gt=1, description="with a contraction: ray length in scene-box half-sides")
     appearance_dim: int = Field(0, ge=0, description="per-image appearance code (GLO; nerfacto: 32); test views "
                                 "get the training mean; 0: none")
-    camera_opt: Literal["off", "SO3xR3"] = Field("off", description="refine each training camera's pose")
-    camera_opt_lr: float = Field(6e-4, gt=0)
-    camera_opt_rot_l2: float = Field(1e-3, ge=0, description="penalty on the squared rotation vector")
-    camera_opt_trans_l2: float = Field(1e-2, ge=0, description="penalty on the squared translation (unit frame)")
     proposal_weight: float = Field(1.0, ge=0)
     distortion_weight: float = Field(0.0, ge=0)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
@@ -81,11 +95,6 @@ class RadianceRender(ViewRenderConfig):
             )
         return data
 
-    @field_validator("camera_opt", mode="before")
-    @classmethod
-    def _camera_opt(cls, value: Any) -> Any:
-        # YAML reads a bare `off` as false (and `on` as true)
-        return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
 
 
 class SurfaceRender(ViewRenderConfig):

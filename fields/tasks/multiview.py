@@ -9,6 +9,7 @@ field, ``render_rays`` and the loss.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -21,6 +22,7 @@ from fields.errors import UserError
 from fields.io import save_image, to_uint8, write_point_cloud, write_video
 from fields.io.panels import comparison
 from fields.io.progress import track
+from fields.models.camera_optimizer import CameraOptimizer
 from fields.modules import eval_mode
 from fields.render.camera_paths import orbit_path, path_cameras, spiral_path
 from fields.render.cameras import Cameras, generate_rays, image_rays
@@ -28,6 +30,7 @@ from fields.render.rays import Rays, SceneTransform
 from fields.render.volume_rendering import RenderOutput
 from fields.tasks.base import FieldTask
 from fields.tasks.schedules import lr_factor
+from fields.tasks.view_exports import export_cameras, export_rendered_points, export_tsdf_mesh
 
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
@@ -37,8 +40,14 @@ PATHS = ("orbit", "spiral", "dataset")
 
 
 class MultiViewTask(FieldTask):
+    depth_along_axis = False  # render_view's depth: distance along the ray (False) or the optical axis (True)
+
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
+        # per-camera pose corrections (render.camera_opt; an instance attribute: nn.Module keeps submodules
+        # out of __dict__, so a class attribute would hide them) and the world length of their translation unit
+        self.camera_opt: Optional[CameraOptimizer] = None
+        self.camera_scale = 1.0
         self.views = load_views(scene.data)
         self.cameras: Cameras = self.views.cameras
         self.transform = SceneTransform.from_aabb(self.views.aabb)
@@ -77,6 +86,21 @@ class MultiViewTask(FieldTask):
                 group["lr"] = group["initial_lr"]
             setup["lr_scheduler"]["scheduler"] = torch.optim.lr_scheduler.LambdaLR(optimizer, timed)
         return setup
+
+    def schedule_progress(self, step: int) -> float:
+        """How far the run is, in [0, 1]: the larger of ``step / train.steps`` and the time budget's share."""
+        progress = step / max(self.scene.train.steps, 1)
+        if self.scene.train.max_time:
+            progress = max(progress, float(self.train_seconds) / self.scene.train.max_time)
+        return min(progress, 1.0)
+
+    @torch.no_grad()
+    def refined_cameras(self) -> Cameras:
+        """The views' cameras with the pose corrections applied (the given ones without refinement)."""
+        if self.camera_opt is None:
+            return self.cameras
+        c2w = self.camera_opt.corrected_c2w(self.cameras.c2w.double(), self.camera_scale).to(self.cameras.c2w)
+        return replace(self.cameras, c2w=c2w)
 
     # --- data ----------------------------------------------------------------------------------------
     def unit_rays(self, cameras: Cameras, camera_index: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> Rays:
@@ -123,6 +147,8 @@ class MultiViewTask(FieldTask):
         """Render one view in chunks of ``render.chunk`` rays: ``rgb (H, W, 3)``, ``depth (H, W)`` (world
         units), ``opacity (H, W)``, and the world ``points (H, W, 3)`` at the expected depth."""
         rays = image_rays(cameras, index)
+        if cameras is not self.cameras:  # a camera path or moved cameras: no view's pose correction or code
+            rays = Rays(rays.origins, rays.directions, None)
         unit = self.transform.rays_to_unit(rays)
         chunk = self.scene.render.chunk
         rgb, depth, opacity = [], [], []
@@ -135,7 +161,11 @@ class MultiViewTask(FieldTask):
                 depth.append(out.depth.float().cpu() / out.opacity.float().cpu().clamp_min(1e-6))
         h, w = cameras.height, cameras.width
         depth_unit = torch.cat(depth)[:, 0]
-        points = self.transform.points_to_world(unit.origins + unit.directions * depth_unit[:, None])
+        origins, directions = unit.origins, unit.directions
+        if self.camera_opt is not None and unit.cameras is not None:  # the rays as rendered
+            origins, directions = self.camera_opt.apply(origins, directions, unit.cameras)
+            origins, directions = origins.cpu(), directions.cpu()
+        points = self.transform.points_to_world(origins + directions * depth_unit[:, None])
         return {
             "rgb": torch.cat(rgb).clamp(0, 1).reshape(h, w, 3),
             "depth": (depth_unit * self.transform.scale).reshape(h, w),
@@ -174,6 +204,16 @@ class MultiViewTask(FieldTask):
     def _progress(self, items: list[int], description: str):
         """``items``, with a transient progress bar on the terminal when ``train.progress`` is on."""
         return track(items, description) if items else items
+
+    # --- exports (fields export) ----------------------------------------------------------------------
+    def export_cameras(self, path: Path) -> Path:
+        return export_cameras(self, Path(path))
+
+    def export_pointcloud(self, path: Path) -> Path:
+        return export_rendered_points(self, Path(path))
+
+    def export_tsdf(self, path: Path, voxels: int) -> Path:
+        return export_tsdf_mesh(self, Path(path), voxels)
 
     # --- outputs -------------------------------------------------------------------------------------
     def write_outputs(self, run_dir: Path) -> list[Path]:

@@ -4,25 +4,22 @@ The field is ``RadianceField`` (``model.encoder`` for positions, default a hash 
 is the colour MLP). Samplers (``render.sampler``): ``occupancy_grid`` (Instant-NGP's, packed layout),
 ``uniform`` (stratified, batched layout) and ``proposal`` (nerfacto's proposal networks, batched).
 Loss: the photometric loss (``train.loss``), plus the distortion loss and the proposal loss when used.
-Outputs: test renders, a point cloud, and a mesh of the density level set.
+Outputs (``radiance_outputs.py``): test renders, a point cloud, and a mesh of the density level set.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.appearance import AppearanceEmbedding
-from fields.models.camera_optimizer import CameraOptimizer
 from fields.models.contraction import SceneContraction
 from fields.models.proposal import ProposalNetworks
 from fields.models.radiance import RadianceField
-from fields.render.view_settings import RadianceRender, ViewRenderConfig  # noqa: F401  (render:)
 from fields.render.batching import dynamic_batch_size
 from fields.render.contracted_grid import ContractedOccupancyGrid
 from fields.render.occupancy_grid import OccupancyGrid
@@ -31,10 +28,11 @@ from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
 from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
+from fields.tasks.camera_refine import build_camera_optimizer, with_camera_schedule
 from fields.tasks.losses import regression_loss
-from fields.tasks.meshing import extract_mesh
-from fields.tasks.multiview import MultiViewTask
+from fields.tasks.radiance_outputs import RadianceOutputs
 from fields.tasks.registry import TASKS
+from fields.render.view_settings import RadianceRender, ViewRenderConfig  # noqa: F401  (render:)
 
 log = logging.getLogger("fields")
 
@@ -42,8 +40,10 @@ if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
 
+
+
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
-class RadianceTask(MultiViewTask):
+class RadianceTask(RadianceOutputs):
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         cfg: RadianceRender = scene.render
@@ -69,8 +69,9 @@ class RadianceTask(MultiViewTask):
         n_views = len(self.cameras)
         self.appearance = (AppearanceEmbedding(n_views, cfg.appearance_dim, self.views.train) if cfg.appearance_dim
                            else None)
-        self.camera_opt = (CameraOptimizer(n_views, cfg.camera_opt_rot_l2, cfg.camera_opt_trans_l2, self.views.train)
-                           if cfg.camera_opt != "off" else None)
+        self.camera_opt = build_camera_optimizer(cfg, n_views, self.views.train,
+                                                 self.transform.points_to_unit(self.cameras.origins))
+        self.camera_scale = self.transform.scale
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
@@ -90,6 +91,9 @@ class RadianceTask(MultiViewTask):
             groups.append({"name": "camera_opt", "params": list(self.camera_opt.parameters()),
                            "lr": self.scene.render.camera_opt_lr})
         return groups
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return with_camera_schedule(super().configure_optimizers(), self.scene.render, self.schedule_progress)
 
     # --- rendering -----------------------------------------------------------------------------------
     def render_rays(
@@ -218,57 +222,3 @@ class RadianceTask(MultiViewTask):
         if self.grid is not None:
             self.log("train/occupied", self.grid.occupancy_fraction())
         return loss
-
-    # --- outputs -------------------------------------------------------------------------------------
-    def describe(self) -> dict[str, Any]:
-        info = super().describe()
-        info.update(sampler=self.scene.render.sampler, samples_seen=float(self.samples_seen))
-        return info
-
-    def evaluate(self) -> dict[str, float]:
-        metrics = super().evaluate()
-        seconds = float(self.train_seconds)
-        metrics["samples_per_second"] = float(self.samples_seen) / seconds if seconds > 0 else 0.0
-        if self.grid is not None:
-            metrics["occupied_fraction"] = self.grid.occupancy_fraction()
-        if self.appearance is not None:
-            metrics["test_appearance"] = "mean of the training views' appearance codes"
-        if self.camera_opt is not None:
-            metrics["camera_correction_deg"], metrics["camera_correction_unit"] = self.camera_opt.errors()
-        return metrics
-
-    def export_mesh(self, path: Path, resolution: int, coarse_to_fine: bool = True) -> Path:
-        """``fields export mesh``: the density level set ``render.mesh_density`` as a PLY in world units
-        (a radiance field's surface is where its density crosses that level; no coarse pass: thin parts of
-        a density field can hide between coarse samples)."""
-        from fields.errors import UserError
-        from fields.tasks.meshing import extract_mesh
-
-        if Path(path).suffix.lower() != ".ply":
-            raise UserError(f"{path}: radiance meshes are written as PLY (--format ply)")
-        box = (self.field.box_lo, self.field.box_size)
-        written = extract_mesh(lambda x: self.field.density(x), resolution, self.scene.render.mesh_density, box,
-                               self.transform, Path(path), self.device, flip=True)
-        if written is None:
-            raise UserError(f"no density above render.mesh_density={self.scene.render.mesh_density} "
-                            "inside the scene box")
-        return written
-
-    def write_outputs(self, run_dir: Path) -> list[Path]:
-        paths = super().write_outputs(run_dir)
-        cfg: RadianceRender = self.scene.render
-        if cfg.mesh_resolution:
-            box = (self.field.box_lo, self.field.box_size)
-            mesh = extract_mesh(
-                lambda x: self.field.density(x),
-                cfg.mesh_resolution,
-                cfg.mesh_density,
-                box,
-                self.transform,
-                Path(run_dir) / "mesh.ply",
-                self.device,
-                flip=True,
-            )
-            if mesh is not None:
-                paths.append(mesh)
-        return paths

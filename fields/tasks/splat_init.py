@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fields.datasets.colmap import find_sparse, read_model
 from fields.datasets.views import PosedViews, PosedViewsData, detect_format
 from fields.errors import UserError
 from fields.models.gaussians import Gaussians
@@ -20,8 +21,6 @@ log = logging.getLogger("fields")
 def read_colmap_points(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """``(points (N, 3), rgb (N, 3) in [0, 1])`` of a COLMAP model's ``points3D`` (read with pycolmap, as the
     COLMAP loader does), or None without points."""
-    from fields.datasets.colmap import find_sparse, read_model
-
     sparse = find_sparse(root)
     read_model(sparse)  # the loader's checks and one-line errors
     import pycolmap

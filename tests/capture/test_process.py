@@ -73,6 +73,36 @@ def test_process_video_keeps_sharp_frames_and_registers_them(capture, tmp_path):
     assert set(summary["seconds"]) >= {"frames", "features", "matching", "mapping", "bundle adjustment", "undistortion"}
 
 
+def test_every_stage_reports_progress_and_one_camera_is_shared(capture, tmp_path):
+    """Features and matching advance per chunk of images / pairs, mapping per registered frame."""
+    import pycolmap
+
+    from fields.datasets.capture.process import process_capture
+    from fields.datasets.capture.sfm import sequential_pairs
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for src in sorted((capture / "images").glob("*.png"))[:16]:
+        shutil.copy(src, photos / src.name)
+    stages, updates = [], {}
+
+    def stage(name: str) -> None:
+        stages.append(name)
+
+    def progress(done: int, total: int) -> None:
+        updates.setdefault(stages[-1], []).append((done, total))
+
+    summary = process_capture("images", photos, tmp_path / "out", matching="sequential", stage=stage,
+                              progress=progress)
+    assert stages[:4] == ["frames", "features", "matching", "mapping"]
+    assert updates["features"][-1] == (16, 16) and len(updates["features"]) == 16
+    pairs = len(sequential_pairs([f"{i}" for i in range(16)]))
+    assert updates["matching"][-1] == (pairs, pairs) and len(updates["matching"]) > 10
+    mapped = [done for done, _ in updates["mapping"]]
+    assert mapped[0] == 2 and mapped[-1] == summary.n_registered == 16 and len(mapped) >= 10
+    assert len(pycolmap.Reconstruction(tmp_path / "out" / "sparse" / "0").cameras) == 1
+
+
 def test_sharpest_frame_of_each_neighbourhood_is_kept(tmp_path):
     import imageio.v2 as iio2
     from scipy.ndimage import gaussian_filter

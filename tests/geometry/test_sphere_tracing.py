@@ -6,7 +6,8 @@ import torch
 
 from fields.datasets.analytic import Sphere
 from fields.render.orbit import look_at_rays
-from fields.render.sphere_tracing import sdf_normals, sphere_trace
+from fields.render.shading import sdf_normals
+from fields.render.sphere_tracing import sphere_trace
 from fields.render.turntable import render_view
 
 

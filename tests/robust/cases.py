@@ -243,7 +243,7 @@ RUNS: list[Case] = [
     ("resume-bad-override", on_run("fit --resume", "train.steps=0"), "train.steps"),
     ("resume-corrupt", on_run("fit --resume", before=truncate(100)), "checkpoint"),
     *[(f"{cmd}-missing-run", (lambda c: lambda ws: [*c, str(ws.root / "none")])(cmd.split()), "run folder not found")
-      for cmd in ("eval", "render", "export mesh", "view")],
+      for cmd in ("eval", "render", "export mesh", "export pointcloud", "export cameras", "view")],
     *[(f"{cmd}-file-as-run", (lambda c: lambda ws: [*c, str(ws.scene)])(cmd.split()), "run folder")
       for cmd in ("eval", "render", "export mesh")],
     ("eval-not-run", lambda ws: ["eval", str(ws.root)], "not a run folder"),
@@ -278,6 +278,11 @@ RUNS: list[Case] = [
     ("export-image-run", on_run("export mesh"), "no surface"),
     ("export-output-proc", on_run("export mesh", "-o", "/proc/fields.ply"), "no surface"),
     ("export-output-suffix", on_run("export mesh", "-o", "mesh.xyz"), "suffix"),
+    ("export-mesh-method", on_run("export mesh", "--method", "poisson"), "--method"),
+    ("export-pointcloud-image-run", on_run("export pointcloud"), "no pointcloud"),
+    ("export-cameras-image-run", on_run("export cameras"), "no cameras"),
+    ("export-cameras-suffix", on_run("export cameras", "-o", "cams.txt"), ".json"),
+    ("export-pointcloud-suffix", on_run("export pointcloud", "-o", "points.xyz"), ".ply"),
     ("view-port-high", on_run("view", "--port", "70000"), "port"),
     ("view-port-negative", on_run("view", "--port", "-5"), "port"),
     ("view-host-invalid", on_run("view", "--host", "999.1.1.1"), "host"),

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-
-import pytest
 
 from fields.engine.checkpoint import read_checkpoint
 from fields.models.gaussians_ply import is_splat_ply, read_ply
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli
+from tests.sigkill import kill_after_checkpoint, resume_matches
 
 # 300 random Gaussians cannot draw this scene: the PSNR below needs the densifier to grow them
 SCENE = """
@@ -80,33 +74,10 @@ def test_splat_resume_after_sigkill_while_densifying_matches_uninterrupted_run(t
     scene = scene_file(tmp_path, 300, 250)
     result = run_cli("fit", str(scene), "output.name=whole")
     assert result.returncode == 0, result.stderr
-    whole = json.loads((tmp_path / "runs/whole/metrics.json").read_text())
 
-    command = [sys.executable, "-m", "fields.apps.cli", "fit", str(scene), "output.name=killed"]
-    proc = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"}
-    )
-    ckpt = tmp_path / "runs/killed/checkpoints/last.safetensors"
-    deadline, step = time.time() + 900, 0
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.is_file():
-            try:
-                step = read_checkpoint(ckpt)[0]["global_step"]
-            except Exception as err:  # noqa: BLE001 - a checkpoint under its final name is never partial
-                pytest.fail(f"unreadable checkpoint: {err}")
-            if step >= 150:
-                break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert 150 <= step < 300, step
     run = tmp_path / "runs/killed"
-    saved = read_checkpoint(ckpt)[0]["state_dict"]["field.means"].shape[0]
+    step = kill_after_checkpoint([str(scene), "output.name=killed"], run, 150, timeout=900)
+    assert 150 <= step < 300, step
+    saved = read_checkpoint(run / "checkpoints/last.safetensors")[0]["state_dict"]["field.means"].shape[0]
     assert saved != 300  # the checkpoint holds a densified set of Gaussians
-
-    result = run_cli("fit", "--resume", str(run))
-    assert result.returncode == 0, result.stderr
-    resumed = json.loads((run / "metrics.json").read_text())
-    assert resumed["steps"] == 300
-    assert abs(resumed["psnr"] - whole["psnr"]) < 0.2, (resumed["psnr"], whole["psnr"])
-    assert not list(run.rglob(".tmp-*"))
+    resume_matches(run, tmp_path / "runs/whole", 300)

@@ -21,7 +21,7 @@ from fields.apps.viewer.colormaps import normalise_depth, turbo
 from fields.apps.viewer.surface_tracer import SurfaceTracer
 from fields.apps.viewer.views import Overlay, Render, View, register_view, to_uint8
 from fields.modules import eval_mode
-from fields.render.sphere_tracing import shade
+from fields.render.shading import shade
 
 BACKGROUND = 0.12
 

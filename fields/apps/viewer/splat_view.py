@@ -14,12 +14,12 @@ from fields.apps.viewer.colormaps import normalise_depth, turbo
 from fields.apps.viewer.radiance_view import RadianceView
 from fields.apps.viewer.views import Overlay, Render, register_view, to_uint8
 from fields.modules import eval_mode
+from fields.render.cameras import Cameras
+from fields.render.splat import rasterize_gaussians, view_matrices
 
 
 def view_camera_as_cameras(camera: ViewCamera, width: int, height: int):
     """The viewer's camera as a one-camera ``fields.render.cameras.Cameras`` (OpenCV convention)."""
-    from fields.render.cameras import Cameras
-
     c2w = torch.zeros(1, 3, 4)
     c2w[0, :, :3] = torch.tensor(camera.rotation, dtype=torch.float32)
     c2w[0, :, 3] = torch.tensor(camera.position, dtype=torch.float32)
@@ -55,8 +55,6 @@ class SplatView(RadianceView):
 
     def _centres(self, cameras) -> torch.Tensor:
         """Each Gaussian as an opaque dot about two pixels wide at the scene's centre distance."""
-        from fields.render.splat import rasterize_gaussians, view_matrices
-
         g, task = self.task.field, self.task
         viewmat, k = view_matrices(cameras, 0)
         distance = float((cameras.origins[0] - task.views.aabb.reshape(2, 3).mean(0)).norm())

@@ -52,3 +52,16 @@ def pose_errors(estimated_c2w: np.ndarray, true_c2w: np.ndarray) -> PoseErrors:
     cos = np.clip((np.trace(relative, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
     angles = np.degrees(np.arccos(cos))
     return PoseErrors(float(position.mean()), float(position.max()), float(angles.mean()), float(angles.max()))
+
+
+def rotation_errors_deg(estimated_c2w: np.ndarray, true_c2w: np.ndarray) -> np.ndarray:
+    """``(n,)`` angles (degrees) of ``R_est R_true^T`` less their mean rotation: the per-camera rotation
+    errors without the common turn (a gauge freedom of refined cameras; small angles)."""
+    relative = np.einsum("nij,nkj->nik", estimated_c2w[:, :, :3], true_c2w[:, :, :3])
+    cos = np.clip((np.trace(relative, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
+    theta = np.arccos(cos)
+    axis = np.stack((relative[:, 2, 1] - relative[:, 1, 2], relative[:, 0, 2] - relative[:, 2, 0],
+                     relative[:, 1, 0] - relative[:, 0, 1]), -1)
+    scale = np.where(theta < 1e-6, 0.5, theta / (2 * np.sin(np.maximum(theta, 1e-12))))
+    omega = axis * scale[:, None]
+    return np.degrees(np.linalg.norm(omega - omega.mean(0), axis=1))

@@ -10,8 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional
 
+import imageio.v3 as iio
 import numpy as np
+from PIL import Image
 
+from fields.datasets.video import _ffmpeg_reader
 from fields.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -31,8 +34,6 @@ def downscale(image: np.ndarray, max_size: Optional[int]) -> np.ndarray:
     """Area-average ``(H, W, C)`` uint8 so that its longer side is at most ``max_size``."""
     if max_size is None or max(image.shape[:2]) <= max_size:
         return image
-    from PIL import Image
-
     h, w = image.shape[:2]
     scale = max_size / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -41,8 +42,6 @@ def downscale(image: np.ndarray, max_size: Optional[int]) -> np.ndarray:
 
 def list_images(folder: Path) -> list[Path]:
     """The image files of ``folder`` (sorted by name); at least two, all readable and of one size."""
-    from PIL import Image
-
     if not folder.is_dir():
         raise UserError(f"{folder}: not a folder")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -68,8 +67,6 @@ def list_images(folder: Path) -> list[Path]:
 def copy_images(files: list[Path], out: Path, max_size: Optional[int],
                 progress: Optional[Progress] = None) -> list[str]:
     """Copy (and downscale) ``files`` into ``out`` as PNG; -> the new names."""
-    import imageio.v3 as iio
-
     out.mkdir(parents=True, exist_ok=True)
     names = []
     for i, path in enumerate(files):
@@ -100,10 +97,6 @@ def count_frames(path: Path) -> int:
 def extract_video_frames(path: Path, out: Path, target: int = 150, max_size: Optional[int] = None,
                          progress: Optional[Progress] = None) -> list[str]:
     """Keep the sharpest frame of each of ``target`` even neighbourhoods of ``path``; write PNGs to ``out``."""
-    import imageio.v3 as iio
-
-    from fields.datasets.video import _ffmpeg_reader
-
     if not path.is_file():
         raise UserError(f"{path}: video file not found")
     total = count_frames(path)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import imageio.v2 as iio2
 import numpy as np
 
+from fields.datasets.povray_render import INCLUDES, look_at_pose, require_povray, run_povray
 from fields.errors import UserError
 
 # name -> (ground texture, object textures, sky colour)
@@ -37,6 +38,7 @@ SCENES = {
         " [1 rgb <0.95, 0.9, 0.8>] } scale 0.7 }",
         ("T_Grnt24", "T_Stone2", "T_Wood28", "Blood_Marble scale 0.6", "T_Stone31"), "<0.6, 0.7, 0.95>"),
 }
+OPTIONS = ("+KFI0", "-D", "-GA", "+FN", "+A0.3", "+AM2", "+R2")  # an animation from frame 0, antialiased PNGs
 SHAPES = ("box {{<-{s}, 0, -{s}>, <{s}, {h}, {s}>}}", "sphere {{<0, {s}, 0>, {s}}}",
           "cylinder {{<0, 0, 0>, <0, {h}, 0>, {s}}}", "cone {{<0, 0, 0>, {s}, <0, {h}, 0>, 0.05}}")
 
@@ -67,13 +69,7 @@ def walk_path(n: int, seed: int = 0, arc: float = 300.0, radius: float = 4.0) ->
 
 def camera_to_world(location: np.ndarray, target: np.ndarray) -> np.ndarray:
     """POV-Ray's ``look_at`` camera -> ``(3, 4)`` OpenCV camera-to-world in the right-handed world."""
-    d = (target - location) / np.linalg.norm(target - location)
-    right = np.cross([0.0, 1.0, 0.0], d)
-    right /= np.linalg.norm(right)
-    up = np.cross(d, right)
-    swap = lambda v: np.array([v[0], v[2], v[1]])  # noqa: E731  (POV-Ray -> world)
-    rotation = np.stack([swap(right), -swap(up), swap(d)], 1)
-    return np.concatenate([rotation, swap(location)[:, None]], 1)
+    return look_at_pose(location, target, axes="opencv")
 
 
 def scene_source(name: str, path: CapturePath, width: int, height: int, fov: float, seed: int) -> str:
@@ -91,11 +87,7 @@ def scene_source(name: str, path: CapturePath, width: int, height: int, fov: flo
     tgts = ", ".join(f"<{x:.5f}, {y:.5f}, {z:.5f}>" for x, y, z in path.targets)
     n = len(path.locations)
     return f"""#version 3.7;
-#include "colors.inc"
-#include "textures.inc"
-#include "stones.inc"
-#include "woods.inc"
-global_settings {{ assumed_gamma 1.0 ambient_light 1.0 }}
+{INCLUDES}global_settings {{ assumed_gamma 1.0 ambient_light 1.0 }}
 #declare Locations = array[{n}] {{ {locs} }};
 #declare Targets = array[{n}] {{ {tgts} }};
 camera {{ perspective location Locations[frame_number] right x*{width / height:.6f} up y angle {fov:.4f}
@@ -114,8 +106,7 @@ def render_capture(folder: str | Path, name: str = "garden", n_frames: int = 40,
                    fov: float = 70.0, seed: int = 0, arc: float = 300.0, video: bool = True, fps: int = 24) -> Path:
     """Render ``n_frames`` along :func:`walk_path` into ``folder/images/frame_XXXXX.png`` (plus
     ``folder/capture.mp4`` when ``video``) and write the true cameras to ``folder/truth.json``."""
-    if shutil.which("povray") is None:
-        raise UserError("rendering captures needs POV-Ray: apt-get install povray povray-examples")
+    require_povray("rendered captures")
     if name not in SCENES:
         raise UserError(f"no capture scene '{name}'; valid: {', '.join(SCENES)}")
     folder = Path(folder)
@@ -124,12 +115,11 @@ def render_capture(folder: str | Path, name: str = "garden", n_frames: int = 40,
     path = walk_path(n_frames, seed, arc)
     with tempfile.TemporaryDirectory(prefix="povray-") as tmp:
         (Path(tmp) / "scene.pov").write_text(scene_source(name, path, width, height, fov, seed))
-        cmd = ["povray", "+Iscene.pov", "+Oframe.png", f"+W{width}", f"+H{height}", "+KFI0", f"+KFF{n_frames - 1}",
-               "-D", "-GA", "+FN", "+A0.3", "+AM2", "+R2"]
-        done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+        run_povray(Path("scene.pov"), Path("frame.png"), width, height, OPTIONS + (f"+KFF{n_frames - 1}",), Path(tmp),
+                   animation=True)
         rendered = sorted(Path(tmp).glob("frame*.png"))
-        if done.returncode != 0 or len(rendered) != n_frames:
-            raise RuntimeError(f"povray failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+        if len(rendered) != n_frames:
+            raise UserError(f"povray wrote {len(rendered)} of {n_frames} capture frames")
         files = []
         for i, src in enumerate(rendered):
             dst = images / f"frame_{i:05d}.png"
@@ -142,8 +132,6 @@ def render_capture(folder: str | Path, name: str = "garden", n_frames: int = 40,
                         for f, loc, tgt in zip(files, path.locations, path.targets, strict=True)]}
     (folder / "truth.json").write_text(json.dumps(truth, indent=1))
     if video:
-        import imageio.v2 as iio2
-
         with iio2.get_writer(folder / "capture.mp4", fps=fps, codec="libx264", quality=9, macro_block_size=8) as writer:
             for f in files:
                 writer.append_data(iio2.imread(images / f)[..., :3])

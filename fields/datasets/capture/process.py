@@ -89,7 +89,7 @@ def process_capture(kind: Literal["images", "video"], source: Path, out: Path, f
             copy_images(list_images(source), raw, max_size, progress)
         seconds["frames"] = time.perf_counter() - start
         try:
-            sfm = run_sfm(raw, tmp / "work", result, matching, stage=stage)
+            sfm = run_sfm(raw, tmp / "work", result, matching, stage=stage, progress=progress)
         except UserError as err:
             raise UserError(f"{source}: {err}") from None
         seconds.update(sfm.seconds)

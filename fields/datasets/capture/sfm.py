@@ -2,7 +2,9 @@
 undistortion to pinhole images.
 
 Matching: ``sequential`` (each frame against its ``overlap`` successors plus a quadratic tail; videos),
-``exhaustive`` (every pair; small photo sets), or ``auto`` (exhaustive up to 100 images). One shared
+``exhaustive`` (every pair; small photo sets), or ``auto`` (exhaustive up to 100 images). The pairs are
+listed here and matched in chunks (``match_image_pairs``), and features are extracted in chunks, so the
+display advances per chunk; mapping reports each registered frame through pycolmap's callbacks. One shared
 camera (a video, or a photo set from one camera setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's
 extra parameters made initial pairs diverge on the generated captures), refined during
 mapping and removed by the undistortion that ends the pipeline.
@@ -13,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Optional
+from typing import Callable, Iterator, Literal, Optional
 
 from fields.errors import UserError
 
@@ -73,20 +76,43 @@ def _threads() -> int:
 
 
 def run_sfm(images: Path, work: Path, out: Path, matching: Matching = "auto", max_features: int = 4096,
-            stage: Optional[Callable[[str], None]] = None) -> SfmResult:
+            stage: Optional[Callable[[str], None]] = None,
+            progress: Optional[Callable[[int, int], None]] = None) -> SfmResult:
     """Reconstruct the images of ``images`` (scratch files in ``work``), write the undistorted result to ``out``.
 
-    ``stage(name)`` is called as each stage starts. Raises ``UserError`` when fewer than half the images
+    ``stage(name)`` is called as each stage starts, ``progress(done, total)`` as images are read (features),
+    pairs matched (matching) and frames registered (mapping). Raises ``UserError`` when fewer than half the images
     register (a model of part of the capture is no result). COLMAP's own log goes to ``work/colmap.log``.
     """
     pycolmap = import_pycolmap()
     work.mkdir(parents=True, exist_ok=True)
     with native_log(work / "colmap.log"):
-        return _run_sfm(pycolmap, images, work, out, matching, max_features, stage)
+        return _run_sfm(pycolmap, images, work, out, matching, max_features, stage, progress)
+
+
+def sequential_pairs(names: list[str], overlap: int = 10) -> list[tuple[str, str]]:
+    """COLMAP's sequential pairing: each image with its ``overlap`` successors and those ``2**k`` after it."""
+    pairs: dict[tuple[str, str], None] = {}
+    for i in range(len(names)):
+        for j in [i + k + 1 for k in range(overlap)] + [i + 2**k for k in range(overlap)]:
+            if j < len(names):
+                pairs[(names[i], names[j])] = None
+    return list(pairs)
+
+
+def exhaustive_pairs(names: list[str]) -> list[tuple[str, str]]:
+    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+
+
+def _chunks(items: list, updates: int = 40) -> Iterator[tuple[int, list]]:
+    """``items`` in about ``updates`` consecutive chunks -> (items done after the chunk, chunk)."""
+    size = max(1, -(-len(items) // updates))
+    for start in range(0, len(items), size):
+        yield min(start + size, len(items)), items[start:start + size]
 
 
 def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, max_features: int,
-             stage: Optional[Callable[[str], None]]) -> SfmResult:
+             stage: Optional[Callable[[str], None]], progress: Optional[Callable[[int, int], None]]) -> SfmResult:
     names = sorted(p.name for p in images.iterdir() if p.is_file())
     n, seconds = len(names), {}
     database, sparse = work / "database.db", work / "sparse"
@@ -99,25 +125,36 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
         return time.perf_counter()
 
     t = begin("features")
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = "SIMPLE_RADIAL"
+    # the images (and their one shared camera) first, then SIFT in chunks: a progress step per chunk
+    with pycolmap.Database.open(database):  # import_images needs the file
+        pass
+    pycolmap.import_images(database, images, camera_mode=pycolmap.CameraMode.SINGLE, image_names=names,
+                           options=reader)
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = threads
     extraction.sift.max_num_features = max_features
-    reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = "SIMPLE_RADIAL"
-    pycolmap.extract_features(database, images, image_names=names, camera_mode=pycolmap.CameraMode.SINGLE,
-                              reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+    for done, chunk in _chunks(names):
+        pycolmap.extract_features(database, images, image_names=chunk, camera_mode=pycolmap.CameraMode.SINGLE,
+                                  reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+        if progress:
+            progress(done, n)
     seconds["features"] = time.perf_counter() - t
 
     t = begin("matching")
     options = pycolmap.FeatureMatchingOptions()
     options.num_threads = threads
-    if matching == "sequential" or (matching == "auto" and n > EXHAUSTIVE_MAX):
-        pairing = pycolmap.SequentialPairingOptions()
-        pairing.overlap, pairing.quadratic_overlap = 10, True
-        pycolmap.match_sequential(database, matching_options=options, pairing_options=pairing,
-                                  device=pycolmap.Device.cpu)
-    else:
-        pycolmap.match_exhaustive(database, matching_options=options, device=pycolmap.Device.cpu)
+    sequential = matching == "sequential" or (matching == "auto" and n > EXHAUSTIVE_MAX)
+    pairs = sequential_pairs(names) if sequential else exhaustive_pairs(names)
+    pairing = pycolmap.ImportedPairingOptions()
+    pairing.match_list_path = work / "pairs.txt"
+    for done, chunk in _chunks(pairs):
+        (work / "pairs.txt").write_text("".join(f"{a} {b}\n" for a, b in chunk))
+        pycolmap.match_image_pairs(database, matching_options=options, pairing_options=pairing,
+                                   device=pycolmap.Device.cpu)
+        if progress:
+            progress(done, len(pairs))
     seconds["matching"] = time.perf_counter() - t
 
     t = begin("mapping")
@@ -126,12 +163,23 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     # a bad first initial pair (a planar ground, a wrong focal prior) can leave a 2-view model; the next succeeds
     mapper.multiple_models = True
     mapper.random_seed = 0
-    models = pycolmap.incremental_mapping(database, images, sparse, options=mapper)
+    registered_now = [0]
+
+    def on_registered(count: int) -> None:
+        registered_now[0] = count
+        if progress:
+            progress(min(count, n), n)
+
+    models = pycolmap.incremental_mapping(
+        database, images, sparse, options=mapper, initial_image_pair_callback=lambda: on_registered(2),
+        next_image_callback=lambda: on_registered(registered_now[0] + 1))
     seconds["mapping"] = time.perf_counter() - t
     if not models:
         raise UserError("structure from motion registered no frames; the frames need more overlap "
                         "and texture (try more frames, slower camera motion, or --matching exhaustive)")
     model = max(models.values(), key=lambda m: m.num_reg_images())
+    if progress:
+        progress(model.num_reg_images(), n)
 
     t = begin("bundle adjustment")
     ba = pycolmap.BundleAdjustmentOptions()
@@ -157,8 +205,6 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     for leftover in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
         path = out / leftover
         if path.is_dir():
-            import shutil
-
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()

@@ -18,6 +18,11 @@ from collections.abc import Callable
 import torch
 
 from fields.errors import UserError
+from fields.kernels import splat_cpu
+from fields.kernels.splat_cpu import composite_cpp
+from fields.kernels.triton_runtime import interpreting
+from fields.kernels.triton_splat import composite_triton
+from fields.render.splat.composite import composite_torch
 
 log = logging.getLogger("fields")
 BACKENDS = ("auto", "torch", "cpp", "triton", "gsplat")
@@ -25,10 +30,6 @@ _chosen: dict[tuple[str, str], str] = {}
 
 
 def _cpp_ok() -> bool:
-    try:
-        from fields.kernels import splat_cpu
-    except ImportError:
-        return False
     return splat_cpu.load() is not None
 
 
@@ -38,8 +39,6 @@ def _triton_ok() -> bool:
 
 def _interpreting() -> bool:
     """Triton's interpreter on CPU (``TRITON_INTERPRET=1``): the parity tests run the triton backend there."""
-    from fields.kernels.triton_runtime import interpreting
-
     return interpreting()
 
 
@@ -85,15 +84,9 @@ def select_backend(requested: str, device: torch.device) -> str:
 def composite_function(backend: str) -> Callable:
     """``f(means2d, conics, opacities, features, bins) -> (image (H, W, C), alpha (H, W, 1))`` of a backend (the
     triton one falls back to the torch reference, one logged line, when its kernels cannot run)."""
-    from fields.render.splat.composite import composite_torch
-
     if backend == "cpp":
-        from fields.kernels.splat_cpu import composite_cpp
-
         return composite_cpp
     if backend == "triton":
-        from fields.kernels.triton_splat import composite_triton
-
         def composite(means2d, conics, opacities, features, bins):
             out = composite_triton(means2d, conics, opacities, features, bins, composite_torch)
             return composite_torch(means2d, conics, opacities, features, bins) if out is None else out

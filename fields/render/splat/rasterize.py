@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import torch
 
+from fields.kernels.splat_cpu import bin_cpp
+from fields.kernels.splat_project_cpu import project_cpp
 from fields.render.splat.backends import composite_function, select_backend
+from fields.render.splat.gsplat_adapter import rasterize_gsplat
 from fields.render.splat.output import SplatRender
 from fields.render.splat.project import Projection, project_gaussians
 from fields.render.splat.tiles import TileBins, bin_gaussians
@@ -55,16 +58,12 @@ def rasterize_gaussians(
     _check(means, quats, scales, opacities, colors, viewmat, K)
     chosen = select_backend(backend, means.device)
     if chosen == "gsplat":
-        from fields.render.splat.gsplat_adapter import rasterize_gsplat
-
         result = rasterize_gsplat(means, quats, scales, opacities, colors, viewmat, K, width, height, background,
                                   antialiased, tile_size, near, far, eps2d)
         if result is not None:
             return result
         chosen = "torch"
     if chosen == "cpp" and means.dtype in (torch.float32, torch.float64):
-        from fields.kernels.splat_project_cpu import project_cpp
-
         proj = Projection(*project_cpp(means, quats, scales.to(means.dtype), viewmat, K, width, height, near, far,
                                        eps2d, antialiased))  # fmt: skip
     else:
@@ -76,8 +75,6 @@ def rasterize_gaussians(
     opac = opacities * proj.opacity_compensation if antialiased else opacities
     features = torch.cat((colors, proj.depths[:, None].to(colors.dtype)), dim=1)
     if chosen == "cpp":
-        from fields.kernels.splat_cpu import bin_cpp
-
         ids, offsets = bin_cpp(means2d, proj.radii, proj.depths, width, height, tile_size)
         bins = TileBins(ids, offsets, -(-width // tile_size), -(-height // tile_size), tile_size, width, height)
     else:
