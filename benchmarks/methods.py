@@ -76,7 +76,7 @@ def hash_model(size: int) -> dict:
 
 
 def count_params(model: dict, in_dim: int, out_dim: int) -> int:
-    from fields.models.config import ModelConfig
+    from fields.config.models import ModelConfig
     from fields.models import Field
 
     return Field.from_config(ModelConfig.model_validate(model), in_dim, out_dim).n_params()

@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from fields.config.base import ComponentConfig, StrictModel
+from fields.config.tasks import schema
 from fields.decoders import DECODERS
 from fields.encoders import ENCODERS
 from fields.engine.scene import SceneConfig, scene_from_dict, with_task_defaults
@@ -43,24 +44,35 @@ def test_register_refuses_a_config_type_that_names_another_member():
     assert registry.names() == ["good"]
 
 
+def test_declared_members_build_their_classes():
+    """Every name declared torch-free resolves to a class that registered itself under it with the same config."""
+    from fields.render.splat_settings import STRATEGIES
+
+    for registry in (ENCODERS, DECODERS, MODELS, STRATEGIES, MIXERS, BACKBONES):
+        for name in registry.names():
+            assert registry.get(name).Config is registry.config(name), (registry.kind, name)
+    for name in TASKS.names():
+        assert TASKS.get(name).__name__.endswith("Task")
+
+
 @pytest.mark.parametrize("name", TASKS.names())
 def test_task_declares_its_sections_as_data(name):
-    task = TASKS.get(name)
-    assert issubclass(task.DataConfig, StrictModel)
-    assert task.RenderConfig is None or issubclass(task.RenderConfig, StrictModel)
-    if task.validate_head is not None:
+    task = schema(name)
+    assert issubclass(task.data_config(), StrictModel)
+    assert task.render is None or issubclass(task.render_config(), StrictModel)
+    if task.head is not None:
         assert isinstance(task.validate_head(None), ComponentConfig)  # the default head
     for section, defaults in task.scene_defaults.items():
         model = SceneConfig.model_fields[section].annotation
         if section == "model":  # typed by the task: the encoder + decoder field, or a MODELS member
-            model = MODELS.get(task.model_type).Config
+            model = MODELS.config(task.model_type)
         assert isinstance(model, type) and issubclass(model, BaseModel), section
         assert set(defaults) <= set(model.model_fields), (section, defaults)
     filled = with_task_defaults({"task": name, "data": {}})
     for section, defaults in task.scene_defaults.items():
         assert {k: filled[section][k] for k in defaults} == defaults
-    assert ("render" in filled) == (task.RenderConfig is not None)
-    assert ("head" in filled) == (task.validate_head is not None)
+    assert ("render" in filled) == (task.render is not None)
+    assert ("head" in filled) == (task.head is not None)
     # a file's own value wins over a declared default
     for section, defaults in task.scene_defaults.items():
         for key in defaults:
@@ -71,7 +83,7 @@ def test_validation_does_not_change_the_scene():
     scene = scene_from_dict({"task": "sdf", "data": {"mesh": "shape:sphere"}})
     assert scene.model.output_activation == "none" and scene.train.loss == "mape"  # the task's declared defaults
     before = scene.model_dump()
-    TASKS.get("sdf").check_scene(scene)
+    schema("sdf").check(scene)
     assert scene.model_dump() == before
     # an explicit value the task cannot use is an error, not a silent rewrite
     with pytest.raises(Exception, match="output_activation"):

@@ -14,10 +14,9 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from fields.datasets.names import SHAPE_PREFIX  # noqa: F401  (shape:NAME)
 from fields.datasets.mesh import mesh_from_arrays
 from fields.export.marching_cubes import extract_surface
-
-SHAPE_PREFIX = "shape:"
 
 
 def _vec(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:

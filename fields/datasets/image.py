@@ -12,27 +12,9 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
+from fields.datasets.names import SKIMAGE_PREFIX, skimage_names
 from fields.datasets.png16 import is_png16_colour, read_png16
 from fields.errors import UserError
-
-SKIMAGE_PREFIX = "skimage:"
-
-
-def skimage_names() -> list[str]:
-    import skimage.data
-
-    names = []
-    for name in getattr(skimage.data, "__all__", dir(skimage.data)):
-        if name.startswith("_") or name in {
-            "data_dir",
-            "download_all",
-            "lbp_frontal_face_cascade_filename",
-            "stereo_motorcycle",
-        }:
-            continue
-        if callable(getattr(skimage.data, name, None)):
-            names.append(name)
-    return sorted(names)
 
 
 def read_image_array(source: str) -> np.ndarray:

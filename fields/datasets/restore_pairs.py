@@ -19,28 +19,19 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Callable, Literal, Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from safetensors.torch import load_file, save_file
 
-from fields.config.base import StrictModel
+from fields.datasets.head_data import PairsConfig  # noqa: F401  (data.pairs)
 from fields.datasets.image import SKIMAGE_PREFIX, load_image
 from fields.io import atomic_path
 
 log = logging.getLogger("fields")
 
 
-class PairsConfig(StrictModel):
-    source: Literal["synthetic", "renders"] = "synthetic"
-    size: int = Field(64, ge=8, description="images are cut to size x size")
-    noise_std: float = Field(0.1, ge=0, description="synthetic: Gaussian noise std")
-    blur_sigma: float = Field(0.0, ge=0, description="synthetic: Gaussian blur std in pixels")
-    early_steps: int = Field(25, ge=1, description="renders: steps of the early-stopped field")
-    converged_steps: int = Field(400, ge=2, description="renders: steps of the converged field")
-    seed: int = 0
 
 
 def square_image(name: str, size: int) -> torch.Tensor:

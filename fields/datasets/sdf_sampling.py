@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator, model_validator
 
-from fields.config.base import StrictModel
+from fields.datasets.scene_data import SampleConfig  # noqa: F401  (data.samples)
 from fields.datasets.mesh import import_open3d, sample_surface
 
 if TYPE_CHECKING:
@@ -35,39 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fields")
 SURFACE, NEAR, UNIFORM = 0, 1, 2
-
-
-class SampleConfig(StrictModel):
-    pool_size: int = Field(2**20, ge=1024, description="samples drawn once before training")
-    surface: float = Field(0.5, ge=0)
-    near: float = Field(0.375, ge=0)
-    uniform: float = Field(0.125, ge=0)
-    near_sigmas: list[float] = Field(default_factory=lambda: [0.01], min_length=1, description="unit-cube units")
-    sign_rays: int = Field(1, ge=1, description="rays voting for inside/outside (odd)")
-
-    @field_validator("sign_rays")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"sign_rays must be odd, got {value}")
-        return value
-
-    @field_validator("near_sigmas")
-    @classmethod
-    def _positive(cls, value: list[float]) -> list[float]:
-        if any(not s > 0 for s in value):
-            raise ValueError("near_sigmas must be positive")
-        return value
-
-    @model_validator(mode="after")
-    def _some(self) -> "SampleConfig":
-        if self.surface + self.near + self.uniform <= 0:
-            raise ValueError("the sample proportions surface + near + uniform must be positive")
-        return self
-
-    def fractions(self) -> tuple[float, float, float]:
-        total = self.surface + self.near + self.uniform
-        return self.surface / total, self.near / total, self.uniform / total
 
 
 class MeshDistance:

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
-CLASSES = (
-    "sphere", "box", "torus", "cylinder", "cone", "capsule",
-    "ellipsoid", "two_spheres", "box_with_hole", "l_shape", "cross", "tube",
-)
+from fields.datasets.names import SHAPE_CLASSES
+
+CLASSES = SHAPE_CLASSES
 N_PARAMS = 6
 
 

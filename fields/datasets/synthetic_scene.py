@@ -20,10 +20,11 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
+from fields.datasets.names import SYNTHETIC_SCENES
 from fields.render.look_at import look_at as look_at_3x4
 
 log = logging.getLogger("fields")
-SCENES = ("objects", "sphere")
+SCENES = SYNTHETIC_SCENES
 SPHERE_RADIUS = 0.6
 LIGHT = np.array([0.4, 0.5, 0.77])
 

@@ -13,50 +13,25 @@ reuses the fits instead of redoing them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from pathlib import Path
 
 import torch
-from pydantic import Field, field_validator
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fields.config.base import StrictModel
-from fields.datasets.shapes_collection import CLASSES, sample_shapes
+from fields.datasets.shapes_collection import sample_shapes
 from fields.io import atomic_path
 from fields.errors import UserError
-from fields.datasets.triplane_fit import BatchedTriplaneField, TriplaneFitConfig, field_iou, fit_fields, training_pool
+from fields.datasets.head_data import TriplaneDatasetConfig, TriplaneFitConfig  # noqa: F401  (data.shapes)
+from fields.datasets.triplane_fit import BatchedTriplaneField, field_iou, fit_fields, training_pool
 
 log = logging.getLogger("fields")
 FORMAT = "fields-triplane-dataset"
 
 
-class TriplaneDatasetConfig(StrictModel):
-    classes: list[str] = Field(default_factory=lambda: list(CLASSES), min_length=2)
-    train_per_class: int = Field(16, ge=1)
-    test_per_class: int = Field(8, ge=1)
-    seed: int = 0
-    noise_amplitude: float = Field(0.015, ge=0, description="amplitude of the smooth surface noise (local units)")
-    surface_points: int = Field(1024, ge=1, description="surface samples per shape for the point baseline")
-    fit: TriplaneFitConfig = Field(
-        default_factory=lambda: TriplaneFitConfig(hidden=32, hidden_layers=2, points_per_step=1024, steps=150)
-    )
-
-    @field_validator("classes")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in CLASSES]
-        if unknown:
-            raise ValueError(f"unknown shape classes {unknown}; valid: {', '.join(CLASSES)}")
-        if len(set(value)) != len(value):
-            raise ValueError("shape classes are listed twice")
-        return value
-
-    def key(self) -> str:
-        return hashlib.sha1(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def build_triplane_dataset(config: TriplaneDatasetConfig) -> dict[str, torch.Tensor]:

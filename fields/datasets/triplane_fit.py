@@ -31,30 +31,11 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import StrictModel
+from fields.datasets.head_data import TriplaneFitConfig  # noqa: F401  (data.shapes.fit)
 
 
-class TriplaneFitConfig(StrictModel):
-    resolution: int = Field(32, ge=2, description="plane side R")
-    channels: int = Field(16, ge=1, description="channels C per plane")
-    pe_frequencies: int = Field(10, ge=0, description="positional encoding octaves L (3 + 6L values)")
-    hidden: int = Field(64, ge=1)
-    hidden_layers: int = Field(3, ge=1)
-    activation: str = Field("sine", pattern="^(sine|relu)$")
-    steps: int = Field(400, ge=1)
-    points_per_step: int = Field(4096, ge=1, description="points per shape per step")
-    pool_points: int = Field(32768, ge=16, description="labelled points kept per shape to draw steps from")
-    surface_fraction: float = Field(0.5, ge=0, le=1, description="pool share of jittered surface points")
-    surface_jitter: float = Field(0.03, gt=0, description="std of the jitter of surface points")
-    plane_lr: float = Field(3e-2, gt=0)
-    mlp_lr: float = Field(2e-3, gt=0)
-    plane_init_std: float = Field(1e-3, gt=0)
-    shared_init: bool = Field(True, description="every shape starts from the same planes and MLP weights")
-    batch_shapes: int = Field(64, ge=1, description="shapes fitted together in one vectorised batch")
-    iou_points: int = Field(32768, ge=16, description="uniform points per shape for the IoU")
 
 
 def positional_encoding(x: torch.Tensor, n_frequencies: int) -> torch.Tensor:

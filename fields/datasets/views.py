@@ -12,62 +12,19 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal, Optional, Union
 
 import torch
-from pydantic import Field, ValidationInfo, field_validator
 
-from fields.config.base import StrictModel
-from fields.datasets.paths import resolve_data_path
 from fields.errors import UserError
 from fields.datasets.blender import load_blender
 from fields.datasets.colmap import load_colmap
 from fields.datasets.llff import load_llff
 from fields.datasets.posed_views import PosedViews
-from fields.datasets.povray import SCENES as POVRAY_SCENES
+from fields.datasets.names import POVRAY_PREFIX, SYNTHETIC_PREFIX
+from fields.datasets.scene_data import PosedViewsData, SyntheticSceneConfig  # noqa: F401  (the data: section)
 from fields.datasets.povray import generate_povray_scene
-from fields.datasets.synthetic_scene import SCENES, generate_scene
+from fields.datasets.synthetic_scene import generate_scene
 from fields.render.cameras import check_facing, check_rigid
-
-SYNTHETIC_PREFIX = "synthetic:"
-POVRAY_PREFIX = "povray:"  # scenes rendered with POV-Ray (fields.datasets.povray)
-
-
-class SyntheticSceneConfig(StrictModel):
-    """Settings of the generated demo scene (``path: synthetic:NAME``)."""
-
-    n_train: int = Field(100, ge=1)
-    n_test: int = Field(20, ge=1)
-    size: int = Field(200, ge=8, description="image width and height in pixels")
-    seed: int = 0
-
-
-class PosedViewsData(StrictModel):
-    path: str = Field(
-        "synthetic:objects", description="dataset folder, a transforms.json, synthetic:objects|sphere or povray:NAME"
-    )
-    format: Literal["auto", "blender", "colmap", "llff"] = "auto"
-    convention: Literal["auto", "opengl", "opencv"] = Field("auto", description="pose convention; auto: the format's")
-    downscale: float = Field(1.0, ge=1.0)
-    background: Union[Literal["white", "black", "random"], tuple[float, float, float]] = "white"
-    aabb: Optional[tuple[float, float, float, float, float, float]] = Field(None, description="scene box (world)")
-    test_every: int = Field(8, ge=2, description="hold out every n-th view when the data has no test split")
-    max_test_views: Optional[int] = Field(None, ge=1)
-    synthetic: SyntheticSceneConfig = Field(default_factory=SyntheticSceneConfig)
-
-    @field_validator("path")
-    @classmethod
-    def _exists(cls, value: str, info: ValidationInfo) -> str:
-        if value.startswith(SYNTHETIC_PREFIX):
-            name = value[len(SYNTHETIC_PREFIX):]
-            if name not in SCENES:
-                raise ValueError(f"no synthetic scene '{name}'; valid: {', '.join(SCENES)}")
-            return value
-        if value.startswith(POVRAY_PREFIX):
-            if value[len(POVRAY_PREFIX):] not in POVRAY_SCENES:
-                raise ValueError(f"no POV-Ray scene '{value[len(POVRAY_PREFIX):]}'; valid: {', '.join(POVRAY_SCENES)}")
-            return value
-        return resolve_data_path(value, (info.context or {}).get("base_dir"))
 
 
 def cache_dir() -> Path:

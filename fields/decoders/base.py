@@ -6,11 +6,8 @@ import torch
 from torch import nn
 
 from fields.config.base import ComponentConfig
+from fields.config.decoders import DECODERS  # noqa: F401  (the registry, declared with the configs)
 from fields.modules import n_params
-from fields.errors import SettingError
-from fields.registry import Registry
-
-DECODERS: Registry["Decoder"] = Registry("decoder", user_error=SettingError)
 
 
 class Decoder(nn.Module):

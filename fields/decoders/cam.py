@@ -16,14 +16,13 @@ the plain normalised MLP. The grids train with their own learning rate, ``lr * l
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 import torch.nn.functional as F
 
-from fields.config.base import ComponentConfig
+from fields.config.decoders import CAMMLPConfig
 from fields.decoders.activations import make_activation
 from fields.decoders.base import DECODERS, Decoder
 from fields.kernels.grid_math import corner_weights
@@ -31,31 +30,7 @@ from fields.kernels.grid_math import corner_weights
 
 @DECODERS.register("cam_mlp", aliases=("cam",))
 class CAMMLP(Decoder):
-    class Config(ComponentConfig):
-        type: Literal["cam_mlp"] = "cam_mlp"
-        n_neurons: int = Field(256, ge=1)
-        n_hidden_layers: int = Field(3, ge=1)
-        activation: str = "relu"
-        output_activation: str = "none"
-        cam_coords: list[int] = Field(default_factory=lambda: [0, 1], description="input coordinates the grids span")
-        grid_resolution: list[int] = Field(
-            default_factory=lambda: [32], description="points per coordinate (one value: all)"
-        )
-        per_channel: bool = False
-        norm: Literal["layer", "none"] = "layer"
-        lr_multiplier: float = Field(10.0, gt=0)
-
-        @model_validator(mode="after")
-        def _check(self) -> "CAMMLP.Config":
-            if not self.cam_coords or len(set(self.cam_coords)) != len(self.cam_coords) or min(self.cam_coords) < 0:
-                raise ValueError("cam_coords must list distinct non-negative coordinate indices")
-            if len(self.grid_resolution) not in (1, len(self.cam_coords)) or min(self.grid_resolution) < 1:
-                raise ValueError("grid_resolution: one positive value, or one per cam coordinate")
-            return self
-
-        def resolutions(self) -> list[int]:
-            res = self.grid_resolution
-            return res * len(self.cam_coords) if len(res) == 1 else list(res)
+    Config = CAMMLPConfig
 
     def __init__(self, config: "CAMMLP.Config", in_dim: int, out_dim: int):
         super().__init__()

@@ -10,25 +10,18 @@ is clamped at 0.
 
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.decoders import GaussianRBFConfig
 from fields.decoders.activations import make_activation
 from fields.decoders.base import DECODERS, Decoder
 
 
 @DECODERS.register("gaussian_rbf", aliases=("gnf", "rbf_layer"))
 class GaussianRBF(Decoder):
-    class Config(ComponentConfig):
-        type: Literal["gaussian_rbf"] = "gaussian_rbf"
-        n_units: int = Field(64, ge=1, description="N Gaussian neurons (64 image/SDF, 32 NeRF)")
-        mu_init: float = Field(1e-4, ge=0)
-        log_beta_init: float = 0.0
-        output_activation: str = "none"
+    Config = GaussianRBFConfig
 
     def __init__(self, config: "GaussianRBF.Config", in_dim: int, out_dim: int):
         super().__init__()

@@ -14,14 +14,12 @@ Shapes: ``features (..., in_dim) -> (..., out_dim)``. Supports double backward.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
-from fields.decoders.activations import ACTIVATIONS, make_activation
+from fields.config.decoders import HourglassMLPConfig
+from fields.decoders.activations import make_activation
 from fields.decoders.base import DECODERS, Decoder
 
 
@@ -46,21 +44,7 @@ class HourglassBlock(nn.Module):
 
 @DECODERS.register("hourglass", aliases=("hourglass_mlp",))
 class HourglassMLP(Decoder):
-    class Config(ComponentConfig):
-        type: Literal["hourglass"] = "hourglass"
-        skip_width: int = Field(256, ge=1, description="width of the residual stream (the wide skips)")
-        bottleneck_width: int = Field(32, ge=1, description="width inside each block (the narrow waist)")
-        n_blocks: int = Field(3, ge=0)
-        activation: str = "relu"
-        norm: Literal["layernorm", "none"] = "layernorm"
-        train_input_projection: bool = False
-        output_activation: str = "none"
-        seed: int = Field(0, description="seed of the fixed input projection")
-
-        def model_post_init(self, _ctx) -> None:
-            for name in (self.activation, self.output_activation):
-                if name not in ACTIVATIONS:
-                    raise ValueError(f"unknown activation '{name}'; valid: {', '.join(ACTIVATIONS)}")
+    Config = HourglassMLPConfig
 
     def __init__(self, config: "HourglassMLP.Config", in_dim: int, out_dim: int):
         super().__init__()

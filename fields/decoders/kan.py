@@ -15,17 +15,16 @@ Both support double backward.
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
+from typing import Optional
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
-from fields.decoders.activations import ACTIVATIONS, make_activation
+from fields.config.decoders import GRKANDecoderConfig, SelectableKANDecoderConfig
+from fields.decoders.activations import make_activation
 from fields.decoders.base import DECODERS, Decoder
 from fields.decoders.rational import GroupRational, QForm, RationalInit
-from fields.decoders.selectable import FAMILIES, SelectableKANLayer
+from fields.decoders.selectable import SelectableKANLayer
 
 
 class GRKANLayer(nn.Module):
@@ -64,26 +63,11 @@ def _widths(in_dim: int, n_neurons: int, n_hidden_layers: int, out_dim: int) -> 
     return [in_dim] + [n_neurons] * n_hidden_layers + [out_dim]
 
 
-def _check_activation(name: str) -> None:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation '{name}'; valid: {', '.join(ACTIVATIONS)}")
-
-
 @DECODERS.register("gr_kan", aliases=("grkan", "kat"))
 class GRKANDecoder(Decoder):
     """Stack of GR-KAN layers; the first rational starts as the identity, the others as ``hidden_init``."""
 
-    class Config(ComponentConfig):
-        type: Literal["gr_kan"] = "gr_kan"
-        n_neurons: int = Field(64, ge=1)
-        n_hidden_layers: int = Field(1, ge=0)
-        n_groups: int = Field(8, ge=1)
-        hidden_init: Literal["swish", "gelu", "identity"] = "swish"
-        q_form: Literal["sum_abs", "abs_sum"] = "sum_abs"
-        output_activation: str = "none"
-
-        def model_post_init(self, _ctx) -> None:
-            _check_activation(self.output_activation)
+    Config = GRKANDecoderConfig
 
     def __init__(self, config: "GRKANDecoder.Config", in_dim: int, out_dim: int):
         super().__init__()
@@ -107,21 +91,7 @@ class GRKANDecoder(Decoder):
 class SelectableKANDecoder(Decoder):
     """Stack of selectable-activation KAN layers. ``harden()`` commits every node to its best family."""
 
-    class Config(ComponentConfig):
-        type: Literal["s_kan"] = "s_kan"
-        n_neurons: int = Field(32, ge=1)
-        n_hidden_layers: int = Field(1, ge=0)
-        families: list[str] = Field(default_factory=lambda: list(FAMILIES), min_length=1)
-        n_basis: int = Field(6, ge=1, le=32, description="basis functions per family")
-        selection: Literal["soft", "hard"] = "soft"
-        temperature: float = Field(1.0, gt=0)
-        output_activation: str = "none"
-
-        def model_post_init(self, _ctx) -> None:
-            _check_activation(self.output_activation)
-            for name in self.families:
-                if name not in FAMILIES:
-                    raise ValueError(f"unknown activation family '{name}'; valid: {', '.join(FAMILIES)}")
+    Config = SelectableKANDecoderConfig
 
     def __init__(self, config: "SelectableKANDecoder.Config", in_dim: int, out_dim: int):
         super().__init__()

@@ -15,15 +15,13 @@ Optional weight normalisation. Supports double backward.
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
 
 import torch
-from pydantic import Field
 from torch import nn
 from torch.nn.utils import parametrize
 
-from fields.config.base import ComponentConfig
-from fields.decoders.activations import ACTIVATIONS, Sine, make_activation
+from fields.config.decoders import MLPConfig
+from fields.decoders.activations import Sine, make_activation
 from fields.decoders.base import DECODERS, Decoder
 
 
@@ -42,26 +40,7 @@ class WeightNorm(nn.Module):
 
 @DECODERS.register("mlp", aliases=("FullyFusedMLP", "CutlassMLP", "MLP"))
 class MLP(Decoder):
-    class Config(ComponentConfig):
-        type: Literal["mlp"] = "mlp"
-        n_neurons: int = Field(64, ge=1, le=65536)
-        n_hidden_layers: int = Field(2, ge=0, le=1024)
-        activation: str = "relu"
-        output_activation: str = "none"
-        bias: bool = True
-        init: Literal["default", "siren", "geometric"] = "default"
-        siren_omega_0: float = Field(30.0, gt=0)
-        geometric_radius: float = 0.5
-        geometric_inputs: Optional[int] = Field(
-            None, ge=1, description="geometric: leading features that are coordinates"
-        )
-        geometric_center: float = Field(0.0, description="geometric: sphere centre, in every coordinate")
-        weight_norm: bool = False
-
-        def model_post_init(self, _ctx) -> None:
-            for name in (self.activation, self.output_activation):
-                if name not in ACTIVATIONS:
-                    raise ValueError(f"unknown activation '{name}'; valid: {', '.join(ACTIVATIONS)}")
+    Config = MLPConfig
 
     def __init__(self, config: "MLP.Config", in_dim: int, out_dim: int):
         super().__init__()

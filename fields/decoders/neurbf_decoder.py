@@ -8,26 +8,18 @@ use ``activation`` (ReLU). With the default 2 hidden layers of 64 this is the pa
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.decoders import NeuRBFDecoderConfig
 from fields.decoders.activations import make_activation
 from fields.decoders.base import DECODERS, Decoder
 
 
 @DECODERS.register("neurbf_mlp", aliases=("neurbf_decoder",))
 class NeuRBFDecoder(Decoder):
-    class Config(ComponentConfig):
-        type: Literal["neurbf_mlp"] = "neurbf_mlp"
-        n_neurons: int = Field(64, ge=1)
-        n_hidden_layers: int = Field(2, ge=1)
-        sin_frequency_range: tuple[float, float] = (10.0, 100.0)
-        activation: str = "relu"
-        output_activation: str = "none"
+    Config = NeuRBFDecoderConfig
 
     def __init__(self, config: "NeuRBFDecoder.Config", in_dim: int, out_dim: int):
         super().__init__()

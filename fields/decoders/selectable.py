@@ -29,8 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-FAMILIES = ("silu", "chebyshev", "rbf", "fourier", "wavelet")
-
+from fields.config.decoders import FAMILIES
 
 def _centres(n: int) -> tuple[torch.Tensor, float]:
     if n == 1:

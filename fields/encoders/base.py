@@ -8,11 +8,8 @@ import torch
 from torch import nn
 
 from fields.config.base import ComponentConfig
+from fields.config.encoders import ENCODERS  # noqa: F401  (the registry, declared with the configs)
 from fields.modules import n_params
-from fields.errors import SettingError
-from fields.registry import Registry
-
-ENCODERS: Registry["Encoder"] = Registry("encoder", user_error=SettingError)
 log = logging.getLogger("fields")
 
 

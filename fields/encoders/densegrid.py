@@ -21,13 +21,12 @@ large ``log2_hashmap_size`` for it. This grid is the plain vertex-aligned one, a
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Optional
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.encoders import DenseGridConfig, level_resolutions
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
 from fields.kernels.grid_math import corner_weights, inverse_permutation, spatial_order
@@ -37,38 +36,9 @@ from fields.kernels.grid_layout import GridLayout
 MAX_DIM = 4
 
 
-def level_resolutions(
-    n_levels: int, base_resolution: int, per_level_scale: Optional[float], max_resolution: Optional[int]
-) -> list[int]:
-    """Vertices per axis of each level (at least 2)."""
-    if max_resolution is not None:
-        b = 1.0 if n_levels == 1 else (max_resolution / base_resolution) ** (1.0 / (n_levels - 1))
-    else:
-        b = 2.0 if per_level_scale is None else per_level_scale
-    return [max(2, round(base_resolution * b**level)) for level in range(n_levels)]
-
-
 @ENCODERS.register("densegrid", aliases=("DenseGrid", "dense"))
 class DenseGrid(Encoder):
-    class Config(ComponentConfig):
-        type: Literal["densegrid"] = "densegrid"
-        n_levels: int = Field(4, ge=1, le=32)
-        n_features_per_level: int = Field(2, ge=1, le=64)
-        base_resolution: int = Field(16, ge=2, description="vertices per axis of the coarsest level")
-        per_level_scale: Optional[float] = Field(None, gt=0, description="default 2.0, or from max_resolution")
-        max_resolution: Optional[int] = Field(None, ge=2, description="vertices per axis of the finest level")
-        interpolation: Literal["linear", "smoothstep"] = "linear"
-        init_scale: float = Field(1e-4, ge=0, description="tables start at U(-init_scale, init_scale)")
-        backend: Literal["auto", "torch", "triton"] = "auto"
-
-        @model_validator(mode="after")
-        def _one_scale(self) -> "DenseGrid.Config":
-            if self.per_level_scale is not None and self.max_resolution is not None:
-                raise ValueError("give per_level_scale or max_resolution, not both")
-            return self
-
-        def resolutions(self) -> list[int]:
-            return level_resolutions(self.n_levels, self.base_resolution, self.per_level_scale, self.max_resolution)
+    Config = DenseGridConfig
 
     def __init__(self, config: "DenseGrid.Config", in_dim: int):
         super().__init__()

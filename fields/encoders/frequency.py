@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.encoders import FrequencyEncodingConfig, FourierFeaturesConfig
 from fields.encoders.base import ENCODERS, Encoder
 
 
@@ -21,10 +19,7 @@ class FrequencyEncoding(Encoder):
     frequency index fastest within each of sin and cos. No parameters.
     """
 
-    class Config(ComponentConfig):
-        type: Literal["frequency"] = "frequency"
-        n_frequencies: int = Field(10, ge=1, le=32)
-        include_input: bool = True
+    Config = FrequencyEncodingConfig
 
     def __init__(self, config: "FrequencyEncoding.Config", in_dim: int):
         super().__init__()
@@ -45,12 +40,7 @@ class FourierFeatures(Encoder):
     Functions"): ``[cos(2 pi B x), sin(2 pi B x)]`` with ``B`` of shape ``(n_features, in_dim)`` drawn from
     ``N(0, sigma^2)`` once (a buffer, saved with the model). Output ``(..., 2 * n_features)``."""
 
-    class Config(ComponentConfig):
-        type: Literal["fourier"] = "fourier"
-        n_features: int = Field(256, ge=1)
-        sigma: float = Field(10.0, gt=0)
-        trainable: bool = False
-        seed: int = 0
+    Config = FourierFeaturesConfig
 
     def __init__(self, config: "FourierFeatures.Config", in_dim: int):
         super().__init__()

@@ -11,14 +11,11 @@ decoder have zero gradient at features equal to their centres, so the default (0
 
 from __future__ import annotations
 
-import math
-from typing import Literal, Optional
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.encoders import GNFGridConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
 from fields.kernels.grid_math import corner_weights
@@ -26,38 +23,7 @@ from fields.kernels.grid_math import corner_weights
 
 @ENCODERS.register("gnf_grid", aliases=("dif_grid",))
 class GNFGrid(Encoder):
-    class Config(ComponentConfig):
-        type: Literal["gnf_grid"] = "gnf_grid"
-        channels: list[int] = Field(default_factory=lambda: [4, 4, 4, 2, 2, 2])
-        min_resolution: int = Field(32, ge=2)
-        max_resolution: int = Field(128, ge=2)
-        resolutions: Optional[list[int]] = Field(None, description="explicit per-level resolutions")
-        frequencies: Optional[list[float]] = Field(None, description="sawtooth frequency per level; default 1")
-        init: float = Field(0.1, ge=0)
-
-        @model_validator(mode="after")
-        def _check(self) -> "GNFGrid.Config":
-            n = len(self.channels)
-            if n == 0 or min(self.channels) < 1:
-                raise ValueError("channels must list at least one positive count")
-            for name in ("resolutions", "frequencies"):
-                value = getattr(self, name)
-                if value is not None and len(value) != n:
-                    raise ValueError(f"{name} needs one entry per level ({n})")
-            if self.resolutions is not None and min(self.resolutions) < 2:
-                raise ValueError("resolutions must be at least 2")
-            if self.frequencies is not None and min(self.frequencies) <= 0:
-                raise ValueError("frequencies must be positive")
-            return self
-
-        def level_resolutions(self) -> list[int]:
-            if self.resolutions is not None:
-                return list(self.resolutions)
-            n = len(self.channels)
-            if n == 1:
-                return [self.max_resolution]
-            lo, hi = math.log(self.min_resolution), math.log(self.max_resolution)
-            return [round(math.exp(lo + (hi - lo) * l / (n - 1))) for l in range(n)]
+    Config = GNFGridConfig
 
     def __init__(self, config: "GNFGrid.Config", in_dim: int):
         super().__init__()

@@ -18,13 +18,11 @@ work (logging the choice), ``torch`` otherwise.
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.encoders import HashGridConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
 from fields.kernels.grid_math import corner_weights, inverse_permutation, spatial_order
@@ -41,29 +39,7 @@ def next_multiple(value: int, multiple: int) -> int:
 
 @ENCODERS.register("hashgrid", aliases=("HashGrid", "hash", "ngp"))
 class HashGrid(Encoder):
-    class Config(ComponentConfig):
-        type: Literal["hashgrid"] = "hashgrid"
-        n_levels: int = Field(16, ge=1, le=64)
-        n_features_per_level: int = Field(2, ge=1, le=64)
-        log2_hashmap_size: int = Field(19, ge=3, le=30)
-        base_resolution: int = Field(16, ge=1)
-        per_level_scale: Optional[float] = Field(None, gt=0, description="default 2.0, or from max_resolution")
-        max_resolution: Optional[int] = Field(None, ge=1, description="alternative to per_level_scale")
-        interpolation: Literal["linear", "smoothstep"] = "linear"
-        backend: Literal["auto", "torch", "cpp", "tcnn", "triton"] = "auto"
-
-        @model_validator(mode="after")
-        def _one_scale(self) -> "HashGrid.Config":
-            if self.per_level_scale is not None and self.max_resolution is not None:
-                raise ValueError("give per_level_scale or max_resolution, not both")
-            return self
-
-        def level_scale_factor(self) -> float:
-            if self.max_resolution is not None:
-                if self.n_levels == 1:
-                    return 1.0
-                return math.exp((math.log(self.max_resolution) - math.log(self.base_resolution)) / (self.n_levels - 1))
-            return 2.0 if self.per_level_scale is None else self.per_level_scale
+    Config = HashGridConfig
 
     def __init__(self, config: "HashGrid.Config", in_dim: int):
         super().__init__()

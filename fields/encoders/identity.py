@@ -6,11 +6,10 @@ geometric (sphere) initialisation of an SDF MLP expects. Inputs outside [0, 1] p
 
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 
-from fields.config.base import ComponentConfig
+from fields.config.encoders import IdentityEncodingConfig
 from fields.encoders.base import ENCODERS, Encoder
 
 
@@ -18,10 +17,7 @@ from fields.encoders.base import ENCODERS, Encoder
 class IdentityEncoding(Encoder):
     """``(..., in_dim)`` -> ``(..., in_dim)``."""
 
-    class Config(ComponentConfig):
-        type: Literal["identity"] = "identity"
-        scale: float = 1.0
-        offset: float = 0.0
+    Config = IdentityEncodingConfig
 
     def __init__(self, config: "IdentityEncoding.Config", in_dim: int):
         super().__init__()

@@ -20,13 +20,11 @@ count then leaves them out. Before that they sit on a regular lattice with isotr
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Optional
 
 import torch
-from pydantic import Field, SerializeAsAny, field_validator, model_validator
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.encoders import NeuRBFConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch, log
 from fields.encoders.neurbf_kernels import NeighbourGrid, auto_resolution, kernel_values, n_shape_params, pack_symmetric
 from fields.encoders.rbf_init import (
@@ -40,43 +38,7 @@ from fields.encoders.rbf_init import (
 
 @ENCODERS.register("neurbf", aliases=("NeuRBF", "rbf"))
 class NeuRBF(Encoder):
-    class Config(ComponentConfig):
-        type: Literal["neurbf"] = "neurbf"
-        n_kernels: int = Field(4096, ge=1)
-        kernel: Literal["inverse_quadric", "gaussian", "tent"] = "inverse_quadric"
-        tent_shape: Literal["isotropic", "axis"] = Field(
-            "isotropic", description="tent widths from k-means: one per kernel (the authors' nlin_s) or per axis")
-        n_neighbours: int = Field(4, ge=1, description="K nearest kernels per query (4 images, 8 SDFs)")
-        n_frequencies: int = Field(32, ge=1, description="P: feature size per kernel and number of frequencies")
-        frequency_range: tuple[float, float] = Field((2.0**-3, 2.0**12), description="m, log-spaced (SDF: [1, 8])")
-        sinusoidal: bool = True
-        normalise: bool = True
-        learn_centres: bool = False
-        learn_shapes: bool = False
-        feature_init: float = Field(1e-4, ge=0)
-        grid: Optional[SerializeAsAny[ComponentConfig]] = Field(
-            None, description="grid branch, e.g. {type: hashgrid, ...}"
-        )
-        neighbour_resolution: Optional[int] = Field(None, ge=1, description="cells per side; default from n_kernels")
-        max_candidates: int = Field(32, ge=1)
-        kmeans_iterations: int = Field(10, ge=0)
-        shape_alpha: float = Field(0.5, gt=0, description="S = alpha * Cov^-1 (0.5 images/SDF, 0.3 NeRF)")
-        init_samples: int = Field(2**18, ge=1, description="at most this many samples go into k-means")
-        seed: int = 0
-
-        @field_validator("grid", mode="before")
-        @classmethod
-        def _grid(cls, value: Any) -> Any:
-            return None if value is None else ENCODERS.validate(value)
-
-        @model_validator(mode="after")
-        def _enough_kernels(self) -> "NeuRBF.Config":
-            if self.n_neighbours > self.n_kernels:
-                raise ValueError(f"n_neighbours ({self.n_neighbours}) exceeds n_kernels ({self.n_kernels})")
-            low, high = self.frequency_range
-            if not 0 < low <= high:
-                raise ValueError("frequency_range must be (low, high) with 0 < low <= high")
-            return self
+    Config = NeuRBFConfig
 
     def __init__(self, config: "NeuRBF.Config", in_dim: int):
         super().__init__()

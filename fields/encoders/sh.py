@@ -15,15 +15,12 @@ No parameters.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field
 
-from fields.config.base import ComponentConfig
+from fields.config.encoders import MAX_DEGREE, SphericalHarmonicsConfig
 from fields.encoders.base import ENCODERS, Encoder
 
-MAX_DEGREE = 5
 _R = 1.0 / math.sqrt(math.pi)  # every coefficient below carries 1/sqrt(pi)
 
 
@@ -76,10 +73,7 @@ def spherical_harmonics(d: torch.Tensor, degree: int) -> torch.Tensor:
 class SphericalHarmonics(Encoder):
     """``x (..., 3)`` in [0, 1]^3 (direction ``x * 2 - 1``) -> ``(..., degree**2)``."""
 
-    class Config(ComponentConfig):
-        type: Literal["sh"] = "sh"
-        degree: int = Field(4, ge=1, le=MAX_DEGREE, description="number of bands (tiny-cuda-nn); output degree**2")
-        normalize: bool = Field(False, description="renormalise x * 2 - 1 to unit length first")
+    Config = SphericalHarmonicsConfig
 
     def __init__(self, config: "SphericalHarmonics.Config", in_dim: int):
         super().__init__()

@@ -18,19 +18,15 @@ so the gather path is the default and the safe choice for eikonal losses).
 from __future__ import annotations
 
 import itertools
-from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.encoders import KPlanesConfig, TriPlaneConfig
 from fields.encoders.base import ENCODERS, Encoder, flatten_batch
 from fields.encoders.gather import weighted_gather
 from fields.kernels.grid_math import corner_weights
-
-Aggregation = Literal["sum", "product", "concat"]
 
 
 class PlaneEncoder(Encoder):
@@ -129,18 +125,7 @@ class TriPlane(PlaneEncoder):
     ``product`` so that products start away from zero (K-Planes' choice).
     """
 
-    class Config(ComponentConfig):
-        type: Literal["triplane"] = "triplane"
-        resolution: int = Field(64, ge=2, description="vertices per axis of the coarsest level")
-        n_features: int = Field(16, ge=1, le=256)
-        n_levels: int = Field(1, ge=1, le=8)
-        per_level_scale: float = Field(2.0, gt=0)
-        aggregation: Aggregation = "sum"
-        init_std: float = Field(0.1, ge=0, description="std of the initial values (sum, concat)")
-        sampler: Literal["gather", "grid_sample"] = "gather"
-
-        def resolutions(self) -> list[int]:
-            return [max(2, round(self.resolution * self.per_level_scale**level)) for level in range(self.n_levels)]
+    Config = TriPlaneConfig
 
     PAIRS = [(0, 1), (0, 2), (1, 2)]
 
@@ -174,24 +159,7 @@ class KPlanes(PlaneEncoder):
     ``n_features * sum_l sum_{(a, b)} r_{l,a} * r_{l,b}``.
     """
 
-    class Config(ComponentConfig):
-        type: Literal["kplanes"] = "kplanes"
-        resolution: int = Field(64, ge=2, description="spatial vertices per axis of the coarsest level")
-        time_resolution: Optional[int] = Field(None, ge=2, description="4D input: time vertices (default: resolution)")
-        n_features: int = Field(16, ge=1, le=256)
-        n_levels: int = Field(4, ge=1, le=8)
-        per_level_scale: float = Field(2.0, gt=0)
-        aggregation: Aggregation = "product"
-        sampler: Literal["gather", "grid_sample"] = "gather"
-
-        def level_resolutions(self, in_dim: int) -> list[list[int]]:
-            levels = []
-            for level in range(self.n_levels):
-                res = [max(2, round(self.resolution * self.per_level_scale**level))] * in_dim
-                if in_dim == 4:
-                    res[3] = self.time_resolution or self.resolution
-                levels.append(res)
-            return levels
+    Config = KPlanesConfig
 
     def __init__(self, config: "KPlanes.Config", in_dim: int):
         super().__init__()

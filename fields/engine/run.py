@@ -1,7 +1,8 @@
 """The one training path: scene -> task -> Lightning Trainer -> run folder.
 
-A run folder holds ``config.resolved.yaml``, ``checkpoints/last.safetensors``, ``metrics.json``, the
-task's outputs (``reconstruction.png`` for images) and ``logs/`` (CSV and TensorBoard).
+A run folder holds ``config.resolved.yaml``, ``checkpoints/last.safetensors``, ``metrics.json``,
+``training_curves.png``, the task's outputs (``reconstruction.png`` and ``comparison.png`` for images) and
+``logs/`` (CSV and TensorBoard).
 """
 
 from __future__ import annotations
@@ -21,19 +22,20 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from fields.config.load import read_yaml
 from fields.engine.callbacks import LAST, StepCheckpoint, TrainClock, step_progress_bar
 from fields.engine.checkpoint import SafetensorsIO, read_checkpoint
+from fields.engine.curves import write_training_curves
 from fields.engine.csv_log import ResumableCSVLogger, truncate_log
-from fields.engine.scene import SceneConfig, dump_scene, scene_from_dict
+from fields.engine.run_folder import CONFIG_NAME, read_run_scene
+from fields.engine.scene import SceneConfig, dump_scene
 from fields.engine.stop import GracefulStop
 from fields.errors import Interrupted, UserError
 from fields.io.atomic import atomic_write_text, remove_stale_temporaries
+from fields.io.progress import set_progress
 from fields.tasks import TASKS
 from fields.threads import log_thread_choice
 
 log = logging.getLogger("fields")
-CONFIG_NAME = "config.resolved.yaml"
 EVAL_NAME = "eval.json"
 
 
@@ -126,6 +128,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
     (the live viewer's, for example), run after the built-in ones.
     """
     quiet_lightning()
+    set_progress(scene.train.progress)
     if scene.train.threads:
         torch.set_num_threads(scene.train.threads)
     # Adam's second moments of rarely touched table rows (hash entries, RBF kernel features) decay into
@@ -180,6 +183,7 @@ def fit(scene: SceneConfig, run_dir: Path | None = None, *, scene_name: str = "r
         }
         check_finite(metrics, run_dir)
         task.write_outputs(run_dir)
+        write_training_curves(run_dir, metrics)
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     except BaseException:
         # a new run that failed before its first checkpoint is no run: leave no half-made folder behind
@@ -213,12 +217,8 @@ def load_run(run_dir: str | Path, map_location: str = "cpu"):
     """Rebuild a trained task from its run folder: ``(scene, task)`` with the last checkpoint loaded."""
     quiet_lightning()
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: run folder not found")
-    config_path = run_dir / CONFIG_NAME
-    if not config_path.is_file():
-        raise UserError(f"{run_dir}: not a run folder ({CONFIG_NAME} missing)")
-    scene = scene_from_dict(read_yaml(config_path), base_dir=run_dir, source=str(config_path))
+    scene = read_run_scene(run_dir, checkpoint=False)
+    set_progress(scene.train.progress)
     checkpoint, _ = read_checkpoint(run_dir / "checkpoints" / LAST, map_location)
     task = build_task(scene)
     try:

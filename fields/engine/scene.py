@@ -1,8 +1,9 @@
 """The scene file: ``task``, ``data``, ``model``, ``train``, ``output`` (and ``render``/``head`` for the
 tasks that declare them), validated into a typed ``SceneConfig`` with one-line errors.
 
-It sits above the tasks because each task declares its sections as data (``FieldTask.DataConfig``,
-``RenderConfig``, ``validate_head``, ``scene_defaults``). Loading is two explicit steps:
+Each task declares its sections as data (``fields.config.tasks.TaskSchema``: the data and render configs,
+the head validator, defaults), torch-free like every config the scene names, so a scene is validated before
+torch loads (the CLI reports a bad one at once). Loading is two explicit steps:
 ``with_task_defaults`` fills the keys a scene file leaves out from the task's declared defaults, then
 validation reads the sections without changing the scene.
 """
@@ -29,8 +30,8 @@ from fields.config.base import ComponentConfig, StrictModel
 from fields.config.load import apply_overrides, format_validation_error, read_yaml
 from fields.config.train import OutputConfig, TrainConfig
 from fields.errors import UserError
-from fields.models import MODELS, ModelConfig
-from fields.tasks import TASKS
+from fields.config.models import MODELS, ModelConfig
+from fields.config.tasks import TASKS, schema
 
 log = logging.getLogger("fields")
 
@@ -42,7 +43,7 @@ class SceneConfig(StrictModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     render: Optional[SerializeAsAny[StrictModel]] = Field(
-        None, description="rendering settings of tasks that render (radiance, surface): the task's RenderConfig")
+        None, description="rendering settings of the tasks that render (radiance, surface, splat): their render config")
     head: Optional[SerializeAsAny[ComponentConfig]] = Field(
         None, description="the network of tasks that train a head (classify, restore): a backbone of fields.heads")
 
@@ -62,7 +63,7 @@ class SceneConfig(StrictModel):
         task = info.data.get("task")
         if task is None:  # the task itself failed and is reported; skip its data
             return StrictModel.model_construct()
-        return TASKS.get(task).DataConfig.model_validate(value, context=info.context)
+        return schema(task).data_config().model_validate(value, context=info.context)
 
     @field_validator("render", mode="before")
     @classmethod
@@ -70,7 +71,7 @@ class SceneConfig(StrictModel):
         task = info.data.get("task")
         if task is None or value is None:
             return None
-        config = TASKS.get(task).RenderConfig
+        config = schema(task).render_config()
         if config is None:
             raise ValueError(f"task '{task}' takes no render settings")
         return config.model_validate(value, context=info.context)
@@ -81,14 +82,18 @@ class SceneConfig(StrictModel):
         task = info.data.get("task")
         if task is None or value is None:
             return None
-        validate = TASKS.get(task).validate_head
-        if validate is None:
+        if schema(task).head is None:
             raise ValueError(f"task '{task}' takes no head")
-        return validate(value)
+        return schema(task).validate_head(value)
 
     @model_validator(mode="after")
     def _model_fits_task(self) -> "SceneConfig":
-        TASKS.get(self.task).check_scene(self)
+        task = schema(self.task)
+        if self.model.type != task.model_type:
+            raise ValueError(
+                f"model.type: task {self.task} builds a '{task.model_type}' field (got '{self.model.type}')")
+        if task.check is not None:
+            task.check(self)
         return self
 
     @model_serializer(mode="wrap")
@@ -104,11 +109,11 @@ def with_task_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of the raw scene with the task's declared defaults where the file leaves a key out: its
     ``model_type`` as ``model.type``, keys of the field an older file put under ``render:`` moved to
     ``model:``, ``scene_defaults`` (``{section: {key: value}}``), an empty ``render:`` for a task with a
-    ``RenderConfig`` and ``head: {}`` (the task's default head) for a task with ``validate_head``.
+    render config and the default head for a task with a head (``fields.config.tasks.TaskSchema``).
     An unknown task is left for validation to report."""
     data = copy.deepcopy(data)
     try:
-        task = TASKS.get(data.get("task", SceneConfig.model_fields["task"].default))
+        task = schema(data.get("task", SceneConfig.model_fields["task"].default))
     except Exception:  # reported by validation, with the valid names
         return data
     if data.get("model") is None:
@@ -127,9 +132,9 @@ def with_task_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(node, dict):
             for key, value in defaults.items():
                 node.setdefault(key, copy.deepcopy(value))
-    if task.RenderConfig is not None and data.get("render") is None:
+    if task.render is not None and data.get("render") is None:
         data["render"] = {}
-    if task.validate_head is not None and data.get("head") is None:
+    if task.head is not None and data.get("head") is None:
         data["head"] = task.validate_head(None).model_dump()
     return data
 

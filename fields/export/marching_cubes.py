@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fields.io.progress import track
+
 FieldFn = Callable[[torch.Tensor], torch.Tensor]  # (N, 3) -> (N,), negative inside
 SLAB_SAMPLES = 2**25
 
@@ -86,12 +88,14 @@ def extract_surface(
     block: int = 8,
     lipschitz: Optional[float] = 1.0,
     slab_samples: int = SLAB_SAMPLES,
+    progress: Optional[str] = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Triangle mesh of ``{x : fn(x) = level}`` in the box ``bounds = (lo, hi)`` (default ``[0, 1]^3``).
 
     fn: ``(N, 3)`` float32 points -> ``(N,)`` values, below ``level`` inside. Returns ``vertices (V, 3)``
     float64 in the coordinates of ``bounds`` and ``faces (F, 3)`` int64, wound outward. ``lipschitz``:
-    a bound on ``|grad fn|`` used by coarse-to-fine (``None`` for fields with no bound).
+    a bound on ``|grad fn|`` used by coarse-to-fine (``None`` for fields with no bound). ``progress`` names a
+    bar over the slabs.
     """
     if resolution < 2:
         raise ValueError(f"resolution must be at least 2, got {resolution}")
@@ -114,7 +118,8 @@ def extract_surface(
         flags = _block_flags(coarse, level, margin)
     slab_blocks = max(1, slab_samples // (n * n * block))
     all_vertices, all_faces, n_vertices = [], [], 0
-    for b0 in range(0, nb, slab_blocks):
+    slabs = range(0, nb, slab_blocks)
+    for b0 in track(slabs, progress, total=len(slabs)) if progress else slabs:
         b1 = min(nb, b0 + slab_blocks)
         ix = torch.arange(b0 * block, b1 * block + 1)
         y0 = z0 = 0

@@ -16,9 +16,9 @@ from typing import Any, Union
 import torch
 from torch import nn
 
+from fields.config.heads import CHANNEL_MLPS
 from fields.decoders import DECODERS
 
-CHANNEL_MLPS = ("mlp", "glu", "gr_kan", "s_kan", "hourglass")
 # decoder config fields that hold the hidden width, in the order they are tried
 _WIDTH_FIELDS = ("n_neurons", "hidden_dim", "width", "n_hidden")
 

@@ -18,14 +18,13 @@ tokens, LayerNorm, linear classifier. Pixels are first L2-normalised over the ``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.heads import ChannelSetTransformerConfig
 from fields.heads.registry import BACKBONES, as_resolution
 
 
@@ -33,16 +32,7 @@ from fields.heads.registry import BACKBONES, as_resolution
 class ChannelSetTransformer(nn.Module):
     input_kind = "planes"
 
-    class Config(ComponentConfig):
-        type: Literal["channel_set"] = "channel_set"
-        tokens: Literal["channel", "channel_triplet"] = "channel"
-        dim: int = Field(128, ge=1)
-        depth: int = Field(4, ge=0)
-        heads: int = Field(4, ge=1)
-        mlp_ratio: float = Field(2.0, gt=0)
-        dropout: float = Field(0.0, ge=0, lt=1)
-        normalize: bool = Field(True, description="L2-normalise each pixel over the 3C channels first")
-        n_planes: int = Field(3, ge=1, description="planes stacked in the input (3 for a tri-plane)")
+    Config = ChannelSetTransformerConfig
 
     def __init__(self, config: "ChannelSetTransformer.Config", in_channels: int, n_classes: int, image_size: Any):
         super().__init__()

@@ -3,28 +3,19 @@ resolution, LayerNorm of the mean token, linear classifier. ``(B, C_in, H, W) ->
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
-from fields.heads.pyramid import StageOptions, make_stage
-from fields.heads.registry import BACKBONES, as_resolution, validate_mixers
+from fields.heads.pyramid import make_stage
+from fields.config.heads import IsotropicClassifierConfig
+from fields.heads.registry import BACKBONES, as_resolution
 
 
 @BACKBONES.register("isotropic")
 class IsotropicClassifier(nn.Module):
-    class Config(StageOptions):
-        type: Literal["isotropic"] = "isotropic"
-        dim: int = Field(64, ge=1)
-        depth: int = Field(6, ge=1)
-        patch_size: int = Field(4, ge=1, description="non-overlapping patches of patch_size x patch_size pixels")
-
-        @model_validator(mode="after")
-        def _mixer(self) -> "IsotropicClassifier.Config":
-            self.__dict__["mixer"] = validate_mixers(self.mixer, 1)[0]
-            return self
+    Config = IsotropicClassifierConfig
 
     def __init__(self, config: "IsotropicClassifier.Config", in_channels: int, n_classes: int, image_size: Any):
         super().__init__()

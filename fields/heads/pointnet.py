@@ -9,13 +9,12 @@ every shape is seen in the same frame as its tri-plane, so both classifiers face
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.heads import PointNetConfig
 from fields.heads.registry import BACKBONES
 
 
@@ -23,11 +22,7 @@ from fields.heads.registry import BACKBONES
 class PointNet(nn.Module):
     input_kind = "points"
 
-    class Config(ComponentConfig):
-        type: Literal["pointnet"] = "pointnet"
-        widths: list[int] = Field(default_factory=lambda: [64, 128, 256], min_length=1)
-        head_widths: list[int] = Field(default_factory=lambda: [128])
-        dropout: float = Field(0.3, ge=0, lt=1)
+    Config = PointNetConfig
 
     def __init__(self, config: "PointNet.Config", in_channels: int, n_classes: int, image_size: Any = None):
         super().__init__()

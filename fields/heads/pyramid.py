@@ -10,16 +10,15 @@ token, then a linear classifier.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any
 
 import torch
-from pydantic import Field, field_validator, model_validator
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.heads import PyramidClassifierConfig
 from fields.heads.block import MetaFormerBlock
-from fields.heads.channel_mlp import CHANNEL_MLPS
-from fields.heads.registry import BACKBONES, as_resolution, validate_mixers
+from fields.config.heads import StageOptions
+from fields.heads.registry import BACKBONES, as_resolution
 
 
 class PatchMerging(nn.Module):
@@ -79,42 +78,13 @@ def make_stage(
     ))
 
 
-class StageOptions(ComponentConfig):
-    """Options shared by the skeletons' blocks."""
-
-    mixer: Any = Field("pool", description="mixer spec (name or {type: name, ...}), or a list with one per stage")
-    channel_mlp: Any = Field("mlp", description="mlp | glu | gr_kan | s_kan | hourglass, or {type: ..., options}")
-    mlp_ratio: float = Field(4.0, gt=0)
-    layer_scale: Optional[float] = Field(None, description="initial layer-scale factor; None: no layer scale")
-    drop_path: float = Field(0.0, ge=0, lt=1, description="stochastic depth rate, increasing linearly to this")
-
-    @field_validator("channel_mlp")
-    @classmethod
-    def _channel_mlp(cls, value: Any) -> Any:
-        name = value if isinstance(value, str) else (value or {}).get("type") if isinstance(value, dict) else value
-        if value is not None and name not in CHANNEL_MLPS:
-            raise ValueError(f"unknown channel MLP '{name}'; valid choices: {', '.join(CHANNEL_MLPS)}")
-        return value
 
 
 @BACKBONES.register("pyramid")
 class PyramidClassifier(nn.Module):
     """Hierarchical classifier: ``(B, C_in, H, W) -> (B, n_classes)``."""
 
-    class Config(StageOptions):
-        type: Literal["pyramid"] = "pyramid"
-        dims: list[int] = Field(default_factory=lambda: [32, 64, 128])
-        depths: list[int] = Field(default_factory=lambda: [2, 2, 2])
-        stem_kernel: int = Field(7, ge=1, description="MetaFormer's 7x7 overlapping stem")
-        stem_stride: int = Field(2, ge=1)
-        downsample: Literal["merge", "conv"] = Field("merge", description="Swin's 2x2 merging or MetaFormer's 3x3 conv")
-
-        @model_validator(mode="after")
-        def _stages(self) -> "PyramidClassifier.Config":
-            if len(self.dims) != len(self.depths) or not self.dims:
-                raise ValueError(f"dims and depths need the same non-zero length, got {self.dims} and {self.depths}")
-            self.__dict__["mixer"] = validate_mixers(self.mixer, len(self.dims))
-            return self
+    Config = PyramidClassifierConfig
 
     def __init__(self, config: "PyramidClassifier.Config", in_channels: int, n_classes: int, image_size: Any):
         super().__init__()

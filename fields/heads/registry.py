@@ -22,10 +22,8 @@ import torch
 from torch import nn
 
 from fields.config.base import ComponentConfig
-from fields.registry import Registry
-
-MIXERS: Registry["TokenMixer"] = Registry("token mixer")
-BACKBONES: Registry[nn.Module] = Registry("backbone")
+from fields.config.heads import BACKBONES
+from fields.config.mixers import MIXERS, mixer_spec, validate_mixers
 
 Resolution = Optional[tuple[int, int]]
 
@@ -103,31 +101,6 @@ def register_mixer(name: str, aliases: tuple[str, ...] = ()):
     return decorate
 
 
-def mixer_spec(spec: Union[str, dict[str, Any], ComponentConfig]) -> tuple[str, dict[str, Any]]:
-    """``"pool"`` / ``{type: pool, pool_size: 3}`` / a mixer Config -> ``(name, options)``."""
-    if isinstance(spec, ComponentConfig):
-        spec = spec.model_dump()
-    if isinstance(spec, str):
-        spec = {"type": spec}
-    spec = dict(spec)
-    name = MIXERS.canonical(spec.pop("type"))
-    return name, spec
-
-
-def validate_mixers(value: Any, n_stages: int, what: str = "mixer") -> list[dict[str, Any]]:
-    """A skeleton's ``mixer:`` (one spec for all stages, or a list with one per stage) -> checked specs.
-
-    Names and options are validated now (config time); resolutions are checked when the model is built.
-    """
-    specs = list(value) if isinstance(value, (list, tuple)) else [value] * n_stages
-    if len(specs) != n_stages:
-        raise ValueError(f"{what}: expected one mixer or a list of {n_stages} (one per stage), got {len(specs)}")
-    out = []
-    for spec in specs:
-        name, options = mixer_spec(spec)
-        config = MIXERS.get(name).Config.model_validate({"type": name, **options})
-        out.append(config.model_dump())
-    return out
 
 
 def build_mixer(spec: Union[str, dict[str, Any], ComponentConfig], dim: int, resolution: Any = None,

@@ -9,15 +9,15 @@ since DnCNN), the network predicts a correction added to its input, so it starts
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
 from fields.heads.mixers.maxim import CrossGatingBlock
-from fields.heads.pyramid import StageOptions, make_stage
-from fields.heads.registry import BACKBONES, as_resolution, validate_mixers
+from fields.config.heads import MetaFormerUNetConfig
+from fields.heads.pyramid import make_stage
+from fields.heads.registry import BACKBONES, as_resolution
 
 
 class SkipFusion(nn.Module):
@@ -41,21 +41,7 @@ class SkipFusion(nn.Module):
 
 @BACKBONES.register("unet")
 class MetaFormerUNet(nn.Module):
-    class Config(StageOptions):
-        type: Literal["unet"] = "unet"
-        dims: list[int] = Field(default_factory=lambda: [32, 64, 128], description="width per level; last: bottleneck")
-        depths: list[int] = Field(
-            default_factory=lambda: [1, 1, 2], description="blocks per level (encoder and decoder)"
-        )
-        skip: Literal["concat", "add", "cross_gating"] = "concat"
-        global_residual: bool = True
-
-        @model_validator(mode="after")
-        def _levels(self) -> "MetaFormerUNet.Config":
-            if len(self.dims) != len(self.depths) or not self.dims:
-                raise ValueError(f"dims and depths need the same non-zero length, got {self.dims} and {self.depths}")
-            self.__dict__["mixer"] = validate_mixers(self.mixer, len(self.dims))
-            return self
+    Config = MetaFormerUNetConfig
 
     def __init__(self, config: "MetaFormerUNet.Config", in_channels: int, out_channels: int, image_size: Any):
         super().__init__()

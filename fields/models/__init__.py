@@ -1,7 +1,7 @@
 """Field models, each built from ``model:`` alone and registered in ``MODELS`` by ``model.type``."""
 
 from fields.models.base import FieldBase
-from fields.models.config import MODELS, ModelConfig, NeuSModelConfig, RadianceModelConfig
+from fields.config.models import MODELS, ModelConfig, NeuSModelConfig, RadianceModelConfig
 from fields.models.field import Field
 from fields.models.gaussians import Gaussians
 from fields.models.neus import NeuSField

@@ -7,8 +7,9 @@ import torch
 from fields.decoders import DECODERS, Decoder
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS, Encoder
+from fields.io.progress import track
 from fields.models.base import FieldBase
-from fields.models.config import MODELS, ModelConfig
+from fields.config.models import MODELS, ModelConfig
 
 
 @MODELS.register("field")
@@ -37,14 +38,14 @@ class Field(FieldBase):
         return self.activation(self.decoder(self.encoder(x), x))
 
     @torch.no_grad()
-    def query(self, x: torch.Tensor, chunk: int = 262144) -> torch.Tensor:
-        """Evaluate without gradients in chunks of ``chunk`` points, so memory stays bounded."""
+    def query(self, x: torch.Tensor, chunk: int = 262144, progress: str | None = None) -> torch.Tensor:
+        """Evaluate without gradients in chunks of ``chunk`` points, so memory stays bounded; ``progress``
+        names a bar over the chunks (renders of millions of pixels take a while)."""
         flat = x.reshape(-1, x.shape[-1])
-        out = (
-            torch.cat([self(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
-            if len(flat)
-            else flat.new_zeros(0, self.out_dim)
-        )
+        starts = range(0, flat.shape[0], chunk)
+        if progress is not None and len(starts) > 1:
+            starts = track(starts, progress, total=len(starts))  # type: ignore[assignment]
+        out = torch.cat([self(flat[i : i + chunk]) for i in starts]) if len(flat) else flat.new_zeros(0, self.out_dim)
         return out.reshape(*x.shape[:-1], self.out_dim)
 
     def rest_lr(self, optimizer) -> tuple[str, float]:

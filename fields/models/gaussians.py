@@ -17,13 +17,12 @@ in the task layer (``fields.tasks.splat_init``); this module builds from arrays.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.models import GaussiansConfig
 from fields.models.gaussians_sh import eval_sh, rgb_to_sh
 from fields.models.registry import MODELS
 
@@ -64,20 +63,7 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
 
 
 class Gaussians(nn.Module):
-    class Config(ComponentConfig):
-        type: Literal["gaussians"] = "gaussians"
-        init: Literal["auto", "sfm", "ply", "random"] = Field(
-            "auto", description="auto: the COLMAP points3D when the data has them, else init_path if set, else random"
-        )
-        init_path: str | None = Field(
-            None, description="init: ply: a point cloud .ply (xyz, optional rgb) or a 3DGS .ply"
-        )
-        n_random: int = Field(5000, ge=1, description="init: random: Gaussians drawn in the scene box")
-        max_init_points: int = Field(100_000, ge=1, description="SfM / point-cloud init: a random subset above this")
-        sh_degree: int = Field(3, ge=0, le=3)
-        sh_increase_every: int = Field(500, ge=1, description="steps between raising the SH degree by one band")
-        init_opacity: float = Field(0.1, gt=0, lt=1)
-        init_scale: float = Field(1.0, gt=0, description="factor on the initial scale (mean distance to 3 neighbours)")
+    Config = GaussiansConfig
 
     def __init__(
         self,

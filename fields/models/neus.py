@@ -26,7 +26,7 @@ from fields.decoders import DECODERS
 from fields.decoders.activations import make_activation
 from fields.encoders import ENCODERS
 from fields.models.base import FieldBase
-from fields.models.config import MODELS, NeuSModelConfig
+from fields.config.models import MODELS, NeuSModelConfig
 
 
 @MODELS.register("neus")

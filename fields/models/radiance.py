@@ -24,7 +24,7 @@ from fields.decoders.activations import TruncExp, make_activation
 from fields.decoders.mlp import MLP
 from fields.encoders import ENCODERS
 from fields.models.base import FieldBase
-from fields.models.config import MODELS, RadianceModelConfig
+from fields.config.models import MODELS, RadianceModelConfig
 from fields.models.contraction import SceneContraction
 
 

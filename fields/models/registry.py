@@ -1,5 +1,5 @@
 """The model registry (``model: {type: NAME, ...}``), defined with the ``model`` section's configs."""
 
-from fields.models.config import MODELS
+from fields.config.models import MODELS
 
 __all__ = ["MODELS"]

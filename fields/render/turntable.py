@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from fields.io import save_image, to_uint8, write_video
+from fields.io.progress import track
 from fields.render.orbit import look_at_rays, orbit_eye, up_vector
 from fields.render.shading import depth_image, normal_image, sdf_normals, shade
 from fields.render.sphere_tracing import SDFFn, sphere_trace
@@ -34,23 +35,24 @@ def render_view(
 
 def write_turntable(sdf: SDFFn, folder: Path, width: int = 256, height: int = 256, frames: int = 24,
                     fps: int = 12, lipschitz: float = 1.0, up: str = "z") -> list[Path]:
-    """Render ``frames`` views around the ``up`` axis into ``folder``: ``frame_000.png``..., ``turntable.mp4``
-    (skipped with a log line without imageio-ffmpeg), ``depth.png`` and ``normals.png``."""
+    """Render ``frames`` views around the ``up`` axis into ``folder``: ``frame_0000.png``..., ``depth.png`` and
+    ``normals.png`` of the first, and the video ``folder.mp4`` beside it (skipped with a log line without
+    imageio-ffmpeg), named as the camera paths of the multi-view tasks."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths, images = [], []
-    for k in range(frames):
+    for k in track(range(frames), "rendering the turntable"):
         eye = orbit_eye(360.0 * k / frames - 60.0, up=up)
         view = render_view(sdf, eye, width, height, lipschitz=lipschitz, up=up)
         image = to_uint8(view["shaded"])
-        path = save_image(folder / f"frame_{k:03d}.png", image)
+        path = save_image(folder / f"frame_{k:04d}.png", image)
         paths.append(path)
         images.append(image)
         if k == 0:
             save_image(folder / "depth.png", view["depth"])
             save_image(folder / "normals.png", view["normals"])
             paths += [folder / "depth.png", folder / "normals.png"]
-    video = write_video(folder / "turntable.mp4", images, fps)
+    video = write_video(folder.with_suffix(".mp4"), images, fps)
     if video is not None:
         paths.append(video)
     return paths

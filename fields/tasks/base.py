@@ -7,13 +7,12 @@ draws exactly the batches an uninterrupted run would have drawn. The dataloader 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from fields.config.base import ComponentConfig, StrictModel
 from fields.metrics.psnr import psnr_from_mse
 from fields.tasks.losses import regression_loss
 from fields.tasks.schedules import lr_factor
@@ -31,33 +30,13 @@ class _Ticks(IterableDataset):
 
 
 class FieldTask(pl.LightningModule):
-    """A task declares its scene sections as data, read by the scene schema (``fields.engine.scene``):
-    ``DataConfig`` (``data:``), ``RenderConfig`` (``render:``, None: the task takes none),
-    ``validate_head`` (``head:``, None: no head; called with None for the default head) and
-    ``scene_defaults`` (``{section: {key: value}}`` for keys a scene file leaves out), ``model_type``
-    (the field it builds, ``model.type``)."""
-
-    DataConfig: ClassVar[type[StrictModel]]
-    RenderConfig: ClassVar[Optional[type[StrictModel]]] = None
-    validate_head: ClassVar[Optional[Callable[[Any], ComponentConfig]]] = None
-    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
-    model_type: ClassVar[str] = "field"  # the MODELS member the task builds from model:
-    model_keys_in_render: ClassVar[tuple[str, ...]] = ()  # keys older scene files wrote under render:
+    """A task's scene sections are declared as data with its name, torch-free (``fields.config.tasks``)."""
 
     def __init__(self, scene: "SceneConfig"):
         super().__init__()
         self.scene = scene
         # training wall time, saved in checkpoints so resumed runs report the total
         self.register_buffer("train_seconds", torch.zeros((), dtype=torch.float64))
-
-    @classmethod
-    def check_scene(cls, scene: "SceneConfig") -> None:
-        """Raise ``ValueError`` if the model does not suit this task (called during validation, after
-        ``scene_defaults`` were filled in; it must not change the scene)."""
-        if scene.model.type != cls.model_type:
-            raise ValueError(
-                f"model.type: task {scene.task} builds a '{cls.model_type}' field (got '{scene.model.type}')"
-            )
 
     # --- training -----------------------------------------------------------------------------------
     def on_fit_start(self) -> None:

@@ -13,30 +13,14 @@ The L2 penalties are a weak pull towards the given poses; the gauge is projected
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Optional
 
 import torch
-from pydantic import Field, field_validator
 
-from fields.config.base import StrictModel
+from fields.render.view_settings import CameraRefineSettings  # noqa: F401  (render.camera_opt*)
 from fields.models.camera_optimizer import CameraOptimizer
 
 
-class CameraRefineSettings(StrictModel):
-    """The ``render.camera_opt*`` keys of the multi-view tasks."""
-
-    camera_opt: Literal["off", "SO3xR3"] = Field("off", description="refine each training camera's pose")
-    camera_opt_lr: float = Field(1e-3, gt=0, description="peak learning rate of the pose corrections")
-    camera_opt_lr_final: float = Field(1e-5, gt=0, description="learning rate at the end of the run (exponential)")
-    camera_opt_delay: int = Field(100, ge=0, description="steps before the poses move (then as many to ramp up)")
-    camera_opt_rot_l2: float = Field(1e-3, ge=0, description="penalty on the squared rotation vector")
-    camera_opt_trans_l2: float = Field(1e-2, ge=0, description="penalty on the squared translation (unit frame)")
-
-    @field_validator("camera_opt", mode="before")
-    @classmethod
-    def _camera_opt(cls, value: Any) -> Any:
-        # YAML reads a bare `off` as false (and `on` as true)
-        return {False: "off", True: "SO3xR3"}.get(value, value) if isinstance(value, bool) else value
 
 
 def build_camera_optimizer(settings: CameraRefineSettings, n_views: int, train: list[int],

@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, ValidationInfo, field_validator
 
-from fields.config.base import StrictModel
-from fields.datasets.paths import resolve_data_path
-from fields.datasets.triplane_dataset import TriplaneDatasetConfig, cached_triplane_dataset, load_triplane_dataset
+from fields.datasets.triplane_dataset import cached_triplane_dataset, load_triplane_dataset
 from fields.heads.triplane_symmetry import random_symmetries, transform_planes, transform_points
 from fields.heads import BACKBONES
-from fields.io import atomic_write_text
+from fields.io import atomic_write_text, save_image
+from fields.io.panels import confusion_image
 from fields.modules import eval_mode, n_params
 from fields.tasks.base import FieldTask
 from fields.tasks.registry import TASKS
@@ -41,23 +39,8 @@ from fields.tasks.registry import TASKS
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
-CLASSIFIERS = ("channel_set", "pyramid", "isotropic", "pointnet")
 
 
-class ClassifyData(StrictModel):
-    dataset: Optional[str] = Field(None, description="a tri-plane dataset file; default: fit data.shapes")
-    shapes: TriplaneDatasetConfig = Field(default_factory=TriplaneDatasetConfig)
-    cache_dir: str = Field("~/.cache/fields/triplanes", description="where fitted collections are kept")
-    normalize: bool = Field(True, description="L2-normalise plane pixels over the 3C channels")
-    augment_permutation: bool = Field(False, description="random shared channel permutation per example "
-                                                          "(for fits from independent inits)")
-    augment_symmetry: bool = Field(True, description="random axis flips and permutations of the cube per example")
-    train_points: int = Field(512, ge=1, description="pointnet: points drawn per shape and step")
-
-    @field_validator("dataset")
-    @classmethod
-    def _exists(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
-        return None if value is None else resolve_data_path(value, (info.context or {}).get("base_dir"))
 
 
 def normalize_planes(planes: torch.Tensor) -> torch.Tensor:
@@ -67,15 +50,6 @@ def normalize_planes(planes: torch.Tensor) -> torch.Tensor:
 
 @TASKS.register("classify")
 class ClassifyTask(FieldTask):
-    DataConfig = ClassifyData
-
-    @classmethod
-    def validate_head(cls, value: Any) -> Any:
-        config = BACKBONES.validate(value if value is not None else {"type": "channel_set"})
-        if config.type not in CLASSIFIERS:
-            raise ValueError(f"classify needs a classifier head ({', '.join(CLASSIFIERS)}), got '{config.type}'")
-        return config
-
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         data = scene.data
@@ -158,9 +132,13 @@ class ClassifyTask(FieldTask):
         }
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
-        path = Path(run_dir) / "confusion.json"
-        atomic_write_text(path, json.dumps({"classes": self.classes, "confusion": self.confusion().tolist()}) + "\n")
-        return [path]
+        """``confusion.json`` and ``confusion.png`` (held-out counts, rows: true class, columns: predicted)."""
+        path, matrix = Path(run_dir) / "confusion.json", self.confusion()
+        atomic_write_text(path, json.dumps({"classes": self.classes, "confusion": matrix.tolist()}) + "\n")
+        accuracy = float(matrix.diag().sum()) / max(int(matrix.sum()), 1)
+        title = f"held-out confusion, accuracy {accuracy:.3f} (rows: true class, columns: predicted)"
+        picture = confusion_image(matrix.numpy(), [str(c) for c in self.classes], title)
+        return [path, save_image(Path(run_dir) / "confusion.png", picture)]
 
     def describe(self) -> dict[str, Any]:
         return {"params": n_params(self.head),

@@ -11,27 +11,24 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
-import pydantic
 import torch
-from pydantic import ValidationInfo, field_validator, model_validator
 
-from fields.config.base import StrictModel
-from fields.datasets.analytic import PRESETS, SHAPE_PREFIX, preset, shape_mesh
-from fields.datasets.cgal import CGAL_PREFIX, resolve_cgal
+from fields.datasets.analytic import preset, shape_mesh
+from fields.datasets.names import SHAPE_PREFIX
 from fields.datasets.mesh import import_trimesh, load_mesh, mesh_from_arrays, sample_surface
 from fields.datasets.normalize import UnitCubeTransform
-from fields.datasets.paths import resolve_data_path
 from fields.datasets.pointcloud import PointCloud, load_point_cloud, poisson_mesh
-from fields.datasets.sdf_sampling import MeshDistance, SampleConfig, SamplePool, cloud_sample_pool, mesh_sample_pool
+from fields.datasets.sdf_sampling import MeshDistance, SamplePool, cloud_sample_pool, mesh_sample_pool
 from fields.errors import UserError
 from fields.export.marching_cubes import extract_surface
 from fields.io import atomic_path
 from fields.metrics.geometry import mesh_metrics, surface_metrics, volumetric_iou
 from fields.models import Field
 from fields.modules import eval_mode
+from fields.render.turntable import write_turntable
 from fields.tasks.base import FieldTask
 
 if TYPE_CHECKING:
@@ -41,79 +38,34 @@ log = logging.getLogger("fields")
 MESH_FORMATS = ("ply", "obj", "glb", "stl", "off")
 
 
-class GeometryLosses(StrictModel):
-    """Loss weights. ``eikonal`` and ``normal`` need ``d field / dx`` (and its derivative): they are
-    computed on ``gradient_fraction`` of each batch. Point-cloud SDFs also use ``surface`` (|f| on the
-    points), ``off_surface`` (SIREN's ``exp(-alpha |f|)`` on uniform samples) and ``pseudo_distance``."""
-
-    eikonal: float = pydantic.Field(0.1, ge=0)
-    normal: float = pydantic.Field(0.0, ge=0)
-    surface: float = pydantic.Field(1.0, ge=0)
-    off_surface: float = pydantic.Field(0.1, ge=0)
-    off_surface_alpha: float = pydantic.Field(100.0, gt=0)
-    pseudo_distance: float = pydantic.Field(1.0, ge=0, description="point clouds: L1 to Hoppe's distance estimate")
-    gradient_fraction: float = pydantic.Field(0.125, gt=0, le=1)
-
-
-class GeometryEval(StrictModel):
-    points: int = pydantic.Field(2**18, ge=1024, description="samples for each IoU (uniform, near-surface)")
-    near_sigma: float = pydantic.Field(0.01, gt=0, description="near-surface IoU offsets, unit-cube units")
-    mesh_resolution: int = pydantic.Field(256, ge=8, description="marching cubes cells per axis for Chamfer")
-    surface_points: int = pydantic.Field(100_000, ge=100, description="samples per surface for Chamfer")
-    fscore_threshold: float = pydantic.Field(0.01, gt=0, description="fraction of the longest bounding-box side")
-    export_resolution: int = pydantic.Field(256, ge=8, description="mesh written by fields fit")
-    export_format: Literal["ply", "obj", "glb", "stl", "off"] = "ply"
-    render_frames: int = pydantic.Field(24, ge=1)
-    render_size: int = pydantic.Field(256, ge=8)
-    render_up: Literal["auto", "x", "y", "z"] = pydantic.Field(
-        "auto", description="turntable axis; auto: y for mesh files (their usual convention), z otherwise")
-    seed: int = 0
-
-
-class GeometryData(StrictModel):
-    mesh: Optional[str] = pydantic.Field(None, description="mesh file, or shape:NAME for a generated shape")
-    points: Optional[str] = pydantic.Field(None, description="point cloud file (an SDF from oriented points)")
-    reference: Optional[str] = pydantic.Field(None, description="mesh for the metrics of a point-cloud fit")
-    padding: float = pydantic.Field(0.1, ge=0, lt=0.5, description="margin in the unit cube on each side")
-    shape_resolution: int = pydantic.Field(128, ge=16, description="marching cubes of shape:NAME meshes")
-    poisson_depth: int = pydantic.Field(8, ge=4, le=12, description="occupancy from a point cloud")
-    samples: SampleConfig = pydantic.Field(default_factory=SampleConfig)
-    losses: GeometryLosses = pydantic.Field(default_factory=GeometryLosses)
-    eval: GeometryEval = pydantic.Field(default_factory=GeometryEval)
-
-    @field_validator("mesh", "points", "reference")
-    @classmethod
-    def _exists(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
-        if value is None:
-            return None
-        if value.startswith(SHAPE_PREFIX):
-            if info.field_name == "points":
-                raise ValueError("generated shapes are meshes: use data.mesh")
-            name = value[len(SHAPE_PREFIX) :]
-            if name not in PRESETS:
-                raise ValueError(f"no generated shape '{name}'; valid: {', '.join(PRESETS)}")
-            return value
-        if value.startswith(CGAL_PREFIX):
-            return resolve_cgal(value)
-        return resolve_data_path(value, (info.context or {}).get("base_dir"))
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "GeometryData":
-        if (self.mesh is None) == (self.points is None):
-            raise ValueError("give data.mesh (a mesh file or shape:NAME) or data.points (a point cloud), one of them")
-        if self.reference is not None and self.mesh is not None:
-            raise ValueError("data.reference is for point-cloud fits; a mesh is its own reference")
-        return self
-
-
 def read_mesh(value: str, shape_resolution: int):
     if value.startswith(SHAPE_PREFIX):
         return shape_mesh(preset(value[len(SHAPE_PREFIX) :]), shape_resolution)
     return load_mesh(value)
 
 
+class _MeshSignedDistance(torch.autograd.Function):
+    """The exact signed distance to a mesh (open3d) as a function torch can differentiate: its gradient (the
+    turntable's normals) by central differences of half a thousandth of the unit cube."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, mesh: MeshDistance) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.mesh = mesh
+        return torch.from_numpy(mesh.signed_distance(x.detach())).to(x)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        h = 5e-4
+        steps = torch.eye(3, dtype=x.dtype, device=x.device) * h
+        grad = torch.stack([
+            torch.from_numpy(ctx.mesh.signed_distance((x + e).detach()) - ctx.mesh.signed_distance((x - e).detach()))
+            .to(x) / (2 * h) for e in steps], dim=-1)
+        return grad_out[:, None] * grad, None
+
+
 class GeometryTask(FieldTask):
-    DataConfig = GeometryData
     needs_oriented_cloud = False  # True: point clouds train directly (SDF); False: through a mesh
 
     def __init__(self, scene: "SceneConfig"):
@@ -141,16 +93,6 @@ class GeometryTask(FieldTask):
         self._pool: Optional[SamplePool] = None
         self._distance: Optional[MeshDistance] = None
         self._reference_distance: Optional[MeshDistance] = None
-
-    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {"model": {"output_activation": "none"}}
-
-    @classmethod
-    def check_scene(cls, scene: "SceneConfig") -> None:
-        super().check_scene(scene)
-        if scene.model.output_activation != "none":
-            raise ValueError(
-                f"model.output_activation: {scene.task} fields need 'none' (got '{scene.model.output_activation}')"
-            )
 
     # --- data -----------------------------------------------------------------------------------------
     @property
@@ -218,8 +160,49 @@ class GeometryTask(FieldTask):
         """Marching cubes of the field in the unit cube, as a trimesh in input coordinates (may be empty)."""
         with eval_mode(self.field):
             vertices, faces = extract_surface(self._query, resolution, chunk=self.scene.train.eval_chunk,
-                                              coarse_to_fine=coarse_to_fine, lipschitz=self.lipschitz)
+                                              coarse_to_fine=coarse_to_fine, lipschitz=self.lipschitz,
+                                              progress=f"marching cubes {resolution}^3")
         return import_trimesh().Trimesh(self.transform.to_input(vertices), faces, process=False)
+
+    def render(self, run_dir, width: int | None = None, height: int | None = None, path: str | None = None,
+               frames: int | None = None, up: str | None = None) -> list:
+        """Turntable of the sphere-traced surface (``path: orbit``, the only one) about the ``up`` axis
+        (default ``data.eval.render_up``): ``renders/turntable/frame_*.png``, the first view's ``depth.png``
+        and ``normals.png``, and ``renders/turntable.mp4``."""
+        if path not in (None, "orbit"):
+            raise UserError(f"{self.scene.task} renders are turntables: --path orbit (got '{path}')")
+        cfg = self.scene.data.eval
+        width = width or height or cfg.render_size
+        height = height or width
+        with eval_mode(self.field):
+            distance, lipschitz = self.traced_distance()
+            return write_turntable(distance, Path(run_dir) / "renders" / "turntable", width, height,
+                                   frames=frames or cfg.render_frames, up=up or self.up_axis(), lipschitz=lipschitz)
+
+    def traced_distance(self) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
+        """What the turntable sphere-traces: ``(points (N, 3) in the unit cube -> (N,), its slope bound)``. An
+        SDF is traced directly; a field without a distance bound (occupancy logits) through the exact distance
+        to its marching-cubes surface."""
+        if self.lipschitz is not None:
+            return self._query, self.lipschitz
+        vertices, faces = extract_surface(self._query, 256, chunk=self.scene.train.eval_chunk, lipschitz=None,
+                                          progress="marching cubes 256^3")
+        if len(faces) == 0:
+            raise UserError("the field has no surface inside its unit cube: nothing to render")
+        mesh = MeshDistance(vertices, faces)
+        return (lambda x: _MeshSignedDistance.apply(x, mesh)), 1.0
+
+    def up_axis(self) -> str:
+        """``data.eval.render_up``; ``auto``: ``y`` for mesh files (OBJ, PLY, OFF and glTF meshes are
+        y-up by convention: the Stanford bunny, CGAL's camel), ``z`` for generated shapes, STL and point
+        clouds."""
+        up = self.scene.data.eval.render_up
+        if up != "auto":
+            return up
+        mesh = self.scene.data.mesh
+        if mesh is None or mesh.startswith("shape:"):
+            return "z"
+        return "y" if Path(mesh).suffix.lower() in (".obj", ".ply", ".off", ".glb", ".gltf") else "z"
 
     # --- evaluation and outputs ---------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:

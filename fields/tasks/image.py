@@ -1,24 +1,22 @@
 """Fitting a field to an image: ``(x, y) in [0, 1]^2 -> colour``.
 
 Each step draws ``batch_size`` random pixels; evaluation renders the full image in chunks and reports
-PSNR and SSIM (torchmetrics). Outputs: ``reconstruction.png``.
+PSNR and SSIM (torchmetrics). Outputs: ``reconstruction.png`` and ``comparison.png`` (prediction | truth |
+error).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any
 
-import pydantic
 import torch
-from pydantic import ValidationInfo, field_validator
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from fields.config.base import StrictModel
-from fields.datasets.image import SKIMAGE_PREFIX, load_image, pixel_grid, skimage_names
-from fields.datasets.paths import resolve_data_path
+from fields.datasets.image import load_image, pixel_grid
 from fields.encoders.rbf_init import sobel_magnitude
 from fields.io import save_image
+from fields.io.panels import comparison
 from fields.models import Field
 from fields.modules import eval_mode
 from fields.tasks.base import FieldTask
@@ -28,26 +26,8 @@ if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
 
-class ImageData(StrictModel):
-    image: str = "skimage:astronaut"
-    channels: Literal["auto", "rgb", "grey"] = "auto"
-    max_size: Optional[int] = pydantic.Field(None, ge=2, description="downscale so the longer side is at most this")
-
-    @field_validator("image")
-    @classmethod
-    def _exists(cls, value: str, info: ValidationInfo) -> str:
-        if value.startswith(SKIMAGE_PREFIX):
-            name = value[len(SKIMAGE_PREFIX) :]
-            if name not in skimage_names():
-                raise ValueError(f"no scikit-image image '{name}'; valid: {', '.join(skimage_names())}")
-            return value
-        return resolve_data_path(value, (info.context or {}).get("base_dir"))
-
-
 @TASKS.register("image")
 class ImageTask(FieldTask):
-    DataConfig = ImageData
-
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         image = load_image(scene.data.image, scene.data.channels, scene.data.max_size)
@@ -78,7 +58,7 @@ class ImageTask(FieldTask):
         dtype = next(self.field.parameters()).dtype
         coords = pixel_grid(height, width).to(device=device, dtype=dtype)
         with eval_mode(self.field):
-            out = self.field.query(coords, chunk=self.scene.train.eval_chunk)
+            out = self.field.query(coords, chunk=self.scene.train.eval_chunk, progress=f"rendering {width}x{height}")
         return out.float().clamp(0.0, 1.0)
 
     def evaluate(self) -> dict[str, float]:
@@ -92,9 +72,13 @@ class ImageTask(FieldTask):
         }
 
     def write_outputs(self, run_dir: Path) -> list[Path]:
-        path = Path(run_dir) / "reconstruction.png"
-        save_image(path, self.predict_image())
-        return [path]
+        """``reconstruction.png`` and ``comparison.png`` (prediction | truth | error, labelled)."""
+        pred = self.predict_image()
+        target = self.pixels.reshape(self.height, self.width, self.channels).float()
+        psnr = float(peak_signal_noise_ratio(pred, target, data_range=1.0))
+        picture = comparison(pred.cpu().numpy(), target.cpu().numpy(), f"prediction {psnr:.2f} dB", "truth")
+        return [save_image(Path(run_dir) / "reconstruction.png", pred),
+                save_image(Path(run_dir) / "comparison.png", picture)]
 
     def render(self, run_dir: Path, width: int | None = None, height: int | None = None) -> list[Path]:
         """Render at ``width x height`` (default: the image's size; one given keeps the aspect)."""

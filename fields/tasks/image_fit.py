@@ -11,7 +11,7 @@ from fields.config.train import OptimizerConfig
 from fields.datasets.image import pixel_grid
 from fields.datasets.restore_pairs import PairsConfig
 from fields.models import Field
-from fields.models.config import ModelConfig
+from fields.config.models import ModelConfig
 from fields.modules import eval_mode
 
 

@@ -38,7 +38,8 @@ def extract_mesh(fn: Callable[[torch.Tensor], torch.Tensor], resolution: int, le
         return sign * fn(x.to(device)).reshape(-1)
 
     verts, faces = extract_surface(values, resolution, ((lo,) * 3, (lo + size,) * 3), sign * level,
-                                  coarse_to_fine=lipschitz is not None, lipschitz=lipschitz)
+                                  coarse_to_fine=lipschitz is not None, lipschitz=lipschitz,
+                                  progress=f"marching cubes {resolution}^3")
     if len(faces) == 0:
         log.info("no surface at level %g: no mesh written", level)
         return None

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
-from rich.progress import track
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from fields.datasets.views import load_views
 from fields.errors import UserError
 from fields.io import save_image, to_uint8, write_point_cloud, write_video
+from fields.io.panels import comparison
+from fields.io.progress import track
 from fields.models.camera_optimizer import CameraOptimizer
 from fields.modules import eval_mode
 from fields.render.camera_paths import orbit_path, path_cameras, spiral_path
@@ -182,9 +183,7 @@ class MultiViewTask(FieldTask):
 
     def _progress(self, items: list[int], description: str):
         """``items``, with a transient progress bar on the terminal when ``train.progress`` is on."""
-        if not self.scene.train.progress or not items:
-            return items
-        return track(items, description=description, transient=True)
+        return track(items, description) if items else items
 
     # --- exports (fields export) ----------------------------------------------------------------------
     def export_cameras(self, path: Path) -> Path:
@@ -207,9 +206,7 @@ class MultiViewTask(FieldTask):
             self._progress(self.views.test[: self.scene.render.save_test_views], "saving test renders")
         ):
             out = kept.get(index) or self.render_view(self.cameras, index)
-            path = run_dir / "renders" / f"test_{k:03d}.png"
-            save_image(path, torch.cat((out["rgb"], self.test_target(index)), dim=1))
-            paths.append(path)
+            paths.append(save_image(run_dir / "renders" / f"test_{k:04d}.png", self.test_comparison(out, index)))
             solid = out["opacity"] > 0.95
             points.append(out["points"][solid])
             colours.append(out["rgb"][solid])
@@ -218,6 +215,13 @@ class MultiViewTask(FieldTask):
             write_point_cloud(path, torch.cat(points), torch.cat(colours))
             paths.append(path)
         return paths
+
+    def test_comparison(self, out: dict[str, torch.Tensor], index: int, extra=()) -> np.ndarray:
+        """prediction | truth | error of test view ``index`` (``out``: its ``render_view``), labelled."""
+        pred, target = out["rgb"].float().cpu(), self.test_target(index).float()
+        psnr = float(peak_signal_noise_ratio(pred, target, data_range=1.0))
+        return comparison(pred.numpy(), target.numpy(), f"{self.scene.task} {psnr:.2f} dB",
+                          f"truth (test view {index})", extra)
 
     def render(
         self,
@@ -251,7 +255,7 @@ class MultiViewTask(FieldTask):
         folder = Path(run_dir) / "renders" / path
         written = []
         frames_rgb = []
-        for k in range(len(path_cams)):
+        for k in track(range(len(path_cams)), f"rendering the {path} path"):
             rgb = self.render_view(path_cams, k)["rgb"]
             target = folder / f"frame_{k:04d}.png"
             save_image(target, rgb)

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
-from pydantic import Field, model_validator
 
-from fields.datasets.views import PosedViewsData
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.appearance import AppearanceEmbedding
 from fields.models.contraction import SceneContraction
@@ -31,11 +29,11 @@ from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
 from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
-from fields.tasks.camera_refine import CameraRefineSettings, build_camera_optimizer, with_camera_schedule
+from fields.tasks.camera_refine import build_camera_optimizer, with_camera_schedule
 from fields.tasks.losses import regression_loss
 from fields.tasks.radiance_outputs import RadianceOutputs
 from fields.tasks.registry import TASKS
-from fields.tasks.view_render import ViewRenderConfig
+from fields.render.view_settings import RadianceRender, ViewRenderConfig  # noqa: F401  (render:)
 
 log = logging.getLogger("fields")
 
@@ -43,71 +41,10 @@ if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
 
-class RadianceRender(ViewRenderConfig, CameraRefineSettings):
-    sampler: Literal["occupancy_grid", "uniform", "proposal"] = "occupancy_grid"
-    marcher: Literal["auto", "cpp", "torch"] = Field(
-        "auto",
-        description="occupancy grid marching: the C++ loop (CPU), rounds of torch ops, or auto (cpp where it builds)",
-    )
-    n_samples: int = Field(64, ge=1, description="uniform: samples per ray; proposal: final samples per ray")
-    max_steps: int = Field(512, ge=8, description="occupancy grid: steps across the unit cube's diagonal")
-    render_step_size: Optional[float] = Field(
-        None, gt=0, description="occupancy grid step (unit frame); default from max_steps"
-    )
-    grid_resolution: int = Field(128, ge=8)
-    grid_levels: int = Field(1, ge=1, le=8)
-    grid_update_every: int = Field(16, ge=1)
-    grid_warmup_steps: int = Field(256, ge=0)
-    occ_thre: float = Field(0.01, ge=0)
-    ema_decay: float = Field(0.95, gt=0, lt=1)
-    alpha_thre: float = Field(0.0, ge=0)
-    early_stop_eps: float = Field(1e-4, ge=0)
-    round_samples: int = Field(
-        32,
-        ge=0,
-        description="occupancy grid: the most steps per ray in a round of early-stop density evaluations "
-        "(rounds grow 8, 16, ... up to it; 0: all in one)",
-    )
-    target_samples: int = Field(
-        0,
-        ge=0,
-        description="samples per training step: rays per step adapt to it "
-        "(nerfacc's dynamic batch, from train.batch_size); 0 keeps train.batch_size rays",
-    )
-    cone_angle: float = Field(0.0, ge=0)
-    near_plane: float = Field(0.0, ge=0, description="unit frame")
-    proposal_samples: tuple[int, ...] = (128, 64)
-    proposal_max_resolutions: tuple[int, ...] = Field((128, 256), description="finest grid of each proposal field")
-    contraction: Literal["none", "linf", "l2"] = Field("none", description="unbounded scenes: squeeze space beyond the "
-                                                       "scene box (linf: nerfacto's, suits grids; l2: mip-NeRF 360's)")
-    far_plane: float = Field(1000.0, gt=1, description="with a contraction: ray length in scene-box half-sides")
-    appearance_dim: int = Field(0, ge=0, description="per-image appearance code (GLO; nerfacto: 32); test views "
-                                "get the training mean; 0: none")
-    proposal_weight: float = Field(1.0, ge=0)
-    distortion_weight: float = Field(0.0, ge=0)
-    mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
-    mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _removed_backend(cls, data: Any) -> Any:
-        # render.backend (auto|torch|nerfacc) never reached the renderer; older scene files still load
-        if isinstance(data, dict) and "backend" in data:
-            data = {k: v for k, v in data.items() if k != "backend"}
-            log.info(
-                "render.backend is ignored: rendering runs torch (Triton kernels on CUDA); nerfacc was never wired"
-            )
-        return data
 
 
 @TASKS.register("radiance", aliases=("nerf", "ngp"))
 class RadianceTask(RadianceOutputs):
-    DataConfig = PosedViewsData
-    RenderConfig = RadianceRender
-    model_type = "radiance"
-    model_keys_in_render = ("density_neurons", "density_hidden_layers", "geo_feat_dim", "density_decoder",
-                            "direction_encoder")
-
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         cfg: RadianceRender = scene.render

@@ -1,5 +1,6 @@
-"""The task registry (``task:`` in a scene file)."""
+"""The task registry (``task:`` in a scene file), declared with the tasks' scene schemas in
+``fields.config.tasks`` (torch-free)."""
 
-from fields.registry import Registry
+from fields.config.tasks import TASKS
 
-TASKS: Registry = Registry("task")
+__all__ = ["TASKS"]

@@ -15,11 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import Field, field_validator, model_validator
 
-from fields.config.base import StrictModel
-from fields.datasets.image import skimage_names
-from fields.datasets.restore_pairs import PairsConfig, restore_pairs
+from fields.datasets.restore_pairs import restore_pairs
 from fields.heads import BACKBONES
 from fields.io import save_image
 from fields.metrics.psnr import psnr
@@ -32,56 +29,12 @@ from fields.tasks.registry import TASKS
 if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
-DEFAULT_HEAD = {"type": "unet", "dims": [32, 64, 96], "depths": [1, 1, 1], "skip": "cross_gating",
-                "mixer": {"type": "maxim", "grid_size": 4, "block_size": 4}, "global_residual": True}
 
 
-class RestoreData(StrictModel):
-    images: list[str] = Field(
-        default_factory=lambda: [
-            "astronaut",
-            "coffee",
-            "chelsea",
-            "rocket",
-            "immunohistochemistry",
-            "hubble_deep_field",
-            "brick",
-            "gravel",
-        ],
-        min_length=1,
-    )
-    test_images: list[str] = Field(default_factory=lambda: ["camera", "retina"], min_length=1)
-    pairs: PairsConfig = Field(default_factory=PairsConfig)
-    patch: int = Field(32, ge=4, description="training crop size (the head's divisibility applies)")
-    cache_dir: str = Field("~/.cache/fields/restore", description="where render pairs are kept")
-
-    @field_validator("images", "test_images")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        names = skimage_names()
-        for name in value:
-            if ":" not in name and not Path(name).suffix and name not in names:
-                raise ValueError(f"no scikit-image image '{name}'; valid: {', '.join(names)}")
-        return value
-
-    @model_validator(mode="after")
-    def _patch_fits(self) -> "RestoreData":
-        if self.patch > self.pairs.size:
-            raise ValueError(f"patch {self.patch} is larger than the images ({self.pairs.size})")
-        return self
 
 
 @TASKS.register("restore")
 class RestoreTask(FieldTask):
-    DataConfig = RestoreData
-
-    @classmethod
-    def validate_head(cls, value: Any) -> Any:
-        config = BACKBONES.validate(value if value is not None else dict(DEFAULT_HEAD))
-        if config.type != "unet":
-            raise ValueError(f"restore needs an image-to-image head (unet), got '{config.type}'")
-        return config
-
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         data = scene.data

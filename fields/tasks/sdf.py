@@ -14,15 +14,10 @@ get ``pseudo_distance * |f - (q - p) . n_p|``, Hoppe's signed distance to the ne
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, ClassVar
 
 import torch
 
 from fields.datasets.sdf_sampling import SURFACE, UNIFORM
-from fields.errors import UserError
-from fields.modules import eval_mode
-from fields.render.turntable import write_turntable
 from fields.tasks.geometry import GeometryTask
 from fields.tasks.losses import regression_loss
 from fields.tasks.registry import TASKS
@@ -38,11 +33,6 @@ def gradient(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 class SDFTask(GeometryTask):
     needs_oriented_cloud = True
     lipschitz = 2.0  # coarse-to-fine marching cubes: a neural SDF's slope can exceed 1
-
-    scene_defaults: ClassVar[dict[str, dict[str, Any]]] = {
-        "model": {"output_activation": "none"},
-        "train": {"loss": "mape"},
-    }
 
     def surface_value(self, x: torch.Tensor) -> torch.Tensor:
         return self.field(x)[..., 0]
@@ -106,29 +96,3 @@ class SDFTask(GeometryTask):
             logs["off_surface"] = off.detach()
         logs["loss"] = loss.detach()
         return loss, logs
-
-    def render(self, run_dir, width: int | None = None, height: int | None = None, path: str | None = None,
-               frames: int | None = None, up: str | None = None) -> list:
-        """Turntable of the sphere-traced field (``path: orbit``, the only one) about the ``up`` axis
-        (default ``data.eval.render_up``): ``turntable/frame_*.png``, ``turntable.mp4``, and the first
-        view's ``depth.png`` and ``normals.png``."""
-        if path not in (None, "orbit"):
-            raise UserError(f"sdf renders are turntables: --path orbit (got '{path}')")
-        cfg = self.scene.data.eval
-        width = width or height or cfg.render_size
-        height = height or width
-        with eval_mode(self.field):
-            return write_turntable(self._query, Path(run_dir) / "turntable", width, height,
-                                   frames=frames or cfg.render_frames, up=up or self.up_axis())
-
-    def up_axis(self) -> str:
-        """``data.eval.render_up``; ``auto``: ``y`` for mesh files (OBJ, PLY, OFF and glTF meshes are
-        y-up by convention: the Stanford bunny, CGAL's camel), ``z`` for generated shapes, STL and point
-        clouds."""
-        up = self.scene.data.eval.render_up
-        if up != "auto":
-            return up
-        mesh = self.scene.data.mesh
-        if mesh is None or mesh.startswith("shape:"):
-            return "z"
-        return "y" if Path(mesh).suffix.lower() in (".obj", ".ply", ".off", ".glb", ".gltf") else "z"

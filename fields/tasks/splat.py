@@ -15,28 +15,25 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from pydantic import Field, SerializeAsAny, field_validator
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 import fields.tasks.splat_mcmc  # noqa: F401 - registers the mcmc strategy
-from fields.config.base import ComponentConfig
 from fields.errors import UserError
 from fields.io import save_image, write_point_cloud
-from fields.datasets.views import PosedViewsData
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.camera_optimizer import so3_exp, transform_gaussians
 from fields.models.gaussians import Gaussians
 from fields.models.gaussians_ply import write_splat_ply
 from fields.render.cameras import Cameras, image_rays
 from fields.render.splat import rasterize_gaussians, view_matrices
-from fields.tasks.camera_refine import CameraRefineSettings, build_camera_optimizer, camera_lr_factor
+from fields.tasks.camera_refine import build_camera_optimizer, camera_lr_factor
 from fields.tasks.multiview import MultiViewTask
-from fields.tasks.view_render import ViewRenderConfig
+from fields.render.splat_settings import SplatSettings  # noqa: F401  (render:)
 from fields.tasks.registry import TASKS
 from fields.tasks.splat_init import init_gaussians
 from fields.tasks.splat_strategy import STRATEGIES
@@ -48,26 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("fields")
 
 
-class SplatSettings(ViewRenderConfig, CameraRefineSettings):
-    """``render:`` of ``task: splat``: rasterizer, loss, learning rates, densification, meshing."""
-
-    backend: Literal["auto", "torch", "cpp", "triton", "gsplat"] = "auto"
-    antialiased: bool = Field(False, description="Mip-Splatting's opacity compensation of the 2D low-pass")
-    ssim_weight: float = Field(0.2, ge=0, le=1, description="lambda of (1 - lambda) L1 + lambda (1 - SSIM)")
-    lr_means: float = Field(1.6e-4, gt=0, description="position learning rate at the start, times the scene extent")
-    lr_means_final: float = Field(1.6e-6, gt=0, description="position learning rate at the end, times the scene extent")
-    lr_scales: float = Field(5e-3, gt=0)
-    lr_quats: float = Field(1e-3, gt=0)
-    lr_opacities: float = Field(5e-2, gt=0)
-    lr_sh_dc: float = Field(2.5e-3, gt=0)
-    lr_sh_rest: float = Field(1.25e-4, gt=0)
-    strategy: SerializeAsAny[ComponentConfig] = Field(default_factory=lambda: STRATEGIES.validate("default"))
-    mesh_voxels: int = Field(256, ge=8, description="fields export mesh: TSDF voxels across the scene box (default)")
-
-    @field_validator("strategy", mode="before")
-    @classmethod
-    def _strategy(cls, value: Any) -> Any:
-        return STRATEGIES.validate(value, default="default")
 
 
 def labelled(panels: list[tuple[torch.Tensor, str]]) -> torch.Tensor:
@@ -83,9 +60,6 @@ def labelled(panels: list[tuple[torch.Tensor, str]]) -> torch.Tensor:
 
 @TASKS.register("splat", aliases=("3dgs", "gaussian_splatting"))
 class SplatTask(MultiViewTask):
-    DataConfig = PosedViewsData
-    RenderConfig = SplatSettings
-    model_type = "gaussians"
     depth_along_axis = True
 
     def __init__(self, scene: SceneConfig):

@@ -13,12 +13,10 @@ regularisers keep Gaussians from saturating.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field
 
-from fields.config.base import ComponentConfig
+from fields.render.splat_settings import MCMCStrategyConfig
 from fields.models.gaussians import Gaussians, quat_to_rotmat
 from fields.tasks.splat_optim import current_lr, rebuild, reset_moments
 from fields.tasks.splat_strategy import STRATEGIES, Strategy
@@ -47,17 +45,7 @@ def relocation(
 
 @STRATEGIES.register("mcmc")
 class MCMCStrategy(Strategy):
-    class Config(ComponentConfig):
-        type: Literal["mcmc"] = "mcmc"
-        cap: int = Field(50_000, ge=1, description="most Gaussians")
-        grow_rate: float = Field(0.05, ge=0, description="fraction added at each refinement until the cap")
-        refine_start: int = Field(300, ge=0)
-        refine_stop: int = Field(4000, ge=0)
-        refine_every: int = Field(100, ge=1)
-        min_opacity: float = Field(0.005, gt=0, lt=1, description="Gaussians at or under this are relocated")
-        noise_lr: float = Field(5e5, ge=0, description="position noise: this times the position learning rate")
-        opacity_reg: float = Field(0.01, ge=0)
-        scale_reg: float = Field(0.01, ge=0)
+    Config = MCMCStrategyConfig
 
     def regularization(self, gaussians: Gaussians) -> torch.Tensor | float:
         cfg = self.config

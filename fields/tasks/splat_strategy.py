@@ -17,18 +17,15 @@ scales divided by 1.6); Gaussians with opacity under ``prune_opacity`` or larger
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.render.splat_settings import STRATEGIES, DefaultStrategyConfig
 from fields.models.gaussians import Gaussians, quat_to_rotmat
-from fields.registry import Registry
 from fields.tasks.splat_optim import rebuild, reset_moments
 
-STRATEGIES: Registry = Registry("densification strategy")
 
 
 class Strategy(nn.Module):
@@ -77,29 +74,7 @@ def _logit(p: float) -> float:
 class DefaultStrategy(Strategy):
     PER_GAUSSIAN = ("grad2d", "count")
 
-    class Config(ComponentConfig):
-        type: Literal["default"] = "default"
-        refine_start: int = Field(300, ge=0, description="first step that densifies")
-        refine_stop: int = Field(3000, ge=0, description="no densification from this step on")
-        refine_every: int = Field(100, ge=1)
-        reset_every: int = Field(
-            1500, ge=1, description="steps between opacity resets (the last one before refine_stop)"
-        )
-        grad_threshold: float = Field(2e-4, gt=0, description="mean view-space gradient norm (NDC) that densifies")
-        grow_scale3d: float = Field(0.01, gt=0, description="clone below, split above this largest axis (x extent)")
-        prune_opacity: float = Field(0.005, gt=0, lt=0.5)
-        prune_scale3d: float = Field(
-            0.1, gt=0, description="prune Gaussians larger than this (x extent) after the first reset"
-        )
-        max_gaussians: int | None = Field(None, ge=1, description="no growth beyond this many Gaussians")
-
-        @model_validator(mode="after")
-        def _order(self) -> DefaultStrategy.Config:
-            if self.refine_stop < self.refine_start:
-                raise ValueError(
-                    f"refine_stop ({self.refine_stop}) must be at least refine_start ({self.refine_start})"
-                )
-            return self
+    Config = DefaultStrategyConfig
 
     def observe(
         self, gaussians: Gaussians, means2d: torch.Tensor, radii: torch.Tensor, width: int, height: int

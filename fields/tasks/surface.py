@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from fields.datasets.views import PosedViewsData
 from fields.metrics.psnr import psnr_from_mse
 from fields.models.neus import NeuSField, neus_alpha, up_sample_weights
 from fields.render.rays import Rays, ray_aabb
@@ -25,7 +23,7 @@ from fields.render.volume_rendering import RenderOutput, accumulate_along_rays, 
 from fields.tasks.losses import regression_loss
 from fields.tasks.meshing import extract_mesh
 from fields.tasks.multiview import MultiViewTask
-from fields.tasks.view_render import ViewRenderConfig
+from fields.render.view_settings import SurfaceRender
 from fields.tasks.registry import TASKS
 
 if TYPE_CHECKING:
@@ -34,27 +32,8 @@ if TYPE_CHECKING:
 UNIT_BOX = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 
 
-class SurfaceRender(ViewRenderConfig):
-    # CPU-sized (issue 18): 24 + 16 samples per ray, finite-difference gradients, a ReLU SDF network of one
-    # hidden layer; measured about 7x the steps per second of 48 + 32 samples with analytic gradients
-    n_samples: int = Field(24, ge=2)
-    n_importance: int = Field(16, ge=0)
-    up_sample_steps: int = Field(1, ge=0)
-    eikonal_weight: float = Field(0.1, ge=0)
-    eikonal_points: int = Field(256, ge=0, description="random points per step for the eikonal loss")
-    mask_weight: float = Field(0.1, ge=0, description="opacity vs. the images' alpha (ignored without alpha)")
-    anneal_steps: int = Field(500, ge=0, description="steps of the cosine annealing; 0: none")
-    mesh_resolution: int = Field(128, ge=8)
-
-
 @TASKS.register("surface", aliases=("neus",))
 class SurfaceTask(MultiViewTask):
-    DataConfig = PosedViewsData
-    RenderConfig = SurfaceRender
-    model_type = "neus"
-    model_keys_in_render = ("init_variance", "init_radius", "sdf_neurons", "sdf_hidden_layers", "geo_feat_dim",
-                            "direction_encoder", "gradient_step", "sdf_activation")
-
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         self.field = NeuSField(scene.model)

@@ -10,14 +10,10 @@ Metrics: PSNR of every frame (``psnr_per_frame``) and their mean (``psnr``). Out
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any
 
-import pydantic
 import torch
-from pydantic import ValidationInfo, field_validator, model_validator
 
-from fields.config.base import StrictModel
-from fields.datasets.paths import resolve_data_path
 from fields.datasets.video import load_video
 from fields.encoders.rbf_init import sobel_magnitude
 from fields.io import write_video
@@ -31,33 +27,8 @@ if TYPE_CHECKING:
     from fields.engine.scene import SceneConfig
 
 
-class VideoData(StrictModel):
-    video: str
-    start: int = pydantic.Field(0, ge=0, description="first frame (index in the file)")
-    stop: Optional[int] = pydantic.Field(None, ge=1, description="frames before this index (exclusive)")
-    stride: int = pydantic.Field(1, ge=1)
-    max_size: Optional[int] = pydantic.Field(None, ge=2, description="downscale so the longer side is at most this")
-    channels: Literal["auto", "rgb", "grey"] = "auto"
-    fps: Optional[float] = pydantic.Field(
-        None, gt=0, description="frame rate of written videos; default the file's / stride"
-    )
-
-    @field_validator("video")
-    @classmethod
-    def _exists(cls, value: str, info: ValidationInfo) -> str:
-        return resolve_data_path(value, (info.context or {}).get("base_dir"))
-
-    @model_validator(mode="after")
-    def _range(self) -> "VideoData":
-        if self.stop is not None and self.stop <= self.start:
-            raise ValueError(f"stop ({self.stop}) must be greater than start ({self.start})")
-        return self
-
-
 @TASKS.register("video")
 class VideoTask(FieldTask):
-    DataConfig = VideoData
-
     def __init__(self, scene: "SceneConfig"):
         super().__init__(scene)
         d = scene.data
@@ -103,7 +74,8 @@ class VideoTask(FieldTask):
         ts = (torch.arange(self.n_frames, device=device, dtype=dtype) + 0.5) / self.n_frames
         t, y, x = torch.meshgrid(ts, ys, xs, indexing="ij")
         with eval_mode(self.field):
-            out = self.field.query(torch.stack((x, y, t), -1), chunk=self.scene.train.eval_chunk)
+            out = self.field.query(torch.stack((x, y, t), -1), chunk=self.scene.train.eval_chunk,
+                                   progress=f"rendering {self.n_frames} frames of {width}x{height}")
         return out.float().clamp(0.0, 1.0)
 
     def evaluate(self) -> dict[str, Any]:

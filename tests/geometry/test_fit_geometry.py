@@ -110,8 +110,9 @@ def test_cli_fit_export_render_eval(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     import imageio.v3 as iio
 
-    assert iio.imread(run / "turntable" / "frame_002.png").shape == (32, 32, 3)
-    assert (run / "turntable" / "turntable.mp4").stat().st_size > 0
+    assert iio.imread(run / "renders" / "turntable" / "frame_0002.png").shape == (32, 32, 3)
+    assert (run / "renders" / "turntable.mp4").stat().st_size > 0
+    assert iio.imread(run / "training_curves.png").shape[2] == 3
     before = json.loads((run / "metrics.json").read_text())["iou"]
     result = run_cli("eval", str(run))
     assert result.returncode == 0 and "chamfer_l1" in result.stdout

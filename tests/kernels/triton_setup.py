@@ -1,11 +1,12 @@
 """Where the Triton parity tests run: on CUDA when there is a GPU, else on the CPU under Triton's
-interpreter (``TRITON_INTERPRET=1``, set here before any kernel module is imported), at tiny sizes.
-Without triton installed they skip."""
+interpreter, at tiny sizes. Without triton installed they skip. ``TRITON_INTERPRET=1`` is set around each
+Triton test (``conftest.py`` of this folder; the kernel modules are imported lazily, inside those tests, so
+they are decorated for the interpreter), never for the whole session: the CLI subprocesses of every later
+test would inherit it and run their no-grad volume rendering through the interpreter."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from importlib.metadata import version
 
 import pytest
@@ -16,8 +17,7 @@ ON_CUDA = torch.cuda.is_available()
 # the interpreter of triton 3.6 cannot loop up to a loaded value (the volume kernels do); 3.9 can
 TOO_OLD = HAS_TRITON and not ON_CUDA and tuple(int(p) for p in version("triton").split(".")[:2]) < (3, 9)
 DEVICE = "cuda" if ON_CUDA else "cpu"
-if HAS_TRITON and not ON_CUDA:
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+INTERPRET = HAS_TRITON and not ON_CUDA
 
 needs_triton = [
     pytest.mark.triton,

@@ -34,7 +34,7 @@ def test_fit_renders_each_test_view_once(scene_path, tmp_path, monkeypatch):
     run_dir, metrics = fit(scene_from_dict(data), tmp_path / "run")
     assert metrics["test_views"] == 3
     assert sorted(rendered) == sorted(set(rendered)) and len(rendered) == 3, rendered
-    for name in ("renders/test_000.png", "renders/test_001.png", "pointcloud.ply"):
+    for name in ("renders/test_0000.png", "renders/test_0001.png", "pointcloud.ply"):
         assert (run_dir / name).is_file(), name
 
 

@@ -55,7 +55,7 @@ def test_nerf_with_occupancy_grid_beats_a_constant_colour(objects_scene, tmp_pat
     assert metrics["psnr"] > baseline + 8.0, (metrics["psnr"], baseline)
     assert metrics["ssim"] > 0.6 and metrics["samples_per_second"] > 0
     assert metrics["occupied_fraction"] < 0.5  # the grid found empty space
-    for name in ("renders/test_000.png", "pointcloud.ply", "mesh.ply", "checkpoints/last.safetensors"):
+    for name in ("renders/test_0000.png", "pointcloud.ply", "mesh.ply", "checkpoints/last.safetensors"):
         assert (run_dir / name).is_file(), name
     # the checkpoint restores the occupancy grid too: evaluation of the reloaded run agrees
     _, task = load_run(run_dir)

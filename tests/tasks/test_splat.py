@@ -42,7 +42,7 @@ def test_splat_fit_densifies_reaches_psnr_and_writes_a_standard_ply(tmp_path: Pa
     assert metrics["render_backend"] in ("cpp", "torch")
     vertex = read_ply(run / "splat.ply")
     assert is_splat_ply(vertex) and len(vertex["x"]) == metrics["gaussians"]
-    assert (run / "renders/test_000.png").is_file()
+    assert (run / "renders/test_0000.png").is_file()
 
     # the .ply seeds a fine-tuning run whole: it starts where the first run ended
     tune = run_cli(

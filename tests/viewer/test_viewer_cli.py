@@ -17,9 +17,12 @@ from tests.conftest import ROOT, run_cli
 from tests.viewer.browser_helpers import free_port
 
 
-def serve(args: list[str], timeout_s: float = 300) -> tuple[subprocess.Popen, str, list[str]]:
+def serve(args: list[str], timeout_s: float = 300, sigint_ignored: bool = False
+          ) -> tuple[subprocess.Popen, str, list[str]]:
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen([sys.executable, "-m", "fields.apps.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"})
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"},
+                            preexec_fn=ignore)
     lines: list[str] = []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -53,6 +56,16 @@ def test_view_serves_the_page_on_localhost(image_run: Path):
     finally:
         code = stop(proc)
         assert code == 0, proc.stdout.read()[-2000:]
+
+
+def test_view_stops_on_sigint_even_when_started_with_sigint_ignored(image_run: Path):
+    """The cause of this file's tests hanging in some full-suite runs (issue 17): a process started as a background
+    job of a shell without job control (``(pytest ... &)``) has SIGINT ignored, its children inherit that across
+    exec, and Python leaves an inherited SIG_IGN alone, so the viewer never saw Ctrl-C. It must stop anyway."""
+    pytest.importorskip("viser")
+    proc, _, _ = serve(["view", str(image_run), "--port", str(free_port())], sigint_ignored=True)
+    code = stop(proc)
+    assert code == 0, proc.stdout.read()[-2000:]
 
 
 def test_fit_view_trains_then_keeps_serving(small_scene: Path, tmp_path: Path):

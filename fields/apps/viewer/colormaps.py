@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 # Polynomial fit of Google's Turbo colour map (Mikhailov 2019), per channel, in powers of t.
@@ -27,3 +28,18 @@ def normalise_depth(depth: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         lo, hi = torch.quantile(values[:100000], torch.tensor([0.02, 0.98], device=values.device))
         out[valid] = ((values - lo) / (hi - lo).clamp_min(1e-6)).clamp(0.0, 1.0)
     return out
+
+
+def colour_bar(width: int = 256, height: int = 12) -> np.ndarray:
+    """The heat map's key: ``(height, width, 3)`` uint8, low values on the left."""
+    ramp = (turbo(torch.linspace(0.0, 1.0, width)) * 255.0 + 0.5).to(torch.uint8).numpy()
+    return np.ascontiguousarray(np.broadcast_to(ramp[None], (height, width, 3)))
+
+
+def legend(mode: str, view: object) -> str | None:
+    """What the colours of ``mode`` mean, for the modes drawn with the heat map (None for the others)."""
+    if mode == "depth":
+        return "depth: near (left) to far (right), between the 2nd and 98th percentile of the view"
+    if mode == "error":
+        return f"absolute error: 0 (left) to {getattr(view, 'error_scale', 0.25):g} and above (right)"
+    return None

@@ -19,6 +19,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from fields.apps.viewer.camera import ViewCamera
+from fields.apps.viewer.colormaps import colour_bar, legend
 from fields.apps.viewer.scheduler import Frame, RenderScheduler, Request
 from fields.apps.viewer.training_panel import TrainingPanel
 from fields.apps.viewer.view_for import view_for
@@ -85,6 +86,9 @@ class Viewer:
         self.server.initial_camera.fov = home.fov
         with gui.add_folder("View"):
             self.mode = gui.add_dropdown("Mode", view.modes, initial_value=view.modes[0])
+            # the key of the heat-map modes (depth, error), shown with them
+            self.colour_key = gui.add_image(colour_bar(), label="colour key", visible=False)
+            self.colour_text = gui.add_markdown("", visible=False)
             self.resolution_slider = gui.add_slider("Resolution", 64, 2048, 64, self.resolution)
             self.screenshot_button = gui.add_button("Save screenshot")
             self.export_button = gui.add_button("Export mesh")
@@ -93,7 +97,7 @@ class Viewer:
             frustums = list(view.frustums())
             self.cameras_box = gui.add_checkbox("Show dataset cameras", False) if frustums else None
             self.overlays_box = gui.add_checkbox("Show overlays", False)
-        self.mode.on_update(lambda _: self.refresh())
+        self.mode.on_update(lambda _: self._mode_changed())
         self.resolution_slider.on_update(lambda _: self.refresh())
         self.screenshot_button.on_click(lambda event: self._screenshot(event.client))
         self.export_button.on_click(lambda event: self._export_mesh(event.client))
@@ -185,6 +189,12 @@ class Viewer:
         request = self.request_for(client)
         if request is not None and self.scheduler is not None:
             self.scheduler.request(client.client_id, request, preview=preview)
+
+    def _mode_changed(self) -> None:
+        text = legend(self.mode.value, self.view)
+        self.colour_key.visible = self.colour_text.visible = text is not None
+        self.colour_text.content = text or ""
+        self.refresh()
 
     def refresh(self, preview: bool = False) -> None:
         """Render every client's view again (new mode, new weights)."""

@@ -66,8 +66,12 @@ class TrainingPanel:
                  {"label": "PSNR", "stroke": "#1c7ed6", "scale": "psnr"}),
                 title="loss and PSNR",
                 scales={"x": {"time": False}, "loss": {"distr": 3}, "psnr": {}},
-                axes=({}, {"scale": "loss"}, {"scale": "psnr", "side": 1}),
-                aspect=1.6,
+                # ticks at least 28 px apart (the panel is narrow: uPlot's 50 px left one tick on the step axis);
+                # room above the plot for the top tick labels, which uPlot centres on the plot's edge
+                axes=({"space": 28, "label": "step", "size": 36}, {"scale": "loss", "space": 24},
+                      {"scale": "psnr", "side": 1, "space": 24}),
+                padding=(14, 6, 0, 6),
+                aspect=1.4,
             )
 
     # --- pause and resume ---------------------------------------------------------------------------

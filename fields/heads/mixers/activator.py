@@ -8,12 +8,11 @@ channel-MLP slot (``channel_mlp: glu``) or pair it with a spatial mixer (a per-s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import ActivatorGLUConfig
 from fields.heads.channel_mlp import GLU
 from fields.heads.registry import TokenMixer, register_mixer
 
@@ -25,9 +24,7 @@ class ActivatorGLU(TokenMixer):
     mixes_tokens = False
     order_invariant = True
 
-    class Config(ComponentConfig):
-        type: Literal["activator"] = "activator"
-        hidden_ratio: float = Field(1.0, gt=0, description="hidden width of the GLU, as a multiple of C")
+    Config = ActivatorGLUConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

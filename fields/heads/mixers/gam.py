@@ -10,14 +10,13 @@ then ``Linear(C, C)``. Only the local path mixes tokens.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import GatedAssociativeMemoryConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -25,11 +24,7 @@ from fields.heads.registry import TokenMixer, register_mixer
 class GatedAssociativeMemory(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``."""
 
-    class Config(ComponentConfig):
-        type: Literal["gam"] = "gam"
-        kernel_size: int = Field(3, ge=1)
-        n_slots: int = Field(64, ge=1, description="rows of the associative memory bank")
-        causal: bool = True
+    Config = GatedAssociativeMemoryConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

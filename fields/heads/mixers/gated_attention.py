@@ -9,14 +9,13 @@ positions), so the mixer is order invariant.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import GatedAttentionConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -26,11 +25,7 @@ class GatedAttention(TokenMixer):
 
     order_invariant = True
 
-    class Config(ComponentConfig):
-        type: Literal["gated_attention"] = "gated_attention"
-        head_dim: int = Field(16, ge=1)
-        gate: Literal["elementwise", "headwise"] = "elementwise"
-        qkv_bias: bool = True
+    Config = GatedAttentionConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

@@ -9,13 +9,12 @@ A 1x1 conv out. ``C`` must be divisible by ``2^(n-1)``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import GnConvConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -23,11 +22,7 @@ from fields.heads.registry import TokenMixer, register_mixer
 class GnConv(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``: ``n``-th order spatial interactions through gated convolutions."""
 
-    class Config(ComponentConfig):
-        type: Literal["gnconv"] = "gnconv"
-        order: int = Field(3, ge=1, le=6)
-        kernel_size: int = Field(7, ge=1)
-        scale: float = Field(1.0 / 3.0, gt=0, description="s: factor on the depthwise conv output")
+    Config = GnConvConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

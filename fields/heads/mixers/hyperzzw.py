@@ -11,14 +11,13 @@ parameter count does not grow with ``k``; ``k`` defaults to 9 (the paper uses ke
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import HyperZZWConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -49,18 +48,7 @@ class KernelField(nn.Module):
 class HyperZZW(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``: ``Z * DWConv(Z, K_field)``."""
 
-    class Config(ComponentConfig):
-        type: Literal["hyperzzw"] = "hyperzzw"
-        kernel_size: int = Field(9, ge=1)
-        hidden: int = Field(32, ge=1, description="width of the kernel-generating coordinate MLP")
-        omega: float = Field(10.0, gt=0, description="frequency of the coordinate MLP's first sine layer")
-
-        @field_validator("kernel_size")
-        @classmethod
-        def _odd(cls, value: int) -> int:
-            if value % 2 == 0:
-                raise ValueError(f"kernel_size must be odd to keep the resolution, got {value}")
-            return value
+    Config = HyperZZWConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

@@ -16,13 +16,13 @@ projected and added to its input: ``x' = x + P_x(x_h * G(y_h))``, ``y' = y + P_y
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
 from fields.config.base import ComponentConfig
+from fields.config.mixers import MultiAxisGatedMLPConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -92,10 +92,7 @@ def check_partition(name: str, resolution, grid: int, block: int) -> None:
 class MultiAxisGatedMLP(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``: global (grid) and local (block) spatial gating units."""
 
-    class Config(ComponentConfig):
-        type: Literal["maxim"] = "maxim"
-        grid_size: int = Field(4, ge=1, description="g: global mixing over a g x g dilated grid")
-        block_size: int = Field(4, ge=1, description="b: local mixing inside b x b blocks")
+    Config = MultiAxisGatedMLPConfig
 
     @classmethod
     def divisor(cls, config: ComponentConfig) -> int:

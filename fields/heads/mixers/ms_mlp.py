@@ -11,13 +11,12 @@ different neighbour; each branch then mixes neighbouring tokens with its own dep
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import MixShiftConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -31,10 +30,7 @@ def group_shift(x: torch.Tensor, groups: int, dim: int) -> torch.Tensor:
 class MixShift(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``."""
 
-    class Config(ComponentConfig):
-        type: Literal["ms_mlp"] = "ms_mlp"
-        groups: int = Field(5, ge=1, description="channel groups; shifts -(groups//2)..groups//2")
-        kernel_size: int = Field(3, ge=1, description="depthwise mixing conv before each shift")
+    Config = MixShiftConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

@@ -12,14 +12,13 @@ pre-norm (``prenorm = False``, as in FasterNet/PATNet).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import PartialConvAttentionConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -29,11 +28,7 @@ class PartialConvAttention(TokenMixer):
 
     prenorm = False
 
-    class Config(ComponentConfig):
-        type: Literal["pat"] = "pat"
-        partial_ratio: float = Field(0.25, gt=0, lt=1)
-        attention: Literal["channel", "self"] = "channel"
-        spatial_gate: bool = True
+    Config = PartialConvAttentionConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

@@ -6,14 +6,13 @@ parameter-free max-pool in place of a depthwise conv or attention; the learned p
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import PfLayerConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -21,17 +20,7 @@ from fields.heads.registry import TokenMixer, register_mixer
 class PfLayer(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``."""
 
-    class Config(ComponentConfig):
-        type: Literal["pflayer"] = "pflayer"
-        expansion: int = Field(3, ge=1)
-        pool_size: int = Field(3, ge=1)
-
-        @field_validator("pool_size")
-        @classmethod
-        def _odd(cls, value: int) -> int:
-            if value % 2 == 0:
-                raise ValueError(f"pool_size must be odd to keep the resolution, got {value}")
-            return value
+    Config = PfLayerConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

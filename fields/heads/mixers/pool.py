@@ -15,13 +15,11 @@ MetaFormer's overlapping conv downsampling did not change that (0.27); PoolForme
 
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import PoolingConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -29,16 +27,7 @@ from fields.heads.registry import TokenMixer, register_mixer
 class Pooling(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``: ``avgpool(x) - x``."""
 
-    class Config(ComponentConfig):
-        type: Literal["pool"] = "pool"
-        pool_size: int = Field(3, ge=1, description="odd pooling window")
-
-        @field_validator("pool_size")
-        @classmethod
-        def _odd(cls, value: int) -> int:
-            if value % 2 == 0:
-                raise ValueError(f"pool_size must be odd to keep the resolution, got {value}")
-            return value
+    Config = PoolingConfig
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)

@@ -10,13 +10,12 @@ The MLPs' sizes depend on ``H`` and ``W``: fixed resolution (resize inputs other
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import RaftTokenMixerConfig
 from fields.heads.channel_mlp import ChannelMLP
 from fields.heads.registry import TokenMixer, register_mixer
 
@@ -27,10 +26,7 @@ class RaftTokenMixer(TokenMixer):
 
     needs_fixed_resolution = True
 
-    class Config(ComponentConfig):
-        type: Literal["raft_mlp"] = "raft_mlp"
-        raft_size: int = Field(2, ge=1, description="r: channels mixed jointly with a column or a row")
-        expansion: float = Field(2.0, gt=0)
+    Config = RaftTokenMixerConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

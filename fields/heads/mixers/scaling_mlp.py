@@ -9,13 +9,12 @@ is therefore fixed. It is the no-inductive-bias baseline among the mixers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import ScalingMLPConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -25,9 +24,7 @@ class ScalingMLP(TokenMixer):
 
     needs_fixed_resolution = True
 
-    class Config(ComponentConfig):
-        type: Literal["scaling_mlp"] = "scaling_mlp"
-        hidden_dim: int = Field(256, ge=1)
+    Config = ScalingMLPConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

@@ -11,13 +11,12 @@ fixed; they start at ``1 + N(0, 0.02)`` (close to the identity).
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import DynamicSpectrumMixerConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -36,9 +35,7 @@ class DynamicSpectrumMixer(TokenMixer):
 
     needs_fixed_resolution = True
 
-    class Config(ComponentConfig):
-        type: Literal["spectrum"] = "spectrum"
-        n_filters: int = Field(4, ge=1, description="K: learned spectral filters mixed per sample")
+    Config = DynamicSpectrumMixerConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

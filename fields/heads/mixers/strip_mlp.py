@@ -12,14 +12,13 @@ normalisation) and ``Linear(C, C)``. Strip weights depend on ``H = W``: fixed sq
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import StripMLPConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -53,9 +52,7 @@ class StripMLP(TokenMixer):
 
     needs_fixed_resolution = True
 
-    class Config(ComponentConfig):
-        type: Literal["strip_mlp"] = "strip_mlp"
-        groups: int = Field(2, ge=1, description="channel groups sharing one strip MLP (of C/2 channels)")
+    Config = StripMLPConfig
 
     def check_resolution(self, resolution) -> None:
         super().check_resolution(resolution)

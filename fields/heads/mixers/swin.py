@@ -10,13 +10,13 @@ shrinks to ``min(H, W)`` and there is no shift. In a stage, blocks alternate reg
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
 from fields.config.base import ComponentConfig
+from fields.config.mixers import ShiftedWindowAttentionConfig
 from fields.heads.registry import TokenMixer, register_mixer
 
 
@@ -62,12 +62,7 @@ def relative_position_index(m: int, table_window: int) -> torch.Tensor:
 class ShiftedWindowAttention(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``: (shifted) window attention with relative position bias."""
 
-    class Config(ComponentConfig):
-        type: Literal["swin"] = "swin"
-        window_size: int = Field(4, ge=1, description="M: windows of M x M tokens (Swin uses 7 on 224 images)")
-        head_dim: int = Field(16, ge=1)
-        shift: Optional[bool] = Field(None, description="null: alternate regular/shifted blocks in a stage")
-        qkv_bias: bool = True
+    Config = ShiftedWindowAttentionConfig
 
     @classmethod
     def divisor(cls, config: ComponentConfig) -> int:

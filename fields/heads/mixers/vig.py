@@ -11,14 +11,13 @@ The 2D locality gate mixes the global result with the local branch:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from fields.config.base import ComponentConfig
+from fields.config.mixers import ViGMixerConfig
 from fields.heads.mixers.gla import gla_chunked
 from fields.heads.registry import TokenMixer, register_mixer
 
@@ -39,12 +38,7 @@ class DecayGate(nn.Module):
 class ViGMixer(TokenMixer):
     """``(B, H, W, C) -> (B, H, W, C)``: bidirectional GLA over the raster scan, gated with a local branch."""
 
-    class Config(ComponentConfig):
-        type: Literal["vig"] = "vig"
-        head_dim: int = Field(16, ge=1)
-        chunk_size: int = Field(32, ge=1, description="GLA chunk length of the parallel form")
-        gate_rank: int = Field(16, ge=1)
-        gate_normaliser: float = Field(16.0, gt=0)
+    Config = ViGMixerConfig
 
     def __init__(self, dim: int, resolution=None, **options: Any):
         super().__init__(dim, resolution, **options)

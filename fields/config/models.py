@@ -1,4 +1,5 @@
-"""The scene file's ``model`` section: the whole field, picked by ``model.type`` from ``MODELS``.
+"""The scene file's ``model`` section: the whole field, picked by ``model.type`` from ``MODELS`` (torch-free: the
+classes in ``fields.models`` take their ``Config`` from here and are imported when a field is built).
 
 ``field`` (image, video, SDF, occupancy): encoder -> decoder -> output activation. ``radiance``
 (Instant-NGP): adds the density decoder, the geometry features and the view-direction encoder. ``neus``:
@@ -13,8 +14,8 @@ from typing import Any, Literal, Optional
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from fields.config.base import ComponentConfig
-from fields.decoders import DECODERS
-from fields.encoders import ENCODERS
+from fields.config.decoders import DECODERS
+from fields.config.encoders import ENCODERS
 from fields.registry import Registry
 
 Activation = Literal["none", "sigmoid", "relu", "softplus", "exp", "tanh"]
@@ -100,3 +101,25 @@ class NeuSModelConfig(DirectionalModelConfig):
                 "analytic second derivatives of a ReLU network are zero"
             )
         return self
+
+
+class GaussiansConfig(ComponentConfig):
+    type: Literal["gaussians"] = "gaussians"
+    init: Literal["auto", "sfm", "ply", "random"] = Field(
+        "auto", description="auto: the COLMAP points3D when the data has them, else init_path if set, else random"
+    )
+    init_path: str | None = Field(
+        None, description="init: ply: a point cloud .ply (xyz, optional rgb) or a 3DGS .ply"
+    )
+    n_random: int = Field(5000, ge=1, description="init: random: Gaussians drawn in the scene box")
+    max_init_points: int = Field(100_000, ge=1, description="SfM / point-cloud init: a random subset above this")
+    sh_degree: int = Field(3, ge=0, le=3)
+    sh_increase_every: int = Field(500, ge=1, description="steps between raising the SH degree by one band")
+    init_opacity: float = Field(0.1, gt=0, lt=1)
+    init_scale: float = Field(1.0, gt=0, description="factor on the initial scale (mean distance to 3 neighbours)")
+
+
+MODELS.declare("field", ModelConfig, "fields.models.field:Field")
+MODELS.declare("radiance", RadianceModelConfig, "fields.models.radiance:RadianceField")
+MODELS.declare("neus", NeuSModelConfig, "fields.models.neus:NeuSField")
+MODELS.declare("gaussians", GaussiansConfig, "fields.models.gaussians:Gaussians", aliases=("3dgs", "splats"))
