@@ -19,7 +19,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from fields.models.config import ModelConfig
+from fields.config.models import ModelConfig
 from fields.datasets.blender import load_blender
 from fields.datasets.synthetic_scene import generate_scene
 from fields.models import Field

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from fields.apps.viewer.ctrl_c import listen_for_ctrl_c
 from fields.apps.viewer.training_panel import read_history
 from fields.engine.run import load_run
 
@@ -25,6 +25,7 @@ def open_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080,
     viewer = Viewer(host, port, print_url=None, resolution=resolution)
     viewer.attach(task, run_dir, live=False, history=read_history(run_dir), metrics=metrics)
     if print_url is not None:  # once the page shows the field
+        listen_for_ctrl_c()
         print_url(f"viewer at {viewer.url}")
     return viewer
 
@@ -44,7 +45,7 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
 def serve_forever(viewer: Any, seconds: Optional[float] = None, close_timeout: float = 10.0) -> None:
     """Keep the process alive while the viewer serves (until Ctrl-C, or ``seconds``); closing waits at most
     ``close_timeout`` seconds for the server's threads (a frame in flight is abandoned, not awaited)."""
-    _listen_for_ctrl_c()
+    listen_for_ctrl_c()
     deadline = None if seconds is None else time.monotonic() + seconds
     try:
         while deadline is None or time.monotonic() < deadline:
@@ -57,16 +58,6 @@ def serve_forever(viewer: Any, seconds: Optional[float] = None, close_timeout: f
         closer.join(close_timeout)
         if closer.is_alive():
             log.warning("viewer: closing took over %.0f s; leaving its threads behind", close_timeout)
-
-
-def _listen_for_ctrl_c() -> None:
-    """Ctrl-C (SIGINT) stops the viewer even where the parent process started us with SIGINT ignored or
-    blocked (both are inherited across exec: job control, some test runners and service managers do it)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def serve_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080, seconds: Optional[float] = None) -> None:

@@ -19,6 +19,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from fields.apps.viewer.camera import ViewCamera
+from fields.apps.viewer.ctrl_c import listen_for_ctrl_c
 from fields.apps.viewer.colormaps import colour_bar, legend
 from fields.apps.viewer.scheduler import Frame, RenderScheduler, Request
 from fields.apps.viewer.training_panel import TrainingPanel
@@ -66,6 +67,7 @@ class Viewer:
         self.server.on_client_connect(self._connect)
         self.server.on_client_disconnect(self._disconnect)
         if print_url is not None:
+            listen_for_ctrl_c()
             print_url(f"viewer at {self.url}")
 
     # --- showing a task -----------------------------------------------------------------------------
