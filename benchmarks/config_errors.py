@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "pytorch_lightning", "torchmetrics", "viser", "open3d", "trimesh")
+HEAVY = ("torch", "pytorch_lightning", "lightning", "torchmetrics", "viser", "open3d", "trimesh")
+# runs the CLI, then reports its exit code and which heavy packages were imported on the way
 PROBE = f"""
 import json, sys
 from fields.apps.cli import entrypoint

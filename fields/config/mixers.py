@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from fields.config.base import ComponentConfig
 from fields.registry import Registry
@@ -67,18 +67,20 @@ class GnConvConfig(ComponentConfig):
     scale: float = Field(1.0 / 3.0, gt=0, description="s: factor on the depthwise conv output")
 
 
+def _odd_window(value: int, info: ValidationInfo) -> int:
+    """A window of odd size keeps the resolution (same padding on both sides)."""
+    if value % 2 == 0:
+        raise ValueError(f"{info.field_name} must be odd to keep the resolution, got {value}")
+    return value
+
+
 class HyperZZWConfig(ComponentConfig):
     type: Literal["hyperzzw"] = "hyperzzw"
     kernel_size: int = Field(9, ge=1)
     hidden: int = Field(32, ge=1, description="width of the kernel-generating coordinate MLP")
     omega: float = Field(10.0, gt=0, description="frequency of the coordinate MLP's first sine layer")
 
-    @field_validator("kernel_size")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"kernel_size must be odd to keep the resolution, got {value}")
-        return value
+    _odd = field_validator("kernel_size")(_odd_window)
 
 
 class MultiAxisGatedMLPConfig(ComponentConfig):
@@ -105,24 +107,14 @@ class PfLayerConfig(ComponentConfig):
     expansion: int = Field(3, ge=1)
     pool_size: int = Field(3, ge=1)
 
-    @field_validator("pool_size")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"pool_size must be odd to keep the resolution, got {value}")
-        return value
+    _odd = field_validator("pool_size")(_odd_window)
 
 
 class PoolingConfig(ComponentConfig):
     type: Literal["pool"] = "pool"
     pool_size: int = Field(3, ge=1, description="odd pooling window")
 
-    @field_validator("pool_size")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"pool_size must be odd to keep the resolution, got {value}")
-        return value
+    _odd = field_validator("pool_size")(_odd_window)
 
 
 class RaftTokenMixerConfig(ComponentConfig):

@@ -11,21 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.config_errors import HEAVY, PROBE
 from tests.conftest import ROOT
 
-HEAVY = ("torch", "pytorch_lightning", "lightning", "torchmetrics", "viser", "open3d", "trimesh")
-# runs the CLI, then reports its exit code and which heavy packages were imported on the way
-PROBE = f"""
-import json, sys
-from fields.apps.cli import entrypoint
-sys.argv = ["fields", *sys.argv[1:]]
-code = 0
-try:
-    entrypoint()
-except SystemExit as exc:
-    code = exc.code
-print(json.dumps({{"code": code, "heavy": sorted(m for m in {HEAVY!r} if m in sys.modules)}}))
-"""
 
 
 def probe(*args: str) -> tuple[int, list[str], list[str]]:
