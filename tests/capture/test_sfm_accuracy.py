@@ -1,7 +1,7 @@
 """Structure from motion on repeated texture: the generated ``plaza`` walk (a brick pavement, one period
-repeated to the horizon) at 320x240. With COLMAP's megapixel thresholds (4 px, ratio 0.8) its wrong matches
-bend the model (40 frames: 4.8 degrees mean rotation error, 3.9% of the extent at worst); the thresholds scaled
-to the frame size keep it under 1.5 degrees and 2% (measured 0.83 and 1.2%)."""
+repeated to the horizon) at 320x240, 48 frames over 100 degrees. With COLMAP's megapixel thresholds (4 px,
+ratio 0.8) its wrong matches bend the model: 3.8 degrees mean and 5.2 at worst of rotation error (4.1 / 5.6 with
+another seed); the thresholds scaled to the frame size give 0.72 / 1.0 (0.70 / 0.97)."""
 
 from __future__ import annotations
 
@@ -23,20 +23,19 @@ def test_tolerance_follows_the_frame_size():
     assert SfmTolerance.for_size(4000, 3000) == SfmTolerance(4.0, 8.0)  # COLMAP's own for large photos
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("povray") is None, reason="needs POV-Ray (apt-get install povray)")
 def test_repeated_texture_walk_registers_with_small_rotation_error(tmp_path):
     pytest.importorskip("pycolmap")
     from fields.datasets.capture.povray import render_capture
     from fields.datasets.capture.process import process_capture
 
-    capture = render_capture(tmp_path / "plaza", "plaza", n_frames=40, width=320, height=240, arc=150, video=False)
+    capture = render_capture(tmp_path / "plaza", "plaza", n_frames=48, width=320, height=240, arc=100, video=False)
     summary = process_capture("images", capture / "images", tmp_path / "out", matching="sequential")
-    assert summary.n_registered == summary.n_frames == 40
+    assert summary.n_registered == summary.n_frames == 48
     truth = {Path(f["file_path"]).name: np.array(f["c2w"]) for f in
              json.loads((capture / "truth.json").read_text())["frames"]}
     frames = json.loads((tmp_path / "out" / "transforms.json").read_text())["frames"]
     est = np.stack([np.array(f["transform_matrix"])[:3] for f in frames])
     est[:, :, 1:3] *= -1  # OpenGL -> OpenCV camera axes, as the truth
     errors = pose_errors(est, np.stack([truth[Path(f["file_path"]).name] for f in frames]))
-    assert errors.rotation_mean_deg < 1.5 and errors.position_max < 0.02, errors
+    assert errors.rotation_mean_deg < 1.5 and errors.rotation_max_deg < 2.5 and errors.position_max < 0.01, errors
