@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Optional
 
-from fields.datasets.capture.sfm_options import SfmTolerance, mapper_options, matching_options
+from fields.datasets.capture.sfm_options import SfmTolerance, extraction_options, mapper_options, matching_options
 from fields.errors import UserError
 
 log = logging.getLogger("fields")
@@ -135,9 +135,10 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
         pass
     pycolmap.import_images(database, images, camera_mode=pycolmap.CameraMode.SINGLE, image_names=names,
                            options=reader)
-    extraction = pycolmap.FeatureExtractionOptions()
-    extraction.num_threads = threads
-    extraction.sift.max_num_features = max_features
+    with pycolmap.Database.open(database) as db:
+        camera = db.read_all_cameras()[0]  # one shared camera
+    tolerance = SfmTolerance.for_size(camera.width, camera.height)
+    extraction = extraction_options(pycolmap, tolerance, threads, max_features)
     for done, chunk in _chunks(names):
         pycolmap.extract_features(database, images, image_names=chunk, camera_mode=pycolmap.CameraMode.SINGLE,
                                   reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
@@ -146,9 +147,6 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     seconds["features"] = time.perf_counter() - t
 
     t = begin("matching")
-    with pycolmap.Database.open(database) as db:
-        camera = db.read_all_cameras()[0]  # one shared camera
-    tolerance = SfmTolerance.for_size(camera.width, camera.height)
     options, verification = matching_options(pycolmap, tolerance, threads)
     sequential = matching == "sequential" or (matching == "auto" and n > EXHAUSTIVE_MAX)
     pairs = sequential_pairs(names) if sequential else exhaustive_pairs(names)
