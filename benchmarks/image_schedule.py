@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides")
     args = parser.parse_args()
 
+    from benchmarks.trainer import bare_trainer
     from fields.engine.run import build_task, quiet_lightning
     from fields.engine.scene import load_scene
 
@@ -77,9 +78,7 @@ def main() -> None:
             pl.seed_everything(scene.train.seed, verbose=False)
             task = build_task(scene)
             clock = PsnrEvery(args.every)
-            trainer = pl.Trainer(max_steps=args.steps, logger=False, callbacks=[clock], enable_checkpointing=False,
-                                 enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                                 limit_val_batches=0, accelerator="cpu")
+            trainer = bare_trainer(args.steps, [clock])
             started = time.perf_counter()
             trainer.fit(task)
             curve = clock.rows

@@ -131,6 +131,7 @@ def main() -> None:
     import torch
 
     from fields.engine.scene import load_scene
+    from benchmarks.trainer import bare_trainer
     from fields.engine.run import build_task, quiet_lightning
 
     logging.basicConfig(level=logging.WARNING)
@@ -160,19 +161,7 @@ def main() -> None:
                 share_table(self.prof.events(), wall, args.steps, args.top)
                 trainer.should_stop = True
 
-    trainer = pl.Trainer(
-        max_steps=args.warmup + args.steps,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        callbacks=[Profile()],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
-    trainer.fit(task)
+    bare_trainer(args.warmup + args.steps, [Profile()]).fit(task)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ def train_and_score(overrides: list[str], steps: int, test_views: int) -> dict:
     import torch
     from torchmetrics.functional.image import peak_signal_noise_ratio
 
+    from benchmarks.trainer import bare_trainer
     from fields.engine.callbacks import TrainClock
     from fields.engine.run import build_task
     from fields.engine.scene import load_scene
@@ -58,9 +59,7 @@ def train_and_score(overrides: list[str], steps: int, test_views: int) -> dict:
     scene = load_scene(CONFIG, [f"train.steps={steps}", "train.max_time=null", "train.progress=false", *overrides])
     pl.seed_everything(scene.train.seed, verbose=False)
     task = build_task(scene)
-    trainer = pl.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False, callbacks=[TrainClock()],
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         num_sanity_val_steps=0, limit_val_batches=0)
+    trainer = bare_trainer(steps, [TrainClock()])
     cpu = cpu_seconds()
     trainer.fit(task)
     cpu = cpu_seconds() - cpu

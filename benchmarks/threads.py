@@ -60,6 +60,7 @@ def child(seconds: float, warmup: int, overrides: list[str]) -> None:
     import torch
 
     from fields.engine.scene import load_scene
+    from benchmarks.trainer import bare_trainer
     from fields.engine.run import build_task, quiet_lightning
 
     def cpu_seconds() -> float:
@@ -86,19 +87,7 @@ def child(seconds: float, warmup: int, overrides: list[str]) -> None:
     pl.seed_everything(0, verbose=False)
     task = build_task(scene)
     clock = Clock()
-    trainer = pl.Trainer(
-        max_steps=10**6,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        callbacks=[clock],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
-    trainer.fit(task)
+    bare_trainer(10**6, [clock]).fit(task)
     choice = fields.threads.configure_threads()
     print(
         json.dumps(

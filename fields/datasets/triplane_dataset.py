@@ -19,11 +19,9 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from fields.datasets.shapes_collection import sample_shapes
-from fields.io import atomic_path
+from fields.io import read_tensor_file, write_tensor_file
 from fields.errors import UserError
 from fields.datasets.head_data import TriplaneDatasetConfig, TriplaneFitConfig  # noqa: F401  (data.shapes)
 from fields.datasets.triplane_fit import BatchedTriplaneField, field_iou, fit_fields, training_pool
@@ -63,23 +61,12 @@ def build_triplane_dataset(config: TriplaneDatasetConfig) -> dict[str, torch.Ten
 def save_triplane_dataset(path: str | Path, data: dict[str, torch.Tensor], config: TriplaneDatasetConfig) -> None:
     metadata = {"format": FORMAT, "classes": json.dumps(config.classes), "config": config.model_dump_json()}
     tensors = {name: t.contiguous() for name, t in data.items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, tmp, metadata=metadata)
+    write_tensor_file(path, tensors, metadata)
 
 
 def load_triplane_dataset(path: str | Path) -> tuple[dict[str, torch.Tensor], list[str]]:
     """``(tensors, class names)``; malformed files raise ``UserError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: tri-plane dataset not found")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            data = {key: handle.get_tensor(key) for key in handle.keys()}
-    except Exception as err:
-        raise UserError(f"{path}: not a readable tri-plane dataset ({type(err).__name__})") from None
-    if metadata.get("format") != FORMAT:
-        raise UserError(f"{path}: not a fields tri-plane dataset")
+    data, metadata = read_tensor_file(path, "tri-plane dataset", FORMAT)
     missing = {"planes", "labels", "test", "iou", "points"} - set(data)
     if missing:
         raise UserError(f"{path}: tri-plane dataset lacks {', '.join(sorted(missing))}")

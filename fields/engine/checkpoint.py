@@ -15,10 +15,8 @@ from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.checkpoint_io import CheckpointIO
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from fields.io.atomic import atomic_path
+from fields.io.tensor_file import read_tensor_file, write_tensor_file
 from fields.errors import UserError
 
 FORMAT = "fields-checkpoint"
@@ -83,24 +81,13 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | Path, config_yaml: s
         "config": config_yaml,
         "crc32": tensor_checksum(tensors),
     }
-    with atomic_path(path) as tmp:
-        save_file(tensors, tmp, metadata=metadata)
+    write_tensor_file(path, tensors, metadata)
 
 
 def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> tuple[dict[str, Any], str]:
     """Returns ``(checkpoint dict, resolved config YAML)``."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found")
     device = str(map_location) if isinstance(map_location, (str, torch.device)) else "cpu"
-    try:
-        with safe_open(str(path), framework="pt", device=device) as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except Exception as err:
-        raise UserError(f"{path}: not a readable checkpoint ({type(err).__name__})") from None
-    if metadata.get("format") != FORMAT:
-        raise UserError(f"{path}: not a fields checkpoint")
+    tensors, metadata = read_tensor_file(path, "checkpoint", FORMAT, device)
     version = metadata.get("format_version", "0")
     if not version.isdigit():
         raise UserError(f"{path}: malformed checkpoint (format_version {version[:20]!r})")

@@ -75,11 +75,16 @@ def load_library(name: str, source: Path) -> ctypes.CDLL | None:
                 _built[name] = ctypes.CDLL(path)
                 log.info("cpp kernel %s ready (%.1f s to build or load)", name, time.perf_counter() - started)
             except Exception as err:  # noqa: BLE001 - no compiler, no ninja, a compile error: the torch path still works
-                lines = [line for line in str(err).splitlines() if line.strip()]
-                _errors[name] = f"{type(err).__name__}: {lines[0] if lines else ''}"
+                _errors[name] = failure_text(err)
                 _built[name] = None
                 log.warning("cpp kernel %s unavailable, using the torch path (%s)", name, _errors[name])
         return _built[name]
+
+
+def failure_text(err: BaseException) -> str:
+    """``Type: first line`` of a failed build, for the one warning (a compiler's output runs to pages)."""
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"
 
 
 def build_error(name: str) -> str | None:

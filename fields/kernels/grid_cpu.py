@@ -25,12 +25,11 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from fields.kernels.cpp_build import load_extension
+from fields.kernels.cpp_build import CFLAGS, failure_text, load_extension
 from fields.kernels.grid_layout import GridLayout
 
 log = logging.getLogger("fields")
 SOURCE = Path(__file__).with_name("grid_cpu.cpp")
-CFLAGS = ["-O3", "-fopenmp", "-ffp-contract=off"]
 
 
 class _Build:
@@ -52,8 +51,7 @@ def load(required: bool = False) -> Any:
                 _Build.seconds = time.perf_counter() - started
                 log.info("cpp grid kernel ready (%.1f s to build or load)", _Build.seconds)
             except Exception as err:  # no compiler, no ninja, a compile error: the torch path still works
-                lines = [line for line in str(err).splitlines() if line.strip()]
-                _Build.error = f"{type(err).__name__}: {lines[0] if lines else ''}"
+                _Build.error = failure_text(err)
                 log.warning("cpp grid kernel unavailable, using the torch path (%s)", _Build.error)
     if _Build.module is None and required:
         raise RuntimeError(f"backend cpp requested but its kernel did not build: {_Build.error}")

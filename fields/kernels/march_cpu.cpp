@@ -26,13 +26,18 @@ struct Grid {
   int64_t levels, res;
 };
 
-inline bool occupied(const Grid& g, float x0, float x1, float x2) {
+// Occupancy of the cell holding x; for an empty cell inside the grid, exit_t is where the ray o + t d
+// leaves it (else infinity). Levels' cubes nest on cell boundaries (res divisible by 4), so the whole
+// cell belongs to its level and every step whose midpoint lies in it is empty too.
+inline bool occupied(const Grid& g, const float* o, const float* d, float x0, float x1, float x2,
+                     float* exit_t) {
   const float e0 = std::fabs(x0 - 0.5f), e1 = std::fabs(x1 - 0.5f), e2 = std::fabs(x2 - 0.5f);
   const float extent = std::max(std::max(e0, e1), e2) * 2.0f;
-  float l = std::ceil(std::log2(std::max(extent, 1e-12f)));
-  int64_t level = l < 0.0f ? 0 : static_cast<int64_t>(l);
+  int64_t level = 0;  // ceil(log2(extent)) clamped at 0: most points lie in level 0, without the log2
+  if (extent > 1.0f) level = static_cast<int64_t>(std::ceil(std::log2(extent)));
+  *exit_t = INFINITY;
   if (level >= g.levels) return false;
-  const float size = std::ldexp(1.0f, static_cast<int>(level));
+  const float size = level ? std::ldexp(1.0f, static_cast<int>(level)) : 1.0f;
   const float res = static_cast<float>(g.res);
   int64_t c[3];
   const float xs[3] = {x0, x1, x2};
@@ -40,7 +45,30 @@ inline bool occupied(const Grid& g, float x0, float x1, float x2) {
     const float v = std::floor(((xs[i] - 0.5f) / size + 0.5f) * res);
     c[i] = std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(v), 0), g.res - 1);
   }
-  return g.binaries[((level * g.res + c[0]) * g.res + c[1]) * g.res + c[2]] != 0;
+  if (g.binaries[((level * g.res + c[0]) * g.res + c[1]) * g.res + c[2]] != 0) return true;
+  if (g.res % 4 == 0) {
+    float t = INFINITY;
+    for (int i = 0; i < 3; ++i) {
+      if (d[i] == 0.0f) continue;
+      const float face = 0.5f + (static_cast<float>(c[i] + (d[i] > 0.0f ? 1 : 0)) / res - 0.5f) * size;
+      t = std::min(t, (face - o[i]) / d[i]);
+    }
+    *exit_t = t;
+  }
+  return false;
+}
+
+// The first step in [s, stop) whose midpoint reaches exit_t less a margin (steps within the margin of
+// the cell's face are tested one by one: their cell depends on rounding). A cell holds a few steps: a
+// linear scan beats a binary search.
+inline int64_t skip_to(const float* edges, float jitter, int64_t s, int64_t stop, float exit_t) {
+  const float until = exit_t - 1e-5f;
+  for (; s < stop; ++s) {
+    const float a = edges[s], b = edges[s + 1];
+    const float off = jitter * (b - a);
+    if (((a + off) + (b + off)) / 2.0f >= until) break;
+  }
+  return s;
 }
 
 }  // namespace
@@ -56,6 +84,7 @@ extern "C" int fields_march_f32(const float* origins, const float* directions, c
       for (int64_t r = begin; r < end; ++r) {
         const float o0 = origins[3 * r], o1 = origins[3 * r + 1], o2 = origins[3 * r + 2];
         const float d0 = directions[3 * r], d1 = directions[3 * r + 1], d2 = directions[3 * r + 2];
+        const float o[3] = {o0, o1, o2}, d[3] = {d0, d1, d2};
         const float jitter = shift[r] - 0.5f;
         int64_t n = 0, out = offsets ? offsets[r] : 0;
         for (int64_t s = first[r], stop = first[r] + count[r]; s < stop; ++s) {
@@ -63,7 +92,11 @@ extern "C" int fields_march_f32(const float* origins, const float* directions, c
           const float offset = jitter * (hi - lo);
           const float t0 = lo + offset, t1 = hi + offset;
           const float mid = (t0 + t1) / 2.0f;
-          if (!occupied(g, o0 + d0 * mid, o1 + d1 * mid, o2 + d2 * mid)) continue;
+          float exit_t;
+          if (!occupied(g, o, d, o0 + d0 * mid, o1 + d1 * mid, o2 + d2 * mid, &exit_t)) {
+            if (exit_t < INFINITY) s = std::max(s, skip_to(edges, jitter, s + 1, stop, exit_t) - 1);
+            continue;
+          }
           if (offsets) {
             ray_out[out] = r;
             step_out[out] = s;
@@ -93,6 +126,7 @@ extern "C" int fields_march_next_f32(const float* origins, const float* directio
         const int64_t r = rays[a];
         const float o0 = origins[3 * r], o1 = origins[3 * r + 1], o2 = origins[3 * r + 2];
         const float d0 = directions[3 * r], d1 = directions[3 * r + 1], d2 = directions[3 * r + 2];
+        const float o[3] = {o0, o1, o2}, d[3] = {d0, d1, d2};
         const float jitter = shift[r] - 0.5f;
         int64_t n = 0, s = next[r];
         const int64_t stop = end[r];
@@ -101,7 +135,11 @@ extern "C" int fields_march_next_f32(const float* origins, const float* directio
           const float offset = jitter * (hi - lo);
           const float t0 = lo + offset, t1 = hi + offset;
           const float mid = (t0 + t1) / 2.0f;
-          if (!occupied(g, o0 + d0 * mid, o1 + d1 * mid, o2 + d2 * mid)) continue;
+          float exit_t;
+          if (!occupied(g, o, d, o0 + d0 * mid, o1 + d1 * mid, o2 + d2 * mid, &exit_t)) {
+            if (exit_t < INFINITY) s = std::max(s, skip_to(edges, jitter, s + 1, stop, exit_t) - 1);
+            continue;
+          }
           step_out[a * k + n] = s;
           t0_out[a * k + n] = t0;
           t1_out[a * k + n] = t1;
@@ -109,6 +147,69 @@ extern "C" int fields_march_next_f32(const float* origins, const float* directio
         }
         next[r] = s;
         n_out[a] = n;
+      }
+    });
+  } catch (...) {
+    return -2;
+  }
+  return 0;
+}
+
+// fields_pack_f32: the rows of one round of fields_march_next_f32 packed: sample a's j-th step (j < n[a])
+// goes to offsets[a] + j with its ray, t0, t1 and midpoint x = o + d (t0 + t1) / 2 (the torch arithmetic).
+extern "C" int fields_pack_f32(const float* origins, const float* directions, const int64_t* rays, int64_t n_rays,
+                               int64_t k, const float* t0, const float* t1, const int64_t* n, const int64_t* offsets,
+                               int64_t* ray_out, float* t0_out, float* t1_out, float* x_out) {
+  try {
+    at::parallel_for(0, n_rays, 256, [&](int64_t begin, int64_t stop) {
+      for (int64_t a = begin; a < stop; ++a) {
+        const int64_t r = rays[a];
+        for (int64_t j = 0, i = offsets[a]; j < n[a]; ++j, ++i) {
+          const float lo = t0[a * k + j], hi = t1[a * k + j], mid = (lo + hi) / 2.0f;
+          ray_out[i] = r;
+          t0_out[i] = lo;
+          t1_out[i] = hi;
+          for (int c = 0; c < 3; ++c) x_out[3 * i + c] = origins[3 * r + c] + directions[3 * r + c] * mid;
+        }
+      }
+    });
+  } catch (...) {
+    return -2;
+  }
+  return 0;
+}
+
+// fields_composite_f32: front-to-back compositing of one round's packed densities, per listed ray a:
+// T = exp(-optical[r]) before each step, alpha = 1 - exp(-sigma (t1 - t0)) (float64); a step is kept when
+// T >= eps and alpha >= alpha_thre, its weight T alpha added to opacity[r] and (times the midpoint) to
+// depth[r]; shows[i] marks weights >= min_weight (the colour pass), alive[a] whether the ray goes on
+// (optical depth below depth_limit and steps left).
+extern "C" int fields_composite_f32(const int64_t* rays, int64_t n_rays, const int64_t* n, const int64_t* offsets,
+                                    const float* t0, const float* t1, const float* sigma, double* optical,
+                                    float* opacity, float* depth, const int64_t* next, const int64_t* end,
+                                    double eps, double alpha_thre, double min_weight, double depth_limit,
+                                    float* weight_out, uint8_t* shows_out, uint8_t* alive_out) {
+  try {
+    at::parallel_for(0, n_rays, 256, [&](int64_t begin, int64_t stop) {
+      for (int64_t a = begin; a < stop; ++a) {
+        const int64_t r = rays[a];
+        double od = optical[r];
+        float op = opacity[r], dp = depth[r];
+        for (int64_t j = 0, i = offsets[a]; j < n[a]; ++j, ++i) {
+          const double sd = static_cast<double>(sigma[i]) * static_cast<double>(t1[i] - t0[i]);
+          const double transmittance = std::exp(-od), alpha = 1.0 - std::exp(-sd);
+          const float w = (transmittance >= eps && alpha >= alpha_thre) ? static_cast<float>(transmittance * alpha)
+                                                                        : 0.0f;
+          op += w;
+          dp += w * (t0[i] + t1[i]) / 2.0f;
+          weight_out[i] = w;
+          shows_out[i] = w >= min_weight && w > 0.0f;
+          od += sd;
+        }
+        optical[r] = od;
+        opacity[r] = op;
+        depth[r] = dp;
+        alive_out[a] = od < depth_limit && next[r] < end[r];
       }
     });
   } catch (...) {

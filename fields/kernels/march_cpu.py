@@ -7,6 +7,7 @@ level's cube face; ``fields.render.occupancy_grid`` falls back to torch when it 
 from __future__ import annotations
 
 import ctypes
+import math
 from pathlib import Path
 
 import torch
@@ -17,11 +18,13 @@ SOURCE = Path(__file__).with_name("march_cpu.cpp")
 NAME = "fields_march_cpu"
 _fn = None
 _next_fn = None
+_pack_fn = None
+_composite_fn = None
 
 
 def available() -> bool:
     """Build (or load) the kernel on first call; False when it cannot be built."""
-    global _fn, _next_fn
+    global _fn, _next_fn, _pack_fn, _composite_fn
     if _fn is None:
         lib = load_library(NAME, SOURCE)
         if lib is None:
@@ -33,7 +36,14 @@ def available() -> bool:
         next_fn = lib.fields_march_next_f32
         next_fn.argtypes = [p, p, p, p, p, i64, i64, p, i64, p, p, i64, p, p, p, p]
         next_fn.restype = ctypes.c_int
-        _fn, _next_fn = fn, next_fn
+        pack_fn = lib.fields_pack_f32
+        pack_fn.argtypes = [p, p, p, i64, i64, p, p, p, p, p, p, p, p]
+        pack_fn.restype = ctypes.c_int
+        f64 = ctypes.c_double
+        composite_fn = lib.fields_composite_f32
+        composite_fn.argtypes = [p, i64, p, p, p, p, p, p, p, p, p, p, f64, f64, f64, f64, p, p, p]
+        composite_fn.restype = ctypes.c_int
+        _fn, _next_fn, _pack_fn, _composite_fn = fn, next_fn, pack_fn, composite_fn
     return True
 
 
@@ -141,3 +151,41 @@ class Marcher:
         if rc != 0:
             raise RuntimeError(f"cpp march kernel failed (code {rc})")
         return steps, t0, t1, n
+
+    def next_samples(self, rays: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
+        """``next_steps`` packed: rays ``(A,)`` int64 -> ``ray_indices, t_starts, t_ends (M,)``, midpoints
+        ``x (M, 3)`` (``o + d (t0 + t1) / 2``), ``n (A,)`` steps per listed ray and their ``offsets (A,)``."""
+        rays = rays.to(torch.int64).contiguous()
+        _, t0, t1, n = self.next_steps(rays, k)
+        offsets = torch.cumsum(n, 0) - n
+        m = int(n.sum())
+        ray_out, t0_out, t1_out = torch.empty(m, dtype=torch.int64), torch.empty(m), torch.empty(m)
+        x = torch.empty(m, 3)
+        if m:
+            _check(_pack_fn(self.o.data_ptr(), self.d.data_ptr(), rays.data_ptr(), len(rays), k, t0.data_ptr(),
+                            t1.data_ptr(), n.data_ptr(), offsets.data_ptr(), ray_out.data_ptr(), t0_out.data_ptr(),
+                            t1_out.data_ptr(), x.data_ptr()))
+        return ray_out, t0_out, t1_out, x, n, offsets
+
+    def composite(self, rays, n, offsets, t0, t1, sigma, optical, opacity, depth, early_stop_eps: float,
+                  alpha_thre: float, min_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One round of front-to-back compositing of ``next_samples``' densities ``sigma (M,)`` float32:
+        updates ``optical (R,)`` float64, ``opacity, depth (R,)`` float32 in place; returns ``weights (M,)``,
+        ``shows (M,)`` bool (weight >= ``min_weight``: the colour pass) and ``alive (A,)`` bool (the ray
+        goes on: transmittance above ``early_stop_eps`` and steps left)."""
+        sigma = sigma.to(torch.float32).contiguous()
+        weights = torch.empty_like(t0)
+        shows = torch.empty(len(t0), dtype=torch.bool)
+        alive = torch.empty(len(rays), dtype=torch.bool)
+        limit = -math.log(early_stop_eps) if early_stop_eps > 0 else math.inf
+        _check(_composite_fn(rays.data_ptr(), len(rays), n.data_ptr(), offsets.data_ptr(), t0.data_ptr(),
+                             t1.data_ptr(), sigma.data_ptr(), optical.data_ptr(), opacity.data_ptr(), depth.data_ptr(),
+                             self.next.data_ptr(), self.end.data_ptr(), early_stop_eps, alpha_thre, min_weight, limit,
+                             weights.data_ptr(), shows.view(torch.uint8).data_ptr(),
+                             alive.view(torch.uint8).data_ptr()))
+        return weights, shows, alive
+
+
+def _check(rc: int) -> None:
+    if rc != 0:
+        raise RuntimeError(f"cpp march kernel failed (code {rc})")

@@ -20,8 +20,7 @@ from typing import Any
 
 import torch
 
-from fields.kernels.grid_cpu import CFLAGS as GRID_CFLAGS
-from fields.kernels.cpp_build import load_extension
+from fields.kernels.cpp_build import CFLAGS as BASE_CFLAGS, failure_text, load_extension
 
 log = logging.getLogger("fields")
 HERE = Path(__file__).parent
@@ -31,7 +30,7 @@ MAX_CHANNELS = 32
 # the pixel loops vectorise; the kernel is built on the machine that runs it, so its own vector width is fine
 # (-fno-trapping-math lets GCC if-convert them; it changes no result)
 X86 = platform.machine().lower() in ("x86_64", "amd64")
-CFLAGS = GRID_CFLAGS + ["-fno-trapping-math"] + (["-march=native"] if X86 else [])
+CFLAGS = BASE_CFLAGS + ["-fno-trapping-math"] + (["-march=native"] if X86 else [])
 
 
 class _Build:
@@ -65,8 +64,7 @@ def load(required: bool = False) -> Any:
                 _Build.depth_order.restype = ctypes.c_int64
                 log.info("cpp splat kernel ready (%.1f s to build or load)", time.perf_counter() - started)
             except Exception as err:  # noqa: BLE001  (no compiler, no ninja, a compile error: torch still works)
-                lines = [line for line in str(err).splitlines() if line.strip()]
-                _Build.error = f"{type(err).__name__}: {lines[0] if lines else ''}"
+                _Build.error = failure_text(err)
                 log.warning("cpp splat kernel unavailable, using the torch path (%s)", _Build.error)
     if _Build.module is None and required:
         raise RuntimeError(f"backend cpp requested but its splat kernel did not build: {_Build.error}")

@@ -74,9 +74,9 @@ class RadianceTask(RadianceOutputs):
                                                  self.transform.points_to_unit(self.cameras.origins))
         self.camera_scale = self.transform.scale
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
-        # inference on the C++ marcher runs the colour decoder in bfloat16 while set (the viewer sets it on
-        # CPUs with AVX512-BF16; evaluation and outputs stay float32)
-        self.colour_bfloat16 = False
+        # inference on the C++ marcher runs the density and colour decoders in bfloat16 while set (the
+        # viewer sets it on CPUs with AVX512-BF16; evaluation and outputs stay float32)
+        self.inference_bfloat16 = False
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
         self.register_buffer("next_rays", torch.tensor(scene.train.batch_size))
@@ -112,11 +112,13 @@ class RadianceTask(RadianceOutputs):
         if self.grid is not None and self.contraction is None and inference and self.grid.uses_cpp(o):
             # inference on the C++ marcher: marching, density, colour (only where a sample shows) and
             # compositing in one loop of growing rounds; no packed samples
-            def features_fn(t0, t1, ri):
-                return self.field.features(o[ri] + d[ri] * ((t0 + t1) / 2)[:, None])
+            def features_fn(x, ri):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.inference_bfloat16):
+                    sigma, features = self.field.features(x)
+                return sigma.float(), features
 
             def colour_fn(features, ri):  # the viewer's frames: bfloat16, ~5x faster products with AVX512-BF16
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.colour_bfloat16):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.inference_bfloat16):
                     return self.field.colour(features, d[ri], None if codes is None else codes[ri]).float()
 
             marcher = self.grid.step_marcher(o, d, self.step_size, self.near, cone_angle=cfg.cone_angle)

@@ -45,8 +45,7 @@ def test_composite_matches_packed_render(min_weight):
     ref = render(t0, t1, ri, len(origins), rgb_sigma, torch.zeros(3))
     coloured = []
 
-    def features_fn(a, b, r):
-        x = origins[r] + directions[r] * ((a + b) / 2)[:, None]
+    def features_fn(x, r):
         return density(x), x
 
     def colour_fn(x, r):
