@@ -4,6 +4,7 @@
     python -m benchmarks.captures --quick        # smoke run: quarry, 60 frames at 160x120, 100 steps per fit
     python -m benchmarks.captures --steps 2000   # fixed step counts (quality does not depend on the load)
     python -m benchmarks.captures --no-fits                          # structure from motion only
+    python -m benchmarks.captures --no-fits --seed 1                 # other walks (captures nobody tuned on)
 
 Per scene: the walk is rendered (numbered PNGs and an MP4; the true cameras kept aside), then
 ``fields process video`` on the MP4 alone (``--frames`` = the rendered count, so frame k is truth k):
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--size", default="320x240")
     parser.add_argument("--arc", type=float, default=300.0, help="degrees walked around the objects")
+    parser.add_argument("--seed", type=int, default=0, help="another walk and object layout of each scene")
     parser.add_argument("--fit-minutes", type=float, default=20.0)
     parser.add_argument("--steps", type=int, default=0, help="fixed step counts instead of --fit-minutes")
     parser.add_argument("--quick", action="store_true",
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
     work = args.out / f"captures-{stamp}"
     sfm, fits = [], []
     for scene in args.scenes:
-        folder = render_capture(work / scene, scene, args.frames, width, height, arc=args.arc)
+        folder = render_capture(work / scene, scene, args.frames, width, height, seed=args.seed, arc=args.arc)
         try:
             sfm.append(sfm_row(scene, folder, args.frames))
         except Exception as err:  # a failed reconstruction is a row of the table, not the end of the run

@@ -50,7 +50,9 @@ def test_process_images_recovers_the_true_cameras(capture, tmp_path):
     assert summary["mean_reprojection_error"] < 1.0
     n, errors = _errors(out, capture / "truth.json")
     assert n == 20
-    assert errors.position_max < 0.01 and errors.rotation_max_deg < 0.5, errors
+    # 20 photos 7.5 degrees apart (exhaustive matching): 0.15 mean / 0.42 max degrees with the frame-size
+    # settings of sfm_options (0.12 / 0.17 with COLMAP's 4 px and ratio 0.8, which bend repeated texture instead)
+    assert errors.position_max < 0.01 and errors.rotation_mean_deg < 0.3 and errors.rotation_max_deg < 0.7, errors
     assert (out / "sparse" / "0" / "cameras.bin").is_file() and len(list((out / "images").glob("*.png"))) == 20
     assert (out / "sparse_pc.ply").read_bytes().startswith(b"ply")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]

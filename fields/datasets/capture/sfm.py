@@ -7,7 +7,9 @@ listed here and matched in chunks (``match_image_pairs``), and features are extr
 display advances per chunk; mapping reports each registered frame through pycolmap's callbacks. One shared
 camera (a video, or a photo set from one camera setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's
 extra parameters made initial pairs diverge on the generated captures), refined during
-mapping and removed by the undistortion that ends the pipeline.
+mapping and removed by the undistortion that ends the pipeline. The pixel thresholds of matching and mapping
+follow the frame size (``sfm_options``). Of several models (frames that could not be joined) the largest is
+kept and the others are logged.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Optional
 
+from fields.datasets.capture.sfm_options import SfmTolerance, extraction_options, mapper_options, matching_options
 from fields.errors import UserError
 
 log = logging.getLogger("fields")
@@ -132,9 +135,10 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
         pass
     pycolmap.import_images(database, images, camera_mode=pycolmap.CameraMode.SINGLE, image_names=names,
                            options=reader)
-    extraction = pycolmap.FeatureExtractionOptions()
-    extraction.num_threads = threads
-    extraction.sift.max_num_features = max_features
+    with pycolmap.Database.open(database) as db:
+        camera = db.read_all_cameras()[0]  # one shared camera
+    tolerance = SfmTolerance.for_size(camera.width, camera.height)
+    extraction = extraction_options(pycolmap, tolerance, threads, max_features)
     for done, chunk in _chunks(names):
         pycolmap.extract_features(database, images, image_names=chunk, camera_mode=pycolmap.CameraMode.SINGLE,
                                   reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
@@ -143,8 +147,7 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     seconds["features"] = time.perf_counter() - t
 
     t = begin("matching")
-    options = pycolmap.FeatureMatchingOptions()
-    options.num_threads = threads
+    options, verification = matching_options(pycolmap, tolerance, threads)
     sequential = matching == "sequential" or (matching == "auto" and n > EXHAUSTIVE_MAX)
     pairs = sequential_pairs(names) if sequential else exhaustive_pairs(names)
     pairing = pycolmap.ImportedPairingOptions()
@@ -152,17 +155,13 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     for done, chunk in _chunks(pairs):
         (work / "pairs.txt").write_text("".join(f"{a} {b}\n" for a, b in chunk))
         pycolmap.match_image_pairs(database, matching_options=options, pairing_options=pairing,
-                                   device=pycolmap.Device.cpu)
+                                   verification_options=verification, device=pycolmap.Device.cpu)
         if progress:
             progress(done, len(pairs))
     seconds["matching"] = time.perf_counter() - t
 
     t = begin("mapping")
-    mapper = pycolmap.IncrementalPipelineOptions()
-    mapper.num_threads = threads
-    # a bad first initial pair (a planar ground, a wrong focal prior) can leave a 2-view model; the next succeeds
-    mapper.multiple_models = True
-    mapper.random_seed = 0
+    mapper = mapper_options(pycolmap, tolerance, threads)
     registered_now = [0]
 
     def on_registered(count: int) -> None:
@@ -178,6 +177,9 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
         raise UserError("structure from motion registered no frames; the frames need more overlap "
                         "and texture (try more frames, slower camera motion, or --matching exhaustive)")
     model = max(models.values(), key=lambda m: m.num_reg_images())
+    if len(models) > 1:
+        log.info("structure from motion: %d separate models of %s frames; keeping the largest",
+                 len(models), "+".join(str(m.num_reg_images()) for m in models.values()))
     if progress:
         progress(model.num_reg_images(), n)
 
