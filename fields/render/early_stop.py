@@ -161,18 +161,17 @@ def composite_with_early_stop(
     sizes = round_sizes(cap, min(FIRST_ROUND, INFERENCE_FIRST_ROUND))
     while len(alive):
         rows, t0, t1, x, n, offsets = marcher.next_samples(alive, next(sizes))
-        if len(rows):
-            sigma, features = _in_blocks(features_fn, x, rows)
-            evaluated += len(rows)
-            weights, shows, going_on = marcher.composite(alive, n, offsets, t0, t1, sigma, optical, opacity, depth,
-                                                         early_stop_eps, alpha_thre, min_weight)
-            shows = shows.nonzero().flatten()
-            if len(shows):
-                colour = _in_blocks(colour_fn, features[shows], rows[shows]).to(dtype)
-                rgb.index_add_(0, rows[shows], weights[shows, None] * colour)
-            alive = alive[going_on]
-        else:
-            alive = alive[~marcher.done(alive)]
+        if not len(rows):  # a ray gets fewer steps than asked only at its end: every ray is done
+            break
+        sigma, features = _in_blocks(features_fn, x, rows)
+        evaluated += len(rows)
+        weights, shows, going_on = marcher.composite(alive, n, offsets, t0, t1, sigma, optical, opacity, depth,
+                                                     early_stop_eps, alpha_thre, min_weight)
+        shows = shows.nonzero().flatten()
+        if len(shows):
+            colour = _in_blocks(colour_fn, features[shows], rows[shows]).to(dtype)
+            rgb.index_add_(0, rows[shows], weights[shows, None] * colour)
+        alive = alive[going_on]
     return rgb, opacity, depth, evaluated
 
 
