@@ -20,6 +20,7 @@ from fields.models.appearance import AppearanceEmbedding
 from fields.models.contraction import SceneContraction
 from fields.models.proposal import ProposalNetworks
 from fields.models.radiance import RadianceField
+from fields.models.radiance_inference import RadianceInference
 from fields.render.batching import dynamic_batch_size
 from fields.render.contracted_grid import ContractedOccupancyGrid
 from fields.render.early_stop import composite_with_early_stop
@@ -111,19 +112,13 @@ class RadianceTask(RadianceOutputs):
         inference = not training and not torch.is_grad_enabled()
         if self.grid is not None and self.contraction is None and inference and self.grid.uses_cpp(o):
             # inference on the C++ marcher: marching, density, colour (only where a sample shows) and
-            # compositing in one loop of growing rounds; no packed samples
-            def features_fn(x, ri):
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.inference_bfloat16):
-                    sigma, features = self.field.features(x)
-                return sigma.float(), features
-
-            def colour_fn(features, ri):  # the viewer's frames: bfloat16, ~5x faster products with AVX512-BF16
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.inference_bfloat16):
-                    return self.field.colour(features, d[ri], None if codes is None else codes[ri]).float()
-
+            # compositing in one loop of growing rounds; no packed samples. The decoders are snapshots in
+            # the compute dtype, the colour's direction part once per ray (RadianceInference)
+            fast = RadianceInference.of(self.field, torch.bfloat16 if self.inference_bfloat16 else torch.float32)
             marcher = self.grid.step_marcher(o, d, self.step_size, self.near, cone_angle=cfg.cone_angle)
             rgb, opacity, depth, evaluated = composite_with_early_stop(
-                marcher, features_fn, colour_fn, n, cfg.early_stop_eps, cfg.alpha_thre, cfg.round_samples)
+                marcher, lambda x, ri: fast.features(x), fast.colour_fn(d, codes), n, cfg.early_stop_eps,
+                cfg.alpha_thre, cfg.round_samples)
             opacity, depth = opacity[:, None], depth[:, None]
             rgb = rgb + (1.0 - opacity) * background
             return RenderOutput(rgb, opacity, depth, rgb.new_zeros(0), {"n_samples": evaluated})
