@@ -24,11 +24,24 @@ namespace {
 struct Grid {
   const uint8_t* binaries;  // (L, res, res, res)
   int64_t levels, res;
+  const uint8_t* coarse;    // (L, res / 4, res / 4, res / 4): any cell of a 4x4x4 block occupied; or null
 };
 
+// Where the ray o + t d leaves the cell c (3,) of side 1 / cells of the level's cube of side size.
+inline float cell_exit(const float* o, const float* d, const int64_t* c, float cells, float size) {
+  float t = INFINITY;
+  for (int i = 0; i < 3; ++i) {
+    if (d[i] == 0.0f) continue;
+    const float face = 0.5f + (static_cast<float>(c[i] + (d[i] > 0.0f ? 1 : 0)) / cells - 0.5f) * size;
+    t = std::min(t, (face - o[i]) / d[i]);
+  }
+  return t;
+}
+
 // Occupancy of the cell holding x; for an empty cell inside the grid, exit_t is where the ray o + t d
-// leaves it (else infinity). Levels' cubes nest on cell boundaries (res divisible by 4), so the whole
-// cell belongs to its level and every step whose midpoint lies in it is empty too.
+// leaves it, or leaves its 4x4x4 block when the whole block is empty (else infinity). Levels' cubes nest
+// on cell boundaries (res divisible by 4; by 16 for blocks), so the whole cell or block belongs to its
+// level and every step whose midpoint lies in it is empty too.
 inline bool occupied(const Grid& g, const float* o, const float* d, float x0, float x1, float x2,
                      float* exit_t) {
   const float e0 = std::fabs(x0 - 0.5f), e1 = std::fabs(x1 - 0.5f), e2 = std::fabs(x2 - 0.5f);
@@ -46,39 +59,46 @@ inline bool occupied(const Grid& g, const float* o, const float* d, float x0, fl
     c[i] = std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(v), 0), g.res - 1);
   }
   if (g.binaries[((level * g.res + c[0]) * g.res + c[1]) * g.res + c[2]] != 0) return true;
-  if (g.res % 4 == 0) {
-    float t = INFINITY;
-    for (int i = 0; i < 3; ++i) {
-      if (d[i] == 0.0f) continue;
-      const float face = 0.5f + (static_cast<float>(c[i] + (d[i] > 0.0f ? 1 : 0)) / res - 0.5f) * size;
-      t = std::min(t, (face - o[i]) / d[i]);
+  if (g.coarse != nullptr) {
+    const int64_t cr = g.res / 4, b[3] = {c[0] / 4, c[1] / 4, c[2] / 4};
+    if (g.coarse[((level * cr + b[0]) * cr + b[1]) * cr + b[2]] == 0) {
+      *exit_t = cell_exit(o, d, b, static_cast<float>(cr), size);
+      return false;
     }
-    *exit_t = t;
   }
+  if (g.res % 4 == 0) *exit_t = cell_exit(o, d, c, res, size);
   return false;
 }
 
 // The first step in [s, stop) whose midpoint reaches exit_t less a margin (steps within the margin of
-// the cell's face are tested one by one: their cell depends on rounding). A cell holds a few steps: a
-// linear scan beats a binary search.
+// the cell's face are tested one by one: their cell depends on rounding). Midpoints grow with the step
+// (edges increase, widths never shrink): a cell holds a few steps, scanned; a block more, bisected.
 inline int64_t skip_to(const float* edges, float jitter, int64_t s, int64_t stop, float exit_t) {
   const float until = exit_t - 1e-5f;
-  for (; s < stop; ++s) {
-    const float a = edges[s], b = edges[s + 1];
+  auto reaches = [&](int64_t i) {
+    const float a = edges[i], b = edges[i + 1];
     const float off = jitter * (b - a);
-    if (((a + off) + (b + off)) / 2.0f >= until) break;
+    return ((a + off) + (b + off)) / 2.0f >= until;
+  };
+  for (int64_t scanned = 0; s < stop && scanned < 8; ++s, ++scanned) {
+    if (reaches(s)) return s;
   }
-  return s;
+  int64_t lo = s, hi = stop;  // the first step that reaches lies in [lo, hi]
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (reaches(mid)) hi = mid; else lo = mid + 1;
+  }
+  return lo;
 }
 
 }  // namespace
 
 extern "C" int fields_march_f32(const float* origins, const float* directions, const float* edges,
                                 const int64_t* first, const int64_t* count, const float* shift,
-                                const uint8_t* binaries, int64_t levels, int64_t res, int64_t n_rays,
-                                int64_t* counts, const int64_t* offsets, int64_t* ray_out, int64_t* step_out,
-                                float* t0_out, float* t1_out) {
-  const Grid g{binaries, levels, res};
+                                const uint8_t* binaries, int64_t levels, int64_t res, const uint8_t* coarse,
+                                int64_t n_rays, int64_t* counts, const int64_t* offsets, int64_t* ray_out,
+                                int64_t* step_out, float* t0_out, float* t1_out) {
+  const Grid g{binaries, levels, res, coarse};
   try {
     at::parallel_for(0, n_rays, 16, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
@@ -117,9 +137,10 @@ extern "C" int fields_march_f32(const float* origins, const float* directions, c
 
 extern "C" int fields_march_next_f32(const float* origins, const float* directions, const float* edges,
                                      const float* shift, const uint8_t* binaries, int64_t levels, int64_t res,
-                                     const int64_t* rays, int64_t n_rays, int64_t* next, const int64_t* end,
-                                     int64_t k, int64_t* step_out, float* t0_out, float* t1_out, int64_t* n_out) {
-  const Grid g{binaries, levels, res};
+                                     const uint8_t* coarse, const int64_t* rays, int64_t n_rays, int64_t* next,
+                                     const int64_t* end, int64_t k, int64_t* step_out, float* t0_out,
+                                     float* t1_out, int64_t* n_out) {
+  const Grid g{binaries, levels, res, coarse};
   try {
     at::parallel_for(0, n_rays, 16, [&](int64_t begin, int64_t stop_row) {
       for (int64_t a = begin; a < stop_row; ++a) {

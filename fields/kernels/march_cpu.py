@@ -31,10 +31,10 @@ def available() -> bool:
             return False
         p, i64 = ctypes.c_void_p, ctypes.c_int64
         fn = lib.fields_march_f32
-        fn.argtypes = [p, p, p, p, p, p, p, i64, i64, i64, p, p, p, p, p, p]
+        fn.argtypes = [p, p, p, p, p, p, p, i64, i64, p, i64, p, p, p, p, p, p]
         fn.restype = ctypes.c_int
         next_fn = lib.fields_march_next_f32
-        next_fn.argtypes = [p, p, p, p, p, i64, i64, p, i64, p, p, i64, p, p, p, p]
+        next_fn.argtypes = [p, p, p, p, p, i64, i64, p, p, i64, p, p, i64, p, p, p, p]
         next_fn.restype = ctypes.c_int
         pack_fn = lib.fields_pack_f32
         pack_fn.argtypes = [p, p, p, i64, i64, p, p, p, p, p, p, p, p]
@@ -59,10 +59,13 @@ def march(
     count: torch.Tensor,
     shift: torch.Tensor,
     binaries: torch.Tensor,
+    blocks: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rays ``(R, 3)`` float32 with steps ``[first, first + count)`` of ``edges (K + 1,)`` jittered by
     ``shift (R,)``; ``binaries (L, res, res, res)`` bool -> packed ``ray_indices, steps (N,)`` int64 and
-    ``t_starts, t_ends (N,)`` of the steps whose midpoint lies in an occupied cell, sorted by ray and step."""
+    ``t_starts, t_ends (N,)`` of the steps whose midpoint lies in an occupied cell, sorted by ray and step.
+    ``blocks (L, res / 4, res / 4, res / 4)`` bool, optional (``_blocks``): whether any cell of each 4x4x4
+    block is occupied; an empty block is crossed in one skip (same samples)."""
     if not available():
         raise RuntimeError("march called without a built kernel (check available())")
     o, d = origins.contiguous(), directions.contiguous()
@@ -71,6 +74,7 @@ def march(
     shift = shift.to(torch.float32).contiguous()
     grid = binaries.contiguous().view(torch.uint8)
     levels, res, n = binaries.shape[0], binaries.shape[1], o.shape[0]
+    coarse = _blocks(blocks, binaries)
     counts = torch.zeros(n, dtype=torch.int64)
 
     def call(offsets, rays, steps, t0, t1) -> None:
@@ -85,6 +89,7 @@ def march(
             grid.data_ptr(),
             levels,
             res,
+            None if coarse is None else coarse.data_ptr(),
             n,
             counts.data_ptr(),
             *ptr,
@@ -105,9 +110,10 @@ def march(
 class Marcher:
     """Incremental marching for early ray termination: ``next_steps(rays, k)`` returns the next ``k``
     occupied steps of each listed ray from where it stopped. Rays ``(R, 3)`` float32 on the CPU, steps
-    ``[first, first + count)`` of ``edges``, jitter ``shift (R,)``, ``binaries (L, res, res, res)`` bool."""
+    ``[first, first + count)`` of ``edges``, jitter ``shift (R,)``, ``binaries (L, res, res, res)`` bool and
+    optionally their 4x4x4 ``blocks`` (as in ``march``)."""
 
-    def __init__(self, origins, directions, edges, first, count, shift, binaries):
+    def __init__(self, origins, directions, edges, first, count, shift, binaries, blocks=None):
         if not available():
             raise RuntimeError("Marcher needs the built kernel (check available())")
         self.o, self.d = origins.contiguous(), directions.contiguous()
@@ -115,6 +121,7 @@ class Marcher:
         self.shift = shift.to(torch.float32).contiguous()
         self.grid = binaries.contiguous().view(torch.uint8)
         self.levels, self.res = binaries.shape[0], binaries.shape[1]
+        self.blocks = _blocks(blocks, binaries)
         self.next = first.to(torch.int64).clone().contiguous()
         self.end = (first + count).to(torch.int64).contiguous()
 
@@ -138,6 +145,7 @@ class Marcher:
             self.grid.data_ptr(),
             self.levels,
             self.res,
+            None if self.blocks is None else self.blocks.data_ptr(),
             rays.data_ptr(),
             a,
             self.next.data_ptr(),
@@ -184,6 +192,17 @@ class Marcher:
                              weights.data_ptr(), shows.view(torch.uint8).data_ptr(),
                              alive.view(torch.uint8).data_ptr()))
         return weights, shows, alive
+
+
+def _blocks(blocks: torch.Tensor | None, binaries: torch.Tensor) -> torch.Tensor | None:
+    """``blocks`` as the kernel reads them (uint8, contiguous), or ``None`` where they cannot be used: a
+    block must lie in one level (``res`` divisible by 16 with several levels, by 4 with one)."""
+    levels, res = binaries.shape[0], binaries.shape[1]
+    if blocks is None or res % (16 if levels > 1 else 4) != 0:
+        return None
+    if tuple(blocks.shape) != (levels, res // 4, res // 4, res // 4):
+        raise ValueError(f"blocks {tuple(blocks.shape)} do not match binaries {tuple(binaries.shape)}")
+    return blocks.contiguous().view(torch.uint8)
 
 
 def _check(rc: int) -> None:

@@ -156,13 +156,13 @@ class OccupancyGrid(nn.Module):
         edges, first, count, shift = ray_steps(origins, directions, self.occupied_aabb(), render_step_size,
                                                near_plane, far_plane, cone_angle, stratified, generator)
         if self.uses_cpp(origins):
+            steps = (edges, first, count, shift, self.binaries, self._blocks())
             if sigma_fn is not None and round_samples > 0:
-                marcher = march_cpu.Marcher(origins, directions, edges, first, count, shift, self.binaries)
+                marcher = march_cpu.Marcher(origins, directions, *steps)
                 return march_with_early_stop(
                     marcher, sigma_fn, n_rays, early_stop_eps, alpha_thre, round_samples, carry
                 )
-            ray_indices, _, t_starts, t_ends = march_cpu.march(origins, directions, edges, first, count, shift,
-                                                               self.binaries)
+            ray_indices, _, t_starts, t_ends = march_cpu.march(origins, directions, *steps)
         else:
             ray_indices, steps = self._march(origins, directions, edges, first, count, shift, block)
             t_starts, t_ends, _ = steps_at(origins, directions, edges, shift, ray_indices, steps)
@@ -185,7 +185,7 @@ class OccupancyGrid(nn.Module):
 
         steps = ray_steps(origins, directions, self.occupied_aabb(), render_step_size, near_plane, far_plane,
                           cone_angle)
-        return Marcher(origins, directions, *steps, self.binaries)
+        return Marcher(origins, directions, *steps, self.binaries, self._blocks())
 
     def uses_cpp(self, origins: torch.Tensor) -> bool:
         """Whether ``sampling`` of these rays runs the C++ marcher."""
@@ -218,6 +218,11 @@ class OccupancyGrid(nn.Module):
                 mips.append(grid[:, 0] > 0)
             self._mip_cache, self._mip_key = mips, key
         return self._mip_cache
+
+    def _blocks(self) -> torch.Tensor | None:
+        """4x4x4 blocks of cells (``_mips()[2]``, the C++ marcher crosses an empty one in one skip) or None."""
+        mips = self._mips()
+        return mips[2] if len(mips) > 2 else None
 
     def _march(self, origins, directions, edges, first, count, shift, block):
         """The steps whose midpoint is in an occupied cell -> packed ``(ray, step number)`` sorted by both.

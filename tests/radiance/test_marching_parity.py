@@ -142,3 +142,34 @@ def test_carried_values_match_a_second_pass():
     assert len(ref[0]) > 500 and ref[3].shape == (len(ref[0]), 4)
     assert torch.equal(ref[0], new[0]) and torch.equal(ref[1], new[1])
     torch.testing.assert_close(new[3], ref[3])
+
+
+@pytest.mark.parametrize("levels,resolution", [(1, 32), (3, 32), (2, 64)])
+def test_cpp_block_skips_give_the_same_samples(levels, resolution):
+    """Empty 4x4x4 blocks crossed in one skip: the same packed samples, and the incremental marcher's
+    rounds the same steps, as with cell-by-cell skips."""
+    from fields.kernels import march_cpu
+    from fields.render.steps import ray_steps
+
+    if not march_cpu.available():
+        pytest.skip("the C++ marcher does not build here")
+    grid = random_grid(levels, resolution, seed=3)
+    blocks = grid._blocks()
+    assert blocks is not None and blocks.shape == (levels, resolution // 4, resolution // 4, resolution // 4)
+    assert 0.1 < float(blocks.float().mean()) < 0.9  # some blocks are empty, some are not
+    origins, directions = random_rays(1200, levels, seed=4)
+    steps = ray_steps(origins, directions, grid.occupied_aabb(), math.sqrt(3) * 2 ** (levels - 1) / 400,
+                      stratified=True, generator=torch.Generator().manual_seed(5))
+    with_blocks = march_cpu.march(origins, directions, *steps, grid.binaries, blocks)
+    cells_only = march_cpu.march(origins, directions, *steps, grid.binaries)
+    assert len(cells_only[0]) > 1000
+    for a, b in zip(with_blocks, cells_only):
+        assert torch.equal(a, b)
+    rays = torch.arange(len(origins))
+    a = march_cpu.Marcher(origins, directions, *steps, grid.binaries, blocks)
+    b = march_cpu.Marcher(origins, directions, *steps, grid.binaries)
+    for k in (3, 8, 8, 50):
+        for x, y in zip(a.next_samples(rays, k), b.next_samples(rays, k)):
+            assert torch.equal(x, y)
+    with pytest.raises(ValueError, match="blocks"):
+        march_cpu.march(origins, directions, *steps, grid.binaries, blocks[:, :2])
