@@ -5,6 +5,7 @@
     python -m benchmarks.captures --steps 2000   # fixed step counts (quality does not depend on the load)
     python -m benchmarks.captures --no-fits                          # structure from motion only
     python -m benchmarks.captures --no-fits --seed 1                 # other walks (captures nobody tuned on)
+    python -m benchmarks.captures --scenes garden --fits sfm-contracted,sfm-bounded   # some of the fits
 
 Per scene: the walk is rendered (numbered PNGs and an MP4; the true cameras kept aside), then
 ``fields process video`` on the MP4 alone (``--frames`` = the rendered count, so frame k is truth k):
@@ -63,6 +64,7 @@ SPLAT = ROOT / "configs" / "splat" / "colmap.yaml"
 # --quick: a small field and batch, so that every row runs in a minute or two on a busy 2-core CPU
 QUICK_RADIANCE = ["train.batch_size=512", "model.encoder.log2_hashmap_size=16", "model.encoder.max_resolution=1024",
                   "render.proposal_samples=[96, 48]", "render.n_samples=32", "render.camera_opt_delay=20"]
+FITS = ("sfm-contracted", "sfm-bounded", "sfm-splat", "true-poses", "true-refined", "perturbed", "perturbed-refined")
 QUICK_SPLAT = ["render.strategy.refine_start=100", "render.strategy.refine_every=50",
                "render.strategy.reset_every=3000", "model.sh_increase_every=200"]
 
@@ -115,8 +117,10 @@ def scene_fits(scene: str, folder: Path, work: Path, sfm_ok: bool, args) -> list
     quick, splat_quick = (QUICK_RADIANCE, QUICK_SPLAT) if args.quick else ([], [])
     runs, rows = work / scene / "runs", []
 
-    def add(*row_args, **row_kwargs) -> None:
-        rows.append({"scene": scene, **fit_row(*row_args, **row_kwargs)})
+    def add(name, *row_args, **row_kwargs) -> None:
+        if name not in args.fits:
+            return
+        rows.append({"scene": scene, **fit_row(name, *row_args, **row_kwargs)})
         print(rows[-1], flush=True)
 
     if sfm_ok:
@@ -146,10 +150,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help="one scene, 60 frames at 160x120, 100 steps, a smaller field and batch (a smoke run)")
     parser.add_argument("--no-fits", action="store_true")
+    parser.add_argument("--fits", default=",".join(FITS),
+                        help=f"comma-separated runs of each scene (default all): {', '.join(FITS)}")
     parser.add_argument("--perturb-deg", type=float, default=1.0)
     parser.add_argument("--perturb-extent", type=float, default=0.02)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
+    args.fits = [name.strip() for name in args.fits.split(",") if name.strip()]
+    unknown = sorted(set(args.fits) - set(FITS))
+    if unknown:
+        parser.error(f"unknown fits {', '.join(unknown)}; valid: {', '.join(FITS)}")
     if args.quick:
         given = set(argv if argv is not None else sys.argv[1:])
         args.scenes = args.scenes if "--scenes" in given else ["quarry"]

@@ -103,6 +103,7 @@ def main() -> None:
     from fields.apps.viewer.view_for import view_for
     from fields.apps.viewer.views import finish
     from fields.engine.run import load_run
+    from fields.models.radiance_inference import RadianceInference
     from fields.render import early_stop
 
     with tempfile.TemporaryDirectory(prefix="fields-viewer-radiance-") as tmp:
@@ -118,6 +119,14 @@ def main() -> None:
             return features(x)
 
         task.field.features = counted  # forward() calls it too: both paths count their density evaluations
+        snapshot_features = RadianceInference.features
+
+        def snapshot_counted(self, x):  # the inference snapshot's own density pass (it calls no features())
+            if self.density_mlp is not None:
+                evaluated[0] += len(x)
+            return snapshot_features(self, x)
+
+        RadianceInference.features = snapshot_counted
         rows, frames = [], {}
         for name, camera in cameras_of(view, task, args.cameras):
             for variant in args.variants.split(","):
@@ -144,6 +153,7 @@ def main() -> None:
                 rows[-1]["agreement_db"] = rows[-2]["agreement_db"] = -10 * math.log10(max(mse, 1e-12))
             frames.clear()
         task.render_rays, early_stop.FIRST_ROUND = current_render, first_round
+        RadianceInference.features = snapshot_features
     print(f"\nradiance viewer, {args.size}x{args.size} rgb frame, {torch.get_num_threads()} threads, "
           f"run {run_dir}")
     print(f"{'camera':<10}{'variant':<9}{'ms':>8}{'CPU ms':>9}{'samples/px':>12}{'chunk':>7}"
