@@ -36,10 +36,6 @@ class FrozenMLP:
                        None if lin.bias is None else lin.bias.detach().to(dtype)) for lin in mlp.linears]
         return cls(layers, dtype)
 
-    @property
-    def in_dim(self) -> int:
-        return self.layers[0][0].shape[0]
-
     def __call__(self, x: torch.Tensor, first: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``x (n, in)`` -> ``(n, out)`` in ``dtype``. ``first (n, H)``, optional: added to the first
         layer's pre-activation in place of its bias (a per-ray term, ``split_first``)."""
