@@ -94,3 +94,23 @@ def test_fit_view_trains_then_keeps_serving(small_scene: Path, tmp_path: Path):
 def test_view_of_a_missing_run_is_a_user_error(tmp_path: Path):
     result = run_cli("view", str(tmp_path / "nope"))
     assert result.returncode == 2 and "run folder not found" in result.stderr
+
+
+def test_ctrl_c_the_moment_the_url_is_printed_stops_cleanly():
+    """The race behind a CI failure: a Ctrl-C sent on seeing the URL landed before the serving loop's ``try``
+    and read as an abort (exit 130). The URL is now printed inside it, so the viewer closes and returns."""
+    from fields.apps.viewer.run import serve_forever
+
+    class FakeViewer:
+        url, closed = "http://127.0.0.1:1", False
+
+        def close(self) -> None:
+            self.closed = True
+
+    def print_then_ctrl_c(line: str) -> None:
+        assert line == "viewer at http://127.0.0.1:1"
+        raise KeyboardInterrupt
+
+    viewer = FakeViewer()
+    serve_forever(viewer, print_url=print_then_ctrl_c)
+    assert viewer.closed

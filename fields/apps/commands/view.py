@@ -25,6 +25,7 @@ def view_run(
         read_run_scene(run_dir)
         from fields.apps.viewer.run import open_run, serve_forever
 
-        serve_forever(open_run(run_dir, host, port, print_url=lambda line: out.print(line, highlight=False)))
+        viewer = open_run(run_dir, host, port, print_url=None)
+        serve_forever(viewer, print_url=lambda line: out.print(line, highlight=False))
 
     guard(run)

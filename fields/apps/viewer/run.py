@@ -42,12 +42,18 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
     return metrics if isinstance(metrics, dict) else {}
 
 
-def serve_forever(viewer: Any, seconds: Optional[float] = None, close_timeout: float = 10.0) -> None:
+def serve_forever(viewer: Any, seconds: Optional[float] = None, close_timeout: float = 10.0,
+                  print_url: Optional[Callable[[str], None]] = None) -> None:
     """Keep the process alive while the viewer serves (until Ctrl-C, or ``seconds``); closing waits at most
-    ``close_timeout`` seconds for the server's threads (a frame in flight is abandoned, not awaited)."""
+    ``close_timeout`` seconds for the server's threads (a frame in flight is abandoned, not awaited).
+
+    ``print_url`` announces the viewer inside the loop's ``try``: a Ctrl-C sent the moment the URL is seen
+    then always stops the viewer cleanly (exit 0), never in the gap before the loop (which read as an abort)."""
     listen_for_ctrl_c()
     deadline = None if seconds is None else time.monotonic() + seconds
     try:
+        if print_url is not None:
+            print_url(f"viewer at {viewer.url}")
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
     except KeyboardInterrupt:
@@ -61,4 +67,4 @@ def serve_forever(viewer: Any, seconds: Optional[float] = None, close_timeout: f
 
 
 def serve_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080, seconds: Optional[float] = None) -> None:
-    serve_forever(open_run(run_dir, host, port), seconds)
+    serve_forever(open_run(run_dir, host, port, print_url=None), seconds, print_url=print)
