@@ -36,6 +36,14 @@ def interlevel_loss(t: torch.Tensor, w: torch.Tensor, t_env: torch.Tensor, w_env
     return ((w - w_outer).clamp_min(0.0) ** 2 / (w + 1e-7)).sum(-1).mean()
 
 
+def proposal_update_due(step: int, every: int, warmup: int) -> bool:
+    """Whether the proposal fields train at ``step`` (nerfacto's schedule, stateless so that a resumed run
+    matches): every step at first, the interval growing linearly to ``every`` steps over ``warmup`` steps.
+    In between they only propose, without gradients: on a CPU their backward costs as much as the field's."""
+    interval = max(1, min(every, round(step * every / warmup))) if warmup > 0 else every
+    return step < 10 or step % interval == 0
+
+
 SigmaFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # bins' starts, ends (R, S) -> densities (R, S)
 
 
@@ -57,9 +65,11 @@ class ProposalSampler:
         t_far: torch.Tensor,
         stratified: bool = False,
         generator: Optional[torch.Generator] = None,
+        update: bool = True,
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Rays' ``t_near, t_far (R,)`` and ``len(n_proposal_samples)`` density functions -> final bins
-        ``(R, n_samples + 1)`` and the rounds."""
+        ``(R, n_samples + 1)`` and the rounds. ``update=False``: the densities are evaluated without
+        gradients (the rounds then train nothing)."""
         if len(sigma_fns) != len(self.n_proposal_samples):
             raise ValueError(
                 f"{len(self.n_proposal_samples)} proposal rounds need as many density functions, got {len(sigma_fns)}"
@@ -67,7 +77,8 @@ class ProposalSampler:
         bins = self.initial_bins(t_near, t_far, self.n_proposal_samples[0], stratified, generator)
         rounds = []
         for i, sigma_fn in enumerate(sigma_fns):
-            sigma = sigma_fn(bins[:, :-1], bins[:, 1:])
+            with torch.set_grad_enabled(update and torch.is_grad_enabled()):
+                sigma = sigma_fn(bins[:, :-1], bins[:, 1:])
             weights, _, _ = render_weights_from_density(bins[:, :-1], bins[:, 1:], sigma)
             rounds.append((bins, weights))
             n_next = self.n_proposal_samples[i + 1] if i + 1 < len(sigma_fns) else self.n_samples

@@ -81,6 +81,9 @@ class RadianceRender(ViewRenderConfig, CameraRefineSettings):
     appearance_dim: int = Field(0, ge=0, description="per-image appearance code (GLO; nerfacto: 32); test views "
                                 "get the training mean; 0: none")
     proposal_weight: float = Field(1.0, ge=0)
+    proposal_update_every: int = Field(5, ge=1, description="proposal fields train every k-th step once warmed up "
+                                       "(nerfacto); in between they only propose, without gradients")
+    proposal_warmup: int = Field(5000, ge=0, description="steps over which that interval grows from 1 to k")
     distortion_weight: float = Field(0.0, ge=0)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")

@@ -25,7 +25,7 @@ from fields.render.batching import dynamic_batch_size
 from fields.render.contracted_grid import ContractedOccupancyGrid
 from fields.render.early_stop import composite_with_early_stop
 from fields.render.occupancy_grid import OccupancyGrid
-from fields.render.proposal import ProposalSampler
+from fields.render.proposal import ProposalSampler, proposal_update_due
 from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
 from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
@@ -162,9 +162,13 @@ class RadianceTask(RadianceOutputs):
                     return field(to_field(o[:, None] + d[:, None] * ((t0 + t1) / 2)[..., None]))
                 return sigma_fn
 
+            update = training and proposal_update_due(int(self.global_step), cfg.proposal_update_every,
+                                                      cfg.proposal_warmup)
             bins, rounds = self.proposal_sampler.sampling(
-                [density_fn(f) for f in self.proposal.fields], t_near, t_far, stratified=training, generator=generator
+                [density_fn(f) for f in self.proposal.fields], t_near, t_far, stratified=training, generator=generator,
+                update=update,
             )
+            rounds = rounds if update else None
         else:
             bins = uniform_bins(t_near, t_far, cfg.n_samples, stratified=training, generator=generator)
         t0, t1 = bins[:, :-1], bins[:, 1:]
@@ -207,7 +211,7 @@ class RadianceTask(RadianceOutputs):
                 t0, t1 = normalized_spacing(t0, 0.5), normalized_spacing(t1, 0.5)
             distortion = distortion_loss(out.weights, t0, t1, e["ray_indices"], len(rays)).mean()
             loss = loss + cfg.distortion_weight * distortion
-        if self.proposal is not None:
+        if self.proposal is not None and e["rounds"] is not None:
             loss = loss + cfg.proposal_weight * self.proposal_sampler.loss(e["bins"], out.weights, e["rounds"])
         if self.camera_opt is not None:
             loss = loss + self.camera_opt.penalty()

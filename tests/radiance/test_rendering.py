@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from fields.kernels.packing import exclusive_sum, packed_info_from_ray_indices, ray_indices_from_packed_info
-from fields.render.proposal import interlevel_loss, outer
+from fields.render.proposal import ProposalSampler, interlevel_loss, outer, proposal_update_due
 from fields.render.samplers import sample_pdf, uniform_bins
 from fields.render.volume_rendering import (accumulate_along_rays, distortion_loss, render, render_weights_from_alpha,
                                             render_weights_from_density)
@@ -123,3 +123,19 @@ def test_interlevel_loss_is_zero_for_an_envelope_and_positive_otherwise():
     assert loss > 0.1
     loss.backward()
     assert w_env.grad[0, 1] < 0  # raising the envelope where the scene is lowers the loss
+
+
+def test_proposal_fields_train_on_nerfacto_schedule_and_only_propose_in_between():
+    due = [step for step in range(12000) if proposal_update_due(step, 5, 5000)]
+    assert all(s in due for s in range(1000))  # every step at first
+    late = [s for s in due if s >= 6000]
+    assert set(b - a for a, b in zip(late, late[1:])) == {5}  # then every 5th
+    assert 1000 < len(due) < 4500
+    assert proposal_update_due(7, 5, 0) and not proposal_update_due(11, 5, 0)
+
+    weight = torch.ones((), requires_grad=True)
+    sampler = ProposalSampler((8,), 4)
+    near, far = torch.zeros(3), torch.ones(3)
+    for update in (True, False):
+        _, rounds = sampler.sampling([lambda t0, t1: weight * (t0 + t1)], near, far, update=update)
+        assert rounds[0][1].requires_grad == update
