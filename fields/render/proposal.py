@@ -39,7 +39,7 @@ def interlevel_loss(t: torch.Tensor, w: torch.Tensor, t_env: torch.Tensor, w_env
 def proposal_update_due(step: int, every: int, warmup: int) -> bool:
     """Whether the proposal fields train at ``step`` (nerfacto's schedule, stateless so that a resumed run
     matches): every step at first, the interval growing linearly to ``every`` steps over ``warmup`` steps.
-    In between they only propose, without gradients: on a CPU their backward costs as much as the field's."""
+    In between they only propose, without gradients (no backward through their many samples)."""
     interval = max(1, min(every, round(step * every / warmup))) if warmup > 0 else every
     return step < 10 or step % interval == 0
 

@@ -19,7 +19,7 @@ CANVAS = {"x": 0, "y": 170, "width": 640, "height": 520}  # left of the panel, b
 def viewer(image_run: Path):
     from fields.apps.viewer.run import open_run
 
-    viewer = open_run(image_run, port=free_port(), print_url=None, resolution=256)
+    viewer = open_run(image_run, port=free_port(), resolution=256)
     yield viewer
     viewer.close()
 
@@ -135,7 +135,7 @@ def test_live_training_pause_and_resume(browser, image_run: Path, small_scene: P
     from fields.engine.run import fit
 
     scene = load_scene(small_scene, ["train.steps=400", "train.batch_size=1024", "train.log_every=5"])
-    viewer = Viewer(port=free_port(), print_url=None, resolution=128)
+    viewer = Viewer(port=free_port(), resolution=128)
     gate = Gate(viewer, at=10)
     gate_callback = type("GateCallback", (pl.Callback,), {"on_train_batch_end": gate.on_train_batch_end})()
     results: list = []

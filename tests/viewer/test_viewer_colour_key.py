@@ -31,7 +31,7 @@ def test_the_key_follows_the_mode(image_run: Path):
     pytest.importorskip("viser")
     from fields.apps.viewer.run import open_run
 
-    viewer = open_run(image_run, port=free_port(), print_url=None)
+    viewer = open_run(image_run, port=free_port())
     try:
         assert not viewer.colour_key.visible
         viewer.mode.value = "error"

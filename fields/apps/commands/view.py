@@ -25,7 +25,7 @@ def view_run(
         read_run_scene(run_dir)
         from fields.apps.viewer.run import open_run, serve_forever
 
-        viewer = open_run(run_dir, host, port, print_url=None)
+        viewer = open_run(run_dir, host, port)
         serve_forever(viewer, print_url=lambda line: out.print(line, highlight=False))
 
     guard(run)

@@ -16,17 +16,14 @@ from fields.engine.run import load_run
 log = logging.getLogger("fields")
 
 
-def open_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080,
-             print_url: Optional[Callable[[str], None]] = print, resolution: int = 512):
-    """Load a finished run and serve it; returns the ``Viewer`` (the server runs in its own threads)."""
+def open_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080, resolution: int = 512):
+    """Load a finished run and serve it; returns the ``Viewer`` (the server runs in its own threads). The URL
+    is announced by ``serve_forever``, inside its Ctrl-C handling."""
     from fields.apps.viewer.server import Viewer
     _, task = load_run(run_dir)
     metrics = read_metrics(run_dir)
     viewer = Viewer(host, port, print_url=None, resolution=resolution)
     viewer.attach(task, run_dir, live=False, history=read_history(run_dir), metrics=metrics)
-    if print_url is not None:  # once the page shows the field
-        listen_for_ctrl_c()
-        print_url(f"viewer at {viewer.url}")
     return viewer
 
 
@@ -67,4 +64,4 @@ def serve_forever(viewer: Any, seconds: Optional[float] = None, close_timeout: f
 
 
 def serve_run(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8080, seconds: Optional[float] = None) -> None:
-    serve_forever(open_run(run_dir, host, port, print_url=None), seconds, print_url=print)
+    serve_forever(open_run(run_dir, host, port), seconds, print_url=print)
