@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
-import platform
 import threading
 import time
 from pathlib import Path
@@ -27,10 +26,8 @@ HERE = Path(__file__).parent
 SOURCES = [HERE / f"splat_{name}.cpp" for name in ("cpu", "backward_cpu", "project_cpu", "tiles_cpu")]
 HEADERS = [HERE / "splat_common.h"]
 MAX_CHANNELS = 32
-# the pixel loops vectorise; the kernel is built on the machine that runs it, so its own vector width is fine
-# (-fno-trapping-math lets GCC if-convert them; it changes no result)
-X86 = platform.machine().lower() in ("x86_64", "amd64")
-CFLAGS = BASE_CFLAGS + ["-fno-trapping-math"] + (["-march=native"] if X86 else [])
+# the pixel loops vectorise (cpp_build's flags: this processor's vectors, -fno-trapping-math to if-convert)
+CFLAGS = BASE_CFLAGS
 
 
 class _Build:

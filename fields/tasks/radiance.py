@@ -76,8 +76,10 @@ class RadianceTask(RadianceOutputs):
         self.camera_scale = self.transform.scale
         self.step_size = cfg.render_step_size or math.sqrt(3.0) * 2 ** (levels - 1) / cfg.max_steps
         # inference on the C++ marcher runs the density and colour decoders in bfloat16 while set (the
-        # viewer sets it on CPUs with AVX512-BF16; evaluation and outputs stay float32)
+        # viewer sets it on CPUs with AVX512-BF16; evaluation and outputs stay float32), and stops rays at
+        # render.view_early_stop_eps while inference_for_view is (the viewer's frames)
         self.inference_bfloat16 = False
+        self.inference_for_view = False
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.float64))
         # rays of the next step (dynamic with render.target_samples); in checkpoints, so resumed runs match
         self.register_buffer("next_rays", torch.tensor(scene.train.batch_size))
@@ -117,8 +119,9 @@ class RadianceTask(RadianceOutputs):
             fast = RadianceInference.of(self.field, torch.bfloat16 if self.inference_bfloat16 else torch.float32)
             marcher = self.grid.step_marcher(o, d, self.step_size, self.near, cone_angle=cfg.cone_angle)
             rgb, opacity, depth, evaluated = composite_with_early_stop(
-                marcher, lambda x, ri: fast.features(x), fast.colour_fn(d, codes), n, cfg.early_stop_eps,
-                cfg.alpha_thre, cfg.round_samples)
+                marcher, lambda x, ri: fast.features(x), fast.colour_fn(d, codes), n,
+                cfg.view_early_stop_eps if self.inference_for_view else cfg.early_stop_eps, cfg.alpha_thre,
+                cfg.round_samples)
             opacity, depth = opacity[:, None], depth[:, None]
             rgb = rgb + (1.0 - opacity) * background
             return RenderOutput(rgb, opacity, depth, rgb.new_zeros(0), {"n_samples": evaluated})

@@ -95,3 +95,28 @@ def test_radiance_view(tmp_path: Path):
     toggle, handles = served_frustums(field_task)
     assert toggle is not None and toggle.value is False
     assert len(handles) == 9 and not any(handle.visible for handle in handles)
+    check_view_early_stop(view, field_task)
+
+
+def check_view_early_stop(view, field_task) -> None:
+    """Viewer frames stop rays once transmittance falls below render.view_early_stop_eps (0.01); evaluation
+    keeps render.early_stop_eps (1e-4): fewer samples, and no pixel's opacity short by more than 0.01."""
+    import torch
+
+    from fields.modules import eval_mode
+    from fields.render.rays import Rays
+
+    assert field_task.scene.render.view_early_stop_eps == 0.01 and field_task.scene.render.early_stop_eps == 1e-4
+    origins, directions = view.home().rays(48, 48)
+    unit = field_task.transform.rays_to_unit(Rays(origins.reshape(-1, 3), directions.reshape(-1, 3)))
+    background = field_task.eval_background.expand(len(unit), 3)
+    with torch.no_grad(), eval_mode(field_task):
+        full = field_task.render_rays(unit, background)
+        field_task.inference_for_view = True
+        try:
+            quick = field_task.render_rays(unit, background)
+        finally:
+            field_task.inference_for_view = False
+    assert (full.opacity > 0.99).any()  # rays that reach the view threshold exist
+    assert quick.extras["n_samples"] < full.extras["n_samples"]
+    assert (full.opacity - quick.opacity).min() >= -1e-6 and (full.opacity - quick.opacity).max() <= 0.0101

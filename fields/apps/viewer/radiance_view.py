@@ -51,7 +51,7 @@ class RadianceView(View):
         rgb, depth, opacity = [], [], []
         for start in range(0, len(unit), self.chunk):
             part = unit[start : start + self.chunk].to(task.device)
-            with torch.no_grad(), eval_mode(task), _decoders_bfloat16(task, self.bfloat16):
+            with torch.no_grad(), eval_mode(task), _frame_settings(task, self.bfloat16):
                 out = task.render_rays(part, background.expand(len(part), 3))
             rgb.append(out.rgb.float().cpu())
             opacity.append(out.opacity.float().cpu().reshape(-1))
@@ -100,14 +100,14 @@ def _bfloat16_fast() -> bool:
 
 
 @contextmanager
-def _decoders_bfloat16(task, on: bool):
-    """The task's density and colour decoders in bfloat16 for one chunk of a frame (a live run's evaluation
-    between chunks stays float32)."""
-    if not on:
+def _frame_settings(task, bfloat16: bool):
+    """For one chunk of a frame: the viewer's early stop (``render.view_early_stop_eps``) and, where fast, the
+    density and colour decoders in bfloat16 (a live run's evaluation between chunks keeps its own settings)."""
+    if not hasattr(task, "inference_for_view"):
         yield
         return
-    task.inference_bfloat16 = True
+    task.inference_bfloat16, task.inference_for_view = bfloat16, True
     try:
         yield
     finally:
-        task.inference_bfloat16 = False
+        task.inference_bfloat16, task.inference_for_view = False, False
