@@ -48,6 +48,8 @@ class HashGrid(Encoder):
         self.config = config
         self.in_dim = in_dim
         self.out_dim = config.n_levels * config.n_features_per_level
+        # (n_levels,) factors on each level's features while a trainer fades the finer levels in; not saved
+        self.level_weights: torch.Tensor | None = None
         b = config.level_scale_factor()
         scales, resolutions, sizes = [], [], []
         for level in range(config.n_levels):
@@ -131,6 +133,8 @@ class HashGrid(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat, lead = flatten_batch(x, self.in_dim)
         out = self.lookup_backend.lookup(self.params, flat.clamp(0.0, 1.0), self.layout(), self.torch_lookup)
+        if self.level_weights is not None:  # a coarse-to-fine window (BARF): levels x features, level-major
+            out = out * self.level_weights.to(out).repeat_interleave(self.config.n_features_per_level)
         return out.reshape(*lead, self.out_dim)
 
     @property

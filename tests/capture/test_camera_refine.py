@@ -97,6 +97,42 @@ def test_camera_schedule_waits_ramps_and_decays():
     assert math.isclose(factor(199), 0.01**0.199, rel_tol=1e-6)  # ramped up, on the decay
 
 
+def test_coarse_to_fine_window_fades_levels_in_and_ends():
+    from fields.tasks.camera_refine import coarse_to_fine_weights
+
+    assert coarse_to_fine_weights(16, 0.1, 0.0) is None  # off
+    assert coarse_to_fine_weights(16, 0.3, 0.3) is None and coarse_to_fine_weights(16, 0.9, 0.3) is None
+    start = coarse_to_fine_weights(16, 0.0, 0.3)
+    assert start[:4].tolist() == [1.0] * 4 and start[4:].abs().max() == 0  # coarse levels only
+    half = coarse_to_fine_weights(16, 0.15, 0.3)  # alpha = 4 + 12 / 2 = 10: levels below 10 in, 10 up out
+    assert torch.allclose(half[:10], torch.ones(10)) and half[10:].abs().max() == 0
+    between = coarse_to_fine_weights(16, 0.1625, 0.3)  # alpha = 10.5: level 10 half in
+    assert math.isclose(float(between[10]), 0.5, abs_tol=1e-6) and float(between[11]) == 0.0
+    weights = [coarse_to_fine_weights(16, p, 0.3) for p in torch.linspace(0, 0.29, 30).tolist()]
+    assert all(bool((b >= a).all()) for a, b in zip(weights, weights[1:]))  # levels only ever come in
+
+
+def test_a_hash_grid_under_a_window_hides_the_faded_levels_from_output_and_gradient():
+    from fields.config.encoders import HashGridConfig
+    from fields.encoders.hashgrid import HashGrid
+
+    grid = HashGrid(HashGridConfig(n_levels=6, n_features_per_level=2, log2_hashmap_size=10, base_resolution=4,
+                                   max_resolution=64), 3)
+    with torch.no_grad():
+        grid.params.uniform_(-1, 1)
+    x = torch.rand(256, 3)
+    full = grid(x)
+    grid.level_weights = torch.tensor([1.0, 1.0, 0.5, 0.0, 0.0, 0.0])
+    windowed = grid(x)
+    assert torch.allclose(windowed[:, :4], full[:, :4]) and torch.allclose(windowed[:, 4:6], 0.5 * full[:, 4:6])
+    assert windowed[:, 6:].abs().max() == 0
+    windowed.sum().backward()
+    offsets = [0, *torch.tensor(grid.level_sizes).cumsum(0).tolist()]
+    assert grid.params.grad[offsets[3]:].abs().max() == 0 and grid.params.grad[: offsets[3]].abs().max() > 0
+    grid.level_weights = None
+    assert torch.equal(grid(x), full)
+
+
 def test_perturbed_transforms_move_only_training_views_by_the_asked_amount(tmp_path):
     from fields.datasets.capture.perturb import perturb_transforms
 
