@@ -112,6 +112,7 @@ class RadianceTask(RadianceOutputs):
             o, d = self.camera_opt.apply(o, d, rays.cameras)
         codes = self.appearance(rays.cameras, n) if self.appearance is not None else None
         inference = not training and not torch.is_grad_enabled()
+        early_stop_eps = cfg.view_early_stop_eps if self.inference_for_view else cfg.early_stop_eps
         if self.grid is not None and self.contraction is None and inference and self.grid.uses_cpp(o):
             # inference on the C++ marcher: marching, density, colour (only where a sample shows) and
             # compositing in one loop of growing rounds; no packed samples. The decoders are snapshots in
@@ -119,9 +120,8 @@ class RadianceTask(RadianceOutputs):
             fast = RadianceInference.of(self.field, torch.bfloat16 if self.inference_bfloat16 else torch.float32)
             marcher = self.grid.step_marcher(o, d, self.step_size, self.near, cone_angle=cfg.cone_angle)
             rgb, opacity, depth, evaluated = composite_with_early_stop(
-                marcher, lambda x, ri: fast.features(x), fast.colour_fn(d, codes), n,
-                cfg.view_early_stop_eps if self.inference_for_view else cfg.early_stop_eps, cfg.alpha_thre,
-                cfg.round_samples)
+                marcher, lambda x, ri: fast.features(x), fast.colour_fn(d, codes), n, early_stop_eps,
+                cfg.alpha_thre, cfg.round_samples)
             opacity, depth = opacity[:, None], depth[:, None]
             rgb = rgb + (1.0 - opacity) * background
             return RenderOutput(rgb, opacity, depth, rgb.new_zeros(0), {"n_samples": evaluated})
@@ -136,7 +136,7 @@ class RadianceTask(RadianceOutputs):
                 sigma_fn,
                 self.step_size,
                 self.near,
-                early_stop_eps=cfg.early_stop_eps,
+                early_stop_eps=early_stop_eps,
                 alpha_thre=cfg.alpha_thre,
                 cone_angle=cfg.cone_angle,
                 stratified=training,

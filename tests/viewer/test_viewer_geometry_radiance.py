@@ -110,13 +110,16 @@ def check_view_early_stop(view, field_task) -> None:
     origins, directions = view.home().rays(48, 48)
     unit = field_task.transform.rays_to_unit(Rays(origins.reshape(-1, 3), directions.reshape(-1, 3)))
     background = field_task.eval_background.expand(len(unit), 3)
-    with torch.no_grad(), eval_mode(field_task):
-        full = field_task.render_rays(unit, background)
-        field_task.inference_for_view = True
-        try:
-            quick = field_task.render_rays(unit, background)
-        finally:
-            field_task.inference_for_view = False
-    assert (full.opacity > 0.99).any()  # rays that reach the view threshold exist
-    assert quick.extras["n_samples"] < full.extras["n_samples"]
-    assert (full.opacity - quick.opacity).min() >= -1e-6 and (full.opacity - quick.opacity).max() <= 0.0101
+    for marcher in ("cpp", "torch"):  # the C++ inference loop, and the packed sampling of contracted scenes
+        field_task.grid.marcher = marcher
+        with torch.no_grad(), eval_mode(field_task):
+            full = field_task.render_rays(unit, background)
+            field_task.inference_for_view = True
+            try:
+                quick = field_task.render_rays(unit, background)
+            finally:
+                field_task.inference_for_view = False
+        assert (full.opacity > 0.99).any()  # rays that reach the view threshold exist
+        assert quick.extras["n_samples"] < full.extras["n_samples"], marcher
+        assert (full.opacity - quick.opacity).min() >= -1e-6 and (full.opacity - quick.opacity).max() <= 0.0101
+    field_task.grid.marcher = "auto"
