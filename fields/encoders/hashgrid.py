@@ -18,6 +18,7 @@ work (logging the choice), ``torch`` otherwise.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 from torch import nn
@@ -136,6 +137,13 @@ class HashGrid(Encoder):
         if self.level_weights is not None:  # a coarse-to-fine window (BARF): levels x features, level-major
             out = out * self.level_weights.to(out).repeat_interleave(self.config.n_features_per_level)
         return out.reshape(*lead, self.out_dim)
+
+    def lookup_into(self, x: torch.Tensor, out: torch.Tensor, box: Optional[torch.Tensor] = None) -> bool:
+        """Inference: ``forward`` of ``x (n, 3)`` (through ``box``, see ``grid_cpu.lookup_into``) written into
+        the first ``n`` rows of ``out``, float32 or bfloat16, where the CPU kernel serves it; else ``False``."""
+        if self.level_weights is not None or torch.is_grad_enabled():
+            return False
+        return self.lookup_backend.lookup_into(self.params, x, self.layout(), out, box)
 
     @property
     def backend_in_use(self) -> str:

@@ -60,16 +60,19 @@ def cpu_tag() -> str:
     return hashlib.sha1(f"{platform.machine()} {flags}".encode()).hexdigest()[:8]
 
 
-def load_extension(name: str, sources: list[str], **kwargs) -> str:
+def load_extension(name: str, sources: list[str], headers: tuple[Path, ...] = (), **kwargs) -> str:
     """``torch.utils.cpp_extension.load`` (``is_python_module=False``: the library's path), safe against a
     process killed while it held torch's build lock. torch marks a build in progress with a plain ``lock``
     file that only the builder removes, and every later load waits for it forever; here each load first
     takes an ``flock`` (released by the kernel when its holder dies) and, holding it, removes a ``lock``
-    file that no live fields process can own."""
+    file that no live fields process can own. torch rebuilds when a source changes, not a header: the
+    ``headers``' contents are hashed into the name."""
     _ensure_ninja_on_path()
     from torch.utils import cpp_extension
 
     name = f"{name}_{cpu_tag()}"
+    if headers:
+        name += "_" + hashlib.sha1(b"".join(Path(h).read_bytes() for h in headers)).hexdigest()[:10]
     build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(build_dir / "fields.flock", "a") as handle, _flocked(handle):

@@ -57,6 +57,17 @@ class GridBackend:
             self._fallback("cpp needs CPU float32/float64 inputs")
         return self._ran("torch", reference(table, x))
 
+    def lookup_into(self, table: torch.Tensor, x: torch.Tensor, layout: GridLayout, out: torch.Tensor,
+                    box: Optional[torch.Tensor] = None) -> bool:
+        """Inference (no autograd): ``grid_cpu.lookup_into`` where this backend would run ``cpp``; ``False``
+        (nothing written) where it does not apply, and the caller takes ``lookup``."""
+        if self.requested not in ("auto", "cpp", "tcnn") or not self.cpp or x.device.type != "cpu":
+            return False
+        if not grid_cpu.lookup_into(table, x, layout, out, box):
+            return False
+        self._ran("cpp", out)
+        return True
+
     def _ran(self, backend: str, out: torch.Tensor) -> torch.Tensor:
         if backend != self.in_use or backend not in self._noted:
             log.info("%s backend: %s", self.name, backend)

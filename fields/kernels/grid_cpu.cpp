@@ -18,105 +18,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
+
+#include "grid_cell.h"
+#include "grid_simd.h"
 
 namespace {
 
-constexpr uint32_t kPrimes[7] = {1u, 2654435761u, 805459861u, 3674653429u, 2097192037u, 1434869437u, 2165219737u};
-constexpr int kMaxFeatures = 64;
-
-template <typename T>
-struct Levels {
-  const T* scale;          // (L,)
-  const int64_t* stride;   // (L, D)
-  const int64_t* size;     // (L,)
-  const int64_t* offset;   // (L,)
-  const uint8_t* hashed;   // (L,)
-  const int64_t* max_cell; // (L,) upper bound of the lower cell corner (vertex-aligned grids)
-  int64_t n_levels;
-  T shift;
-  bool smoothstep;
-};
-
-// Corners of the cell around one point at one level: absolute table rows and weights; optionally the
-// per-dimension factors needed for d weight / d x.
-template <typename T, int D>
-struct Cell {
-  static constexpr int C = 1 << D;
-  int64_t row[C];
-  T weight[C];
-  T s[D];    // interpolation parameter per dimension (f or smoothstep(f))
-  T ds[D];   // d s / d f
-
-  inline void compute(const T* x, const Levels<T>& lv, int64_t l, bool need_ds) {
-    int64_t v[D];
-    for (int i = 0; i < D; ++i) {
-      const T p = x[i] * lv.scale[l] + lv.shift;
-      T c = std::floor(p);
-      if (c > static_cast<T>(lv.max_cell[l])) c = static_cast<T>(lv.max_cell[l]);
-      const T f = p - c;
-      v[i] = static_cast<int64_t>(c);
-      if (lv.smoothstep) {
-        s[i] = f * f * (T(3) - T(2) * f);
-        if (need_ds) ds[i] = T(6) * f * (T(1) - f);
-      } else {
-        s[i] = f;
-        if (need_ds) ds[i] = T(1);
-      }
-    }
-    // weights in the torch path's order: w = stack(1 - s0, s0); then cat(w * (1 - s_i), w * s_i)
-    weight[0] = T(1) - s[0];
-    weight[1] = s[0];
-    for (int i = 1; i < D; ++i) {
-      const int n = 1 << i;
-      for (int c = 0; c < n; ++c) {
-        weight[c + n] = weight[c] * s[i];
-        weight[c] = weight[c] * (T(1) - s[i]);
-      }
-    }
-    const int64_t size = lv.size[l];
-    const int64_t offset = lv.offset[l];
-    if (lv.hashed[l]) {
-      uint32_t h[C];
-      h[0] = static_cast<uint32_t>(v[0]) * kPrimes[0];
-      h[1] = static_cast<uint32_t>(v[0] + 1) * kPrimes[0];
-      for (int i = 1; i < D; ++i) {
-        const int n = 1 << i;
-        const uint32_t lo = static_cast<uint32_t>(v[i]) * kPrimes[i];
-        const uint32_t hi = static_cast<uint32_t>(v[i] + 1) * kPrimes[i];
-        for (int c = 0; c < n; ++c) {
-          h[c + n] = h[c] ^ hi;
-          h[c] = h[c] ^ lo;
-        }
-      }
-      const uint32_t mask = static_cast<uint32_t>(size - 1);
-      for (int c = 0; c < C; ++c) row[c] = offset + static_cast<int64_t>(h[c] & mask);
-    } else {
-      const int64_t* stride = lv.stride + l * D;
-      int64_t a[C];
-      a[0] = v[0] * stride[0];
-      a[1] = (v[0] + 1) * stride[0];
-      for (int i = 1; i < D; ++i) {
-        const int n = 1 << i;
-        const int64_t lo = v[i] * stride[i];
-        const int64_t hi = (v[i] + 1) * stride[i];
-        for (int c = 0; c < n; ++c) {
-          a[c + n] = a[c] + hi;
-          a[c] = a[c] + lo;
-        }
-      }
-      for (int c = 0; c < C; ++c) {
-        // a dense index is below twice the size for inputs in [0, 1]; the general modulo keeps any
-        // other input (NaN, out of range) inside the level's rows
-        int64_t r = a[c] < size ? a[c] : a[c] - size;
-        if (r < 0 || r >= size) {
-          r = a[c] % size;
-          if (r < 0) r += size;
-        }
-        row[c] = offset + r;
-      }
-    }
-  }
-};
+using fields_grid::Cell;
+using fields_grid::kMaxFeatures;
+using fields_grid::kPrimes;
+using fields_grid::Levels;
 
 // Loop order, the key to speed on CPU: levels outside, points inside. One level's table (a few MB)
 // then stays in cache while all points read it, instead of every point touching all levels' tables.
@@ -125,12 +37,48 @@ struct Cell {
 template <int D>
 constexpr int block_size() { return (1 << D) <= 16 ? 32 : 512 / (1 << D); }
 
+#ifdef FIELDS_GRID_SIMD
+// the vector lanes address rows in int32: the table must have fewer than 2^31 of them
+inline bool simd_fits(const Levels<float>& lv) {
+  return lv.n_levels > 0 && lv.offset[lv.n_levels - 1] + lv.size[lv.n_levels - 1] < (int64_t(1) << 31);
+}
+
+// One point u (3,) at level l, 2 features, into out (N, L, 2) of Out (float, or bfloat16 bits): the
+// vector kernel's scalar blocks
+template <typename Out>
+inline void lookup_one(const float* u, const float* table, Out* out, int64_t n, int64_t l, const Levels<float>& lv) {
+  Cell<float, 3> cell;
+  cell.compute(u, lv, l, false);
+  float acc[2] = {0.0f, 0.0f};
+  for (int c = 0; c < Cell<float, 3>::C; ++c)
+    for (int k = 0; k < 2; ++k) acc[k] += cell.weight[c] * table[cell.row[c] * 2 + k];
+  for (int k = 0; k < 2; ++k) {
+    if constexpr (sizeof(Out) == 2) {
+      out[(n * lv.n_levels + l) * 2 + k] = fields_grid_simd::to_bf16(acc[k]);
+    } else {
+      out[(n * lv.n_levels + l) * 2 + k] = acc[k];
+    }
+  }
+}
+#endif
+
 template <typename T, int D, int FF>
 void forward_kernel(const T* x, const T* table, T* out, int64_t N, int64_t F_rt, const Levels<T>& lv) {
   const int64_t F = FF > 0 ? FF : F_rt;
   const int64_t L = lv.n_levels;
   constexpr int B = block_size<D>();
   constexpr int C = Cell<T, D>::C;
+#ifdef FIELDS_GRID_SIMD
+  if constexpr (std::is_same_v<T, float> && D == 3 && FF == 2) {
+    if (simd_fits(lv)) {
+      auto one = [&](int64_t n, int64_t l) { lookup_one(x + n * 3, table, out, n, l, lv); };
+      at::parallel_for(0, N, 1024, [&](int64_t begin, int64_t end) {
+        fields_grid_simd::forward_d3f2(x, table, out, begin, end, lv, kPrimes, one);
+      });
+      return;
+    }
+  }
+#endif
   at::parallel_for(0, N, 1024, [&](int64_t begin, int64_t end) {
     Cell<T, D> cells[B];
     T acc[kMaxFeatures];
@@ -291,3 +239,38 @@ int entry(const T* grad_out, const T* x, const T* table, T* out, T* grad_table, 
 
 FIELDS_ENTRY(fields_grid_f32, float)
 FIELDS_ENTRY(fields_grid_f64, double)
+
+// Inference lookup (grid_simd.h) of 3D points with 2 features per level: x (N, 3) float32 in a box's
+// frame (box: lo (3,) then size (3,); null: already in [0, 1]^3), out (N, L, 2) float32 or, with
+// out_bf16, bfloat16 bits. Returns 0; -1 where this build has no vector kernel or the table is too large.
+extern "C" int fields_grid_infer_f32(const float* x, const float* table, void* out, int64_t N, const float* box,
+                                     int out_bf16, const float* scale, const int64_t* stride, const int64_t* size,
+                                     const int64_t* offset, const uint8_t* hashed, const int64_t* max_cell,
+                                     int64_t L, double shift, int smoothstep) {
+#ifdef FIELDS_GRID_SIMD
+  const Levels<float> lv{scale, stride, size, offset, hashed, max_cell, L, static_cast<float>(shift), smoothstep != 0};
+  if (!simd_fits(lv)) return -1;
+  const fields_grid_simd::Box b{box, box ? box + 3 : nullptr};
+  auto run_on = [&](auto* o) {
+    auto one = [&](int64_t n, int64_t l) {
+      const float u[3] = {b.unit(x[n * 3], 0), b.unit(x[n * 3 + 1], 1), b.unit(x[n * 3 + 2], 2)};
+      lookup_one(u, table, o, n, l, lv);
+    };
+    at::parallel_for(0, N, 1024, [&](int64_t begin, int64_t end) {
+      fields_grid_simd::forward_d3f2(x, table, o, begin, end, lv, kPrimes, one, b);
+    });
+  };
+  try {
+    if (out_bf16) {
+      run_on(static_cast<uint16_t*>(out));
+    } else {
+      run_on(static_cast<float*>(out));
+    }
+  } catch (...) {
+    return -2;
+  }
+  return 0;
+#else
+  return -1;
+#endif
+}

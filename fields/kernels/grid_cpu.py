@@ -30,6 +30,7 @@ from fields.kernels.grid_layout import GridLayout
 
 log = logging.getLogger("fields")
 SOURCE = Path(__file__).with_name("grid_cpu.cpp")
+HEADERS = (SOURCE.with_name("grid_cell.h"), SOURCE.with_name("grid_simd.h"))
 
 
 class _Build:
@@ -46,7 +47,8 @@ def load(required: bool = False) -> Any:
         if _Build.module is None and _Build.error is None:
             started = time.perf_counter()
             try:
-                path = load_extension("fields_grid_cpu", [str(SOURCE)], extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"])
+                path = load_extension("fields_grid_cpu", [str(SOURCE)], HEADERS, extra_cflags=CFLAGS,
+                                      extra_ldflags=["-fopenmp"])
                 _Build.module = _bind(ctypes.CDLL(path))
                 _Build.seconds = time.perf_counter() - started
                 log.info("cpp grid kernel ready (%.1f s to build or load)", _Build.seconds)
@@ -66,6 +68,10 @@ def _bind(lib: ctypes.CDLL) -> dict[torch.dtype, Any]:
         fn.argtypes = [p, p, p, p, p, p, i64, i64, i64, p, p, p, p, p, p, i64, ctypes.c_double, ctypes.c_int]
         fn.restype = ctypes.c_int
         functions[dtype] = fn
+    infer = lib.fields_grid_infer_f32
+    infer.argtypes = [p, p, p, i64, p, ctypes.c_int, p, p, p, p, p, p, i64, ctypes.c_double, ctypes.c_int]
+    infer.restype = ctypes.c_int
+    functions["infer"] = infer
     return functions
 
 
@@ -157,3 +163,28 @@ def grid_lookup(table: torch.Tensor, x: torch.Tensor, layout: GridLayout, refere
     if not supports(table, x) or x.shape[1] != layout.in_dim or table.shape[0] < layout.rows:
         raise ValueError(f"grid_lookup: unsupported x {tuple(x.shape)} {x.dtype}, table {tuple(table.shape)}")
     return _GridLookup.apply(table.contiguous(), x.contiguous(), layout, reference)
+
+
+def lookup_into(table: torch.Tensor, x: torch.Tensor, layout: GridLayout, out: torch.Tensor,
+                box: Optional[torch.Tensor] = None) -> bool:
+    """Inference lookup of 3D points with 2 features per level, float32 table: ``x (n, 3)`` (with ``box (6,)``
+    = ``lo (3,), size (3,)``: ``clamp((x - lo) / size, 0, 1)`` first, as a radiance field's ``to_field``)
+    into the first ``n`` rows of ``out (m, L * 2)``, float32 or bfloat16 (rounded as torch rounds), with no
+    autograd and no intermediate tensors. Returns ``False`` (nothing written) where this build has no vector
+    kernel for it (then use ``grid_lookup``)."""
+    module = load()
+    if (module is None or table.dtype != torch.float32 or x.dtype != torch.float32 or x.device.type != "cpu"
+            or table.shape[1] != 2 or x.shape[1] != 3 or layout.in_dim != 3
+            or out.dtype not in (torch.float32, torch.bfloat16) or not out.is_contiguous()
+            or out.shape[0] < x.shape[0] or out.shape[1] != layout.n_levels * 2):
+        return False
+    scale, stride, size, offset, hashed, max_cell = layout.on(torch.device("cpu"), x.dtype, torch.int64)
+    x, table = x.contiguous(), table.contiguous()
+    box = None if box is None else box.to(torch.float32).contiguous()
+    rc = module["infer"](x.data_ptr(), table.data_ptr(), out.data_ptr(), x.shape[0], _ptr(box),
+                         int(out.dtype == torch.bfloat16), scale.data_ptr(), stride.data_ptr(), size.data_ptr(),
+                         offset.data_ptr(), hashed.data_ptr(), max_cell.data_ptr(), scale.shape[0], layout.shift,
+                         int(layout.smoothstep))
+    if rc == -2:
+        raise RuntimeError(f"cpp grid kernel failed for x {tuple(x.shape)}, table {tuple(table.shape)}")
+    return rc == 0

@@ -17,7 +17,6 @@ from typing import Optional
 
 import torch
 
-from fields.decoders.activations import TruncExp
 from fields.decoders.frozen_mlp import FrozenMLP
 
 
@@ -28,6 +27,7 @@ class RadianceInference:
         self.field, self.dtype = field, dtype
         self.density_mlp = FrozenMLP.of(field.density_decoder, dtype)
         self.colour_mlp = FrozenMLP.of(field.decoder, dtype)
+        self._box: Optional[torch.Tensor] = None
 
     @classmethod
     def of(cls, field, dtype: torch.dtype = torch.float32) -> "RadianceInference":
@@ -50,16 +50,36 @@ class RadianceInference:
             with self._autocast():
                 sigma, geo = field.features(x)
             return sigma.float(), geo
-        h = self.density_mlp(field.encoder(field.to_field(x)))
-        return TruncExp.apply(h[:, 0].float() - 1.0), h[:, 1:]
+        h = self._fused_density(x)
+        if h is None:
+            h = self.density_mlp(field.encoder(field.to_field(x)))
+        return torch.exp(h[:, 0].float() - 1.0), h[:, 1:]
+
+    def _fused_density(self, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """The density MLP's output ``(n, 1 + G)`` with the encoder's CPU kernel writing its input in the
+        compute dtype straight into the MLP's padded buffer (``to_field`` done in the kernel); ``None`` where
+        the encoder has no such path (contraction, other encoders, a coarse-to-fine window)."""
+        field, n = self.field, len(x)
+        lookup_into = getattr(field.encoder, "lookup_into", None)
+        if lookup_into is None or field.contraction is not None or x.device.type != "cpu":
+            return None
+        if self._box is None:
+            self._box = torch.tensor([field.box_lo] * 3 + [field.box_size] * 3, dtype=torch.float32)
+        buffer = x.new_empty(self.density_mlp.rows_for(n), field.encoder.out_dim, dtype=self.dtype)
+        if not lookup_into(x, buffer, self._box):
+            return None
+        buffer[n:] = 0
+        return self.density_mlp.on_rows(buffer)[:n]
 
     def colour_fn(self, d: torch.Tensor, codes: Optional[torch.Tensor] = None
                   ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """Rays' unit directions ``d (R, 3)`` and appearance codes ``(R, A)`` -> ``fn(geo (m, G),
-        ray_indices (m,)) -> rgb (m, 3)`` float32."""
+        """Rays' unit directions ``d (R, 3)`` and appearance codes ``(R, A)`` -> ``fn(geo (M, G),
+        ray_indices (m,), rows (m,) or None) -> rgb (m, 3)`` float32: the colour of ``geo[rows]`` (all rows
+        when ``None``, then ``m = M``) seen along the rays ``ray_indices``."""
         field = self.field
         if self.colour_mlp is None:
-            def module_path(geo, ri):
+            def module_path(geo, ri, rows=None):
+                geo = geo if rows is None else geo[rows]
                 with self._autocast():
                     return field.colour(geo, d[ri], None if codes is None else codes[ri]).float()
             return module_path
@@ -76,8 +96,8 @@ class RadianceInference:
             ray = ray + b.float()
         ray = ray.to(self.dtype)
 
-        def colour(geo, ri):
-            return field.rgb_activation(per_sample(geo, ray[ri]).float())
+        def colour(geo, ri, rows=None):
+            return field.rgb_activation(per_sample(geo, ray, rows, ri).float())
         return colour
 
 

@@ -145,7 +145,8 @@ def composite_with_early_stop(
 
     ``features_fn(x (n, 3), ray_indices (n,)) -> (sigma (n,), features (n, C))``: the density pass at the
     steps' midpoints;
-    ``colour_fn(features (m, C), ray_indices (m,)) -> rgb (m, 3)`` runs only for the samples whose weight
+    ``colour_fn(features (M, C), ray_indices (m,), rows (m,)) -> rgb (m, 3)``, the colour of ``features[rows]``,
+    runs only for the samples whose weight
     is at least ``min_weight`` (the colour of fainter samples changes no pixel by more than their weight;
     their weight still counts in opacity and depth). Samples kept are those of ``early_stop``:
     transmittance ``>= early_stop_eps`` and ``alpha >= alpha_thre``. Returns ``rgb (R, 3)`` (not yet over
@@ -169,7 +170,7 @@ def composite_with_early_stop(
                                                      early_stop_eps, alpha_thre, min_weight)
         shows = shows.nonzero().flatten()
         if len(shows):
-            colour = _in_blocks(colour_fn, features[shows], rows[shows]).to(dtype)
+            colour = _in_blocks(lambda ri, si: colour_fn(features, ri, si), rows[shows], shows).to(dtype)
             rgb.index_add_(0, rows[shows], weights[shows, None] * colour)
         alive = alive[going_on]
     return rgb, opacity, depth, evaluated

@@ -148,6 +148,46 @@ def test_out_of_range_and_nan_inputs_stay_in_bounds(kernel):
     assert out.shape == (3, fast.out_dim) and torch.isfinite(out[1:]).all()
 
 
+@pytest.mark.parametrize("interpolation", ["linear", "smoothstep"])
+def test_vector_lanes_match_the_scalar_loop_bit_for_bit(kernel, interpolation):
+    """3D float32 with 2 features runs 16 points per AVX-512 vector where the CPU has it; the tail of a call
+    (under 16 points) and blocks holding an input the lanes cannot take (NaN, far outside) run the scalar
+    loop. Both must give the same bits, and the out-of-range points stay in their levels' rows."""
+    fast, _ = make_grids(3, 2, interpolation, torch.float32, levels=6)
+    fast_layout = fast.layout()
+    x = sample_points(fast, 200, torch.float32)[:160]
+    lookup = lambda pts: grid_cpu.grid_lookup(fast.params, pts, fast_layout, fast.torch_lookup)  # noqa: E731
+    whole = lookup(x)
+    for start in range(0, 160, 15):  # 15 points: all tail, the scalar loop
+        assert torch.equal(lookup(x[start : start + 15]), whole[start : start + 15])
+    odd = x.clone()
+    odd[[5, 70]] = torch.tensor([[float("nan"), 0.5, 0.5], [-1e9, 7.0, 1e9]])
+    with_odd = lookup(odd)
+    clean = torch.ones(160, dtype=torch.bool)
+    clean[[5, 70]] = False
+    assert torch.equal(with_odd[clean], whole[clean])
+    assert torch.isfinite(with_odd[70]).all() and torch.isnan(with_odd[5]).all()
+    assert torch.equal(with_odd[70], lookup(odd[70:71])[0])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_inference_lookup_into_a_buffer(kernel, dtype):
+    """``lookup_into`` (a radiance field's inference: the box's to_field in the kernel, the features written in
+    the MLP's dtype) gives the bits of ``clamp((x - lo) / size, 0, 1)``, the lookup and torch's cast."""
+    fast, _ = make_grids(3, 2, "linear", torch.float32, levels=6)
+    layout = fast.layout()
+    x = torch.rand(203, 3) * 3.0 - 1.5  # a third of the points outside the box: clamped
+    lo, size = -1.0, 2.0
+    expected = grid_cpu.grid_lookup(fast.params, ((x - lo) / size).clamp(0.0, 1.0), layout, fast.torch_lookup)
+    out = torch.full((256, fast.out_dim), 7.0, dtype=dtype)
+    box = torch.tensor([lo] * 3 + [size] * 3)
+    if not grid_cpu.lookup_into(fast.params, x, layout, out, box):
+        pytest.skip("no vector kernel on this CPU")
+    assert torch.equal(out[:203], expected.to(dtype))
+    assert (out[203:] == 7.0).all()  # rows past n untouched
+    assert not grid_cpu.lookup_into(fast.params.double(), x.double(), layout, out.double(), box)
+
+
 def test_auto_picks_cpp_on_cpu_and_falls_back(kernel, monkeypatch, caplog):
     grid = HashGrid(HashGrid.Config(n_levels=4, log2_hashmap_size=10), 2)
     grid(torch.rand(10, 2))

@@ -48,9 +48,9 @@ def test_composite_matches_packed_render(min_weight):
     def features_fn(x, r):
         return density(x), x
 
-    def colour_fn(x, r):
-        coloured.append(len(x))
-        return colour(x, directions[r])
+    def colour_fn(x, r, rows):
+        coloured.append(len(rows))
+        return colour(x[rows], directions[r])
 
     marcher = grid.step_marcher(origins, directions, step)
     rgb, opacity, depth, evaluated = composite_with_early_stop(
