@@ -25,6 +25,7 @@ struct Grid {
   const uint8_t* binaries;  // (L, res, res, res)
   int64_t levels, res;
   const uint8_t* coarse;    // (L, res / 4, res / 4, res / 4): any cell of a 4x4x4 block occupied; or null
+  const uint8_t* coarse16;  // (L, res / 16, res / 16, res / 16): the same for 16x16x16 blocks; or null
 };
 
 // Where the ray o + t d leaves the cell c (3,) of side 1 / cells of the level's cube of side size.
@@ -40,8 +41,8 @@ inline float cell_exit(const float* o, const float* d, const int64_t* c, float c
 
 // Occupancy of the cell holding x; for an empty cell inside the grid, exit_t is where the ray o + t d
 // leaves it, or leaves its 4x4x4 block when the whole block is empty (else infinity). Levels' cubes nest
-// on cell boundaries (res divisible by 4; by 16 for blocks), so the whole cell or block belongs to its
-// level and every step whose midpoint lies in it is empty too.
+// on cell boundaries (res divisible by 4; by 16 for 4x4x4 blocks, by 64 for 16x16x16 ones), so the whole
+// cell or block belongs to its level and every step whose midpoint lies in it is empty too.
 inline bool occupied(const Grid& g, const float* o, const float* d, float x0, float x1, float x2,
                      float* exit_t) {
   const float e0 = std::fabs(x0 - 0.5f), e1 = std::fabs(x1 - 0.5f), e2 = std::fabs(x2 - 0.5f);
@@ -62,6 +63,14 @@ inline bool occupied(const Grid& g, const float* o, const float* d, float x0, fl
   if (g.coarse != nullptr) {
     const int64_t cr = g.res / 4, b[3] = {c[0] / 4, c[1] / 4, c[2] / 4};
     if (g.coarse[((level * cr + b[0]) * cr + b[1]) * cr + b[2]] == 0) {
+      // a wide empty region: leave the whole 16x16x16 block where it is empty too
+      if (g.coarse16 != nullptr) {
+        const int64_t cr16 = g.res / 16, b16[3] = {c[0] / 16, c[1] / 16, c[2] / 16};
+        if (g.coarse16[((level * cr16 + b16[0]) * cr16 + b16[1]) * cr16 + b16[2]] == 0) {
+          *exit_t = cell_exit(o, d, b16, static_cast<float>(cr16), size);
+          return false;
+        }
+      }
       *exit_t = cell_exit(o, d, b, static_cast<float>(cr), size);
       return false;
     }
@@ -96,9 +105,9 @@ inline int64_t skip_to(const float* edges, float jitter, int64_t s, int64_t stop
 extern "C" int fields_march_f32(const float* origins, const float* directions, const float* edges,
                                 const int64_t* first, const int64_t* count, const float* shift,
                                 const uint8_t* binaries, int64_t levels, int64_t res, const uint8_t* coarse,
-                                int64_t n_rays, int64_t* counts, const int64_t* offsets, int64_t* ray_out,
-                                int64_t* step_out, float* t0_out, float* t1_out) {
-  const Grid g{binaries, levels, res, coarse};
+                                const uint8_t* coarse16, int64_t n_rays, int64_t* counts, const int64_t* offsets,
+                                int64_t* ray_out, int64_t* step_out, float* t0_out, float* t1_out) {
+  const Grid g{binaries, levels, res, coarse, coarse16};
   try {
     at::parallel_for(0, n_rays, 16, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
@@ -137,10 +146,10 @@ extern "C" int fields_march_f32(const float* origins, const float* directions, c
 
 extern "C" int fields_march_next_f32(const float* origins, const float* directions, const float* edges,
                                      const float* shift, const uint8_t* binaries, int64_t levels, int64_t res,
-                                     const uint8_t* coarse, const int64_t* rays, int64_t n_rays, int64_t* next,
-                                     const int64_t* end, int64_t k, int64_t* step_out, float* t0_out,
+                                     const uint8_t* coarse, const uint8_t* coarse16, const int64_t* rays,
+                                     int64_t n_rays, int64_t* next, const int64_t* end, int64_t k, int64_t* step_out, float* t0_out,
                                      float* t1_out, int64_t* n_out) {
-  const Grid g{binaries, levels, res, coarse};
+  const Grid g{binaries, levels, res, coarse, coarse16};
   try {
     at::parallel_for(0, n_rays, 16, [&](int64_t begin, int64_t stop_row) {
       for (int64_t a = begin; a < stop_row; ++a) {

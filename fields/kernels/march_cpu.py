@@ -31,10 +31,10 @@ def available() -> bool:
             return False
         p, i64 = ctypes.c_void_p, ctypes.c_int64
         fn = lib.fields_march_f32
-        fn.argtypes = [p, p, p, p, p, p, p, i64, i64, p, i64, p, p, p, p, p, p]
+        fn.argtypes = [p, p, p, p, p, p, p, i64, i64, p, p, i64, p, p, p, p, p, p]
         fn.restype = ctypes.c_int
         next_fn = lib.fields_march_next_f32
-        next_fn.argtypes = [p, p, p, p, p, i64, i64, p, p, i64, p, p, i64, p, p, p, p]
+        next_fn.argtypes = [p, p, p, p, p, i64, i64, p, p, p, i64, p, p, i64, p, p, p, p]
         next_fn.restype = ctypes.c_int
         pack_fn = lib.fields_pack_f32
         pack_fn.argtypes = [p, p, p, i64, i64, p, p, p, p, p, p, p, p]
@@ -60,6 +60,7 @@ def march(
     shift: torch.Tensor,
     binaries: torch.Tensor,
     blocks: torch.Tensor | None = None,
+    blocks16: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rays ``(R, 3)`` float32 with steps ``[first, first + count)`` of ``edges (K + 1,)`` jittered by
     ``shift (R,)``; ``binaries (L, res, res, res)`` bool -> packed ``ray_indices, steps (N,)`` int64 and
@@ -74,7 +75,7 @@ def march(
     shift = shift.to(torch.float32).contiguous()
     grid = binaries.contiguous().view(torch.uint8)
     levels, res, n = binaries.shape[0], binaries.shape[1], o.shape[0]
-    coarse = _blocks(blocks, binaries)
+    coarse, coarse16 = _blocks(blocks, binaries), _blocks(blocks16, binaries, 16)
     counts = torch.zeros(n, dtype=torch.int64)
 
     def call(offsets, rays, steps, t0, t1) -> None:
@@ -90,6 +91,7 @@ def march(
             levels,
             res,
             None if coarse is None else coarse.data_ptr(),
+            None if coarse16 is None else coarse16.data_ptr(),
             n,
             counts.data_ptr(),
             *ptr,
@@ -111,9 +113,9 @@ class Marcher:
     """Incremental marching for early ray termination: ``next_steps(rays, k)`` returns the next ``k``
     occupied steps of each listed ray from where it stopped. Rays ``(R, 3)`` float32 on the CPU, steps
     ``[first, first + count)`` of ``edges``, jitter ``shift (R,)``, ``binaries (L, res, res, res)`` bool and
-    optionally their 4x4x4 ``blocks`` (as in ``march``)."""
+    optionally their 4x4x4 ``blocks`` and 16x16x16 ``blocks16`` (as in ``march``)."""
 
-    def __init__(self, origins, directions, edges, first, count, shift, binaries, blocks=None):
+    def __init__(self, origins, directions, edges, first, count, shift, binaries, blocks=None, blocks16=None):
         if not available():
             raise RuntimeError("Marcher needs the built kernel (check available())")
         self.o, self.d = origins.contiguous(), directions.contiguous()
@@ -122,6 +124,7 @@ class Marcher:
         self.grid = binaries.contiguous().view(torch.uint8)
         self.levels, self.res = binaries.shape[0], binaries.shape[1]
         self.blocks = _blocks(blocks, binaries)
+        self.blocks16 = _blocks(blocks16, binaries, 16)
         self.next = first.to(torch.int64).clone().contiguous()
         self.end = (first + count).to(torch.int64).contiguous()
 
@@ -146,6 +149,7 @@ class Marcher:
             self.levels,
             self.res,
             None if self.blocks is None else self.blocks.data_ptr(),
+            None if self.blocks16 is None else self.blocks16.data_ptr(),
             rays.data_ptr(),
             a,
             self.next.data_ptr(),
@@ -194,14 +198,16 @@ class Marcher:
         return weights, shows, alive
 
 
-def _blocks(blocks: torch.Tensor | None, binaries: torch.Tensor) -> torch.Tensor | None:
-    """``blocks`` as the kernel reads them (uint8, contiguous), or ``None`` where they cannot be used: a
-    block must lie in one level (``res`` divisible by 16 with several levels, by 4 with one)."""
+def _blocks(blocks: torch.Tensor | None, binaries: torch.Tensor, side: int = 4) -> torch.Tensor | None:
+    """``blocks`` of ``side`` cells per axis as the kernel reads them (uint8, contiguous), or ``None`` where
+    they cannot be used: a block must lie in one level (``res`` divisible by ``4 * side`` with several levels,
+    by ``side`` with one)."""
     levels, res = binaries.shape[0], binaries.shape[1]
-    if blocks is None or res % (16 if levels > 1 else 4) != 0:
+    if blocks is None or res % (4 * side if levels > 1 else side) != 0:
         return None
-    if tuple(blocks.shape) != (levels, res // 4, res // 4, res // 4):
-        raise ValueError(f"blocks {tuple(blocks.shape)} do not match binaries {tuple(binaries.shape)}")
+    expected = (levels, res // side, res // side, res // side)
+    if tuple(blocks.shape) != expected:
+        raise ValueError(f"blocks {tuple(blocks.shape)} do not match binaries {tuple(binaries.shape)} (side {side})")
     return blocks.contiguous().view(torch.uint8)
 
 

@@ -156,7 +156,7 @@ class OccupancyGrid(nn.Module):
         edges, first, count, shift = ray_steps(origins, directions, self.occupied_aabb(), render_step_size,
                                                near_plane, far_plane, cone_angle, stratified, generator)
         if self.uses_cpp(origins):
-            steps = (edges, first, count, shift, self.binaries, self._blocks())
+            steps = (edges, first, count, shift, self.binaries, self._blocks(), self._blocks(16))
             if sigma_fn is not None and round_samples > 0:
                 marcher = march_cpu.Marcher(origins, directions, *steps)
                 return march_with_early_stop(
@@ -185,7 +185,7 @@ class OccupancyGrid(nn.Module):
 
         steps = ray_steps(origins, directions, self.occupied_aabb(), render_step_size, near_plane, far_plane,
                           cone_angle)
-        return Marcher(origins, directions, *steps, self.binaries, self._blocks())
+        return Marcher(origins, directions, *steps, self.binaries, self._blocks(), self._blocks(16))
 
     def uses_cpp(self, origins: torch.Tensor) -> bool:
         """Whether ``sampling`` of these rays runs the C++ marcher."""
@@ -219,10 +219,11 @@ class OccupancyGrid(nn.Module):
             self._mip_cache, self._mip_key = mips, key
         return self._mip_cache
 
-    def _blocks(self) -> torch.Tensor | None:
-        """4x4x4 blocks of cells (``_mips()[2]``, the C++ marcher crosses an empty one in one skip) or None."""
-        mips = self._mips()
-        return mips[2] if len(mips) > 2 else None
+    def _blocks(self, side: int = 4) -> torch.Tensor | None:
+        """Blocks of ``side`` (4 or 16) cells per axis (``_mips()[log2 side]``, the C++ marcher crosses an empty
+        one in one skip) or None."""
+        mips, m = self._mips(), side.bit_length() - 1
+        return mips[m] if len(mips) > m else None
 
     def _march(self, origins, directions, edges, first, count, shift, block):
         """The steps whose midpoint is in an occupied cell -> packed ``(ray, step number)`` sorted by both.

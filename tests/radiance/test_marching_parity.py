@@ -173,3 +173,33 @@ def test_cpp_block_skips_give_the_same_samples(levels, resolution):
             assert torch.equal(x, y)
     with pytest.raises(ValueError, match="blocks"):
         march_cpu.march(origins, directions, *steps, grid.binaries, blocks[:, :2])
+
+
+@pytest.mark.parametrize("levels,resolution", [(1, 64), (2, 64), (1, 32)])
+def test_cpp_wide_block_skips_give_the_same_samples(levels, resolution):
+    """Empty 16x16x16 blocks crossed in one skip too (wide empty space): the same samples as cell by cell."""
+    from fields.kernels import march_cpu
+    from fields.render.steps import ray_steps
+
+    if not march_cpu.available():
+        pytest.skip("the C++ marcher does not build here")
+    grid = random_grid(levels, resolution, seed=6)
+    grid.binaries[:, resolution // 2 :] = False  # half of every level empty: whole 16-blocks with nothing
+    grid.binaries[:, :, : resolution // 4] = False
+    blocks, wide = grid._blocks(), grid._blocks(16)
+    assert wide is not None and wide.shape == (levels, resolution // 16, resolution // 16, resolution // 16)
+    assert 0.1 < float(wide.float().mean()) < 0.9
+    origins, directions = random_rays(1500, levels, seed=7)
+    steps = ray_steps(origins, directions, grid.occupied_aabb(), math.sqrt(3) * 2 ** (levels - 1) / 400,
+                      stratified=True, generator=torch.Generator().manual_seed(8))
+    skipping = march_cpu.march(origins, directions, *steps, grid.binaries, blocks, wide)
+    cells_only = march_cpu.march(origins, directions, *steps, grid.binaries)
+    assert len(cells_only[0]) > 1000
+    for a, b in zip(skipping, cells_only):
+        assert torch.equal(a, b)
+    rays = torch.arange(len(origins))
+    a = march_cpu.Marcher(origins, directions, *steps, grid.binaries, blocks, wide)
+    b = march_cpu.Marcher(origins, directions, *steps, grid.binaries)
+    for k in (3, 8, 8, 50):
+        for x, y in zip(a.next_samples(rays, k), b.next_samples(rays, k)):
+            assert torch.equal(x, y)
