@@ -31,6 +31,9 @@ class CameraRefineSettings(StrictModel):
     camera_opt_delay: int = Field(100, ge=0, description="steps before the poses move (then as many to ramp up)")
     camera_opt_rot_l2: float = Field(1e-3, ge=0, description="penalty on the squared rotation vector")
     camera_opt_trans_l2: float = Field(1e-2, ge=0, description="penalty on the squared translation (unit frame)")
+    camera_opt_accumulate: int = Field(
+        1, ge=1, description="steps whose pose gradients are averaged into one update of the corrections (each "
+        "camera sees only batch / cameras rays a step: K steps give an update K times the rays)")
 
     @field_validator("camera_opt", mode="before")
     @classmethod

@@ -12,6 +12,10 @@ The L2 penalties are a weak pull towards the given poses; the gauge is projected
 ``coarse_to_fine_weights`` is BARF's coarse-to-fine for hash grids (the radiance task's
 ``render.camera_opt_coarse_to_fine``): with only the coarse levels in, the field is smooth and a pose error
 of a degree gives every ray of the camera a gradient of the same sign, instead of the noise of fine detail.
+
+``PoseGradientAverage`` (``render.camera_opt_accumulate`` K): the corrections' gradients are summed over K
+steps and applied as one averaged update, the field still updating every step. A camera's gradient then
+comes from K times the rays, so Adam's normalised step follows the pose error rather than the noise.
 """
 
 from __future__ import annotations
@@ -23,8 +27,6 @@ import torch
 
 from fields.render.view_settings import CameraRefineSettings  # noqa: F401  (render.camera_opt*)
 from fields.models.camera_optimizer import CameraOptimizer
-
-
 
 
 def build_camera_optimizer(settings: CameraRefineSettings, n_views: int, train: list[int],
@@ -79,3 +81,26 @@ def with_camera_schedule(setup: dict[str, Any], settings: CameraRefineSettings,
         group["lr"] = group.get("initial_lr", group["lr"])
     setup["lr_scheduler"]["scheduler"] = torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
     return setup
+
+
+class PoseGradientAverage:
+    """Called before each optimiser step with the corrections' parameters: every ``k``-th step (by ``step``,
+    0-based) their gradients become the mean of the last ``k`` steps'; on the others they are cleared to
+    ``None``, so Adam skips them (no step, no moment update). ``k`` 1: nothing changes."""
+
+    def __init__(self) -> None:
+        self.sums: dict[torch.Tensor, torch.Tensor] = {}
+
+    def __call__(self, params, step: int, k: int) -> None:
+        if k <= 1:
+            return
+        params = [p for p in params if p.grad is not None]
+        for p in params:
+            total = self.sums.get(p)
+            if total is None:
+                self.sums[p] = p.grad.detach().clone()
+            else:
+                total.add_(p.grad)
+        due = (step + 1) % k == 0
+        for p in params:
+            p.grad = self.sums.pop(p) / k if due else None

@@ -23,6 +23,7 @@ from fields.io import save_image, to_uint8, write_point_cloud, write_video
 from fields.io.panels import comparison
 from fields.io.progress import track
 from fields.models.camera_optimizer import CameraOptimizer
+from fields.tasks.camera_refine import PoseGradientAverage
 from fields.modules import eval_mode
 from fields.render.camera_paths import orbit_path, path_cameras, spiral_path
 from fields.render.cameras import Cameras, generate_rays, image_rays
@@ -47,6 +48,7 @@ class MultiViewTask(FieldTask):
         # out of __dict__, so a class attribute would hide them) and the world length of their translation unit
         self.camera_opt: Optional[CameraOptimizer] = None
         self.camera_scale = 1.0
+        self._pose_gradients = PoseGradientAverage()  # render.camera_opt_accumulate
         self.views = load_views(scene.data)
         self.cameras: Cameras = self.views.cameras
         self.transform = SceneTransform.from_aabb(self.views.aabb)
@@ -73,6 +75,11 @@ class MultiViewTask(FieldTask):
         if self.scene.train.max_time:
             progress = max(progress, float(self.train_seconds) / self.scene.train.max_time)
         return min(progress, 1.0)
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.camera_opt is not None:
+            self._pose_gradients(self.camera_opt.parameters(), int(self.global_step),
+                                 getattr(self.scene.render, "camera_opt_accumulate", 1))
 
     @torch.no_grad()
     def refined_cameras(self) -> Cameras:

@@ -97,6 +97,28 @@ def test_camera_schedule_waits_ramps_and_decays():
     assert math.isclose(factor(199), 0.01**0.199, rel_tol=1e-6)  # ramped up, on the decay
 
 
+def test_pose_gradients_averaged_over_k_steps_move_the_poses_once():
+    from fields.tasks.camera_refine import PoseGradientAverage
+
+    pose = torch.nn.Parameter(torch.zeros(4, 6))
+    optimizer = torch.optim.Adam([pose], lr=0.1)
+    average, grads = PoseGradientAverage(), [torch.randn(4, 6) for _ in range(6)]
+    for step, grad in enumerate(grads):
+        pose.grad = grad.clone()
+        average([pose], step, 3)
+        before = pose.detach().clone()
+        optimizer.step()
+        if step % 3 == 2:  # the mean of the three steps' gradients, one Adam step
+            assert torch.allclose(pose.grad, torch.stack(grads[step - 2 : step + 1]).mean(0))
+            assert not torch.equal(pose.detach(), before)
+        else:  # skipped: no step and no moment update
+            assert pose.grad is None and torch.equal(pose.detach(), before)
+    assert optimizer.state[pose]["step"] == 2
+    pose.grad = torch.ones(4, 6)
+    average([pose], 7, 1)  # k 1: untouched
+    assert torch.equal(pose.grad, torch.ones(4, 6))
+
+
 def test_coarse_to_fine_window_fades_levels_in_and_ends():
     from fields.tasks.camera_refine import coarse_to_fine_weights
 

@@ -39,6 +39,26 @@ def test_capture_recipe_runs_every_part(capture, tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["test_appearance"] == metrics["test_appearance"]
 
 
+def test_pose_gradients_averaged_in_a_fit(capture, tmp_path, monkeypatch):
+    """``render.camera_opt_accumulate``: the corrections take an optimiser step only every K-th step."""
+    from fields.tasks.camera_refine import PoseGradientAverage
+
+    due = []
+    original = PoseGradientAverage.__call__
+
+    def spy(self, params, step, k):
+        params = list(params)
+        original(self, params, step, k)
+        due.append(any(p.grad is not None for p in params))
+
+    monkeypatch.setattr(PoseGradientAverage, "__call__", spy)
+    scene = load_scene(str(CONFIG), [f"data.path={capture}", f"output.dir={tmp_path}", "train.steps=8",
+                                     "render.camera_opt_delay=0", "render.camera_opt_accumulate=4", *SMALL])
+    _, metrics = fit(scene, scene_name="capture")
+    assert due == [False, False, False, True] * 2
+    assert 0 < metrics["camera_correction_deg"] < 1.0
+
+
 def mean_image_psnr(folder: Path, every: int = 8) -> float:
     """Test PSNR of predicting every held-out view by the mean training image: what a field that learned
     no geometry (a blur of sky over ground) reaches on this capture (about 17.8 dB at 80x60)."""
