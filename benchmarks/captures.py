@@ -115,6 +115,7 @@ def scene_fits(scene: str, folder: Path, work: Path, sfm_ok: bool, args) -> list
 
     budget = {"steps": args.steps} if args.steps else {"minutes": args.fit_minutes}
     quick, splat_quick = (QUICK_RADIANCE, QUICK_SPLAT) if args.quick else ([], [])
+    quick = [*quick, *args.set]  # the radiance fits' overrides (candidates of the capture recipe)
     runs, rows = work / scene / "runs", []
 
     def add(name, *row_args, **row_kwargs) -> None:
@@ -152,6 +153,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-fits", action="store_true")
     parser.add_argument("--fits", default=",".join(FITS),
                         help=f"comma-separated runs of each scene (default all): {', '.join(FITS)}")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="overrides of configs/radiance/capture.yaml for every radiance fit")
     parser.add_argument("--perturb-deg", type=float, default=1.0)
     parser.add_argument("--perturb-extent", type=float, default=0.02)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")

@@ -56,12 +56,12 @@ def test_radiance_refinement_holds_true_poses_and_repairs_perturbed_ones(capture
     true = np.array([f["c2w"] for f in json.loads((capture / "truth.json").read_text())["frames"]])
     noisy = perturb_transforms(capture, tmp_path / "noisy", 1.0, 0.02)
     results = {}
-    for name, data in (("true", capture), ("noisy", noisy)):
+    for name, data in (("true-poses", capture), ("noisy", noisy)):
         scene = load_scene(str(CAPTURE), [f"data.path={data}", f"output.dir={tmp_path}", f"output.name={name}",
                                           "train.steps=500", *SMALL])
         run_dir, _ = fit(scene, scene_name=name)
         results[name] = errors(load_run(run_dir)[1], true)
-    given, refined = results["true"]
+    given, refined = results["true-poses"]
     assert given.rotation_mean_deg < 1e-3 and refined.rotation_mean_deg < 0.1, refined
     assert refined.position_mean < 0.005, refined
     given, refined = results["noisy"]
