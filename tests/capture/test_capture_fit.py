@@ -32,7 +32,7 @@ def capture(tmp_path_factory) -> Path:
 def test_capture_recipe_runs_every_part(capture, tmp_path):
     """A few steps: contraction, proposal rounds, appearance codes and pose corrections all take part."""
     scene = load_scene(str(CONFIG), [f"data.path={capture}", f"output.dir={tmp_path}", "train.steps=6",
-                                     "render.camera_opt_delay=2", *SMALL])
+                                     "render.camera_opt_delay=2", "render.camera_opt_accumulate=2", *SMALL])
     run_dir, metrics = fit(scene, scene_name="capture")
     assert metrics["steps"] == 6 and metrics["test_appearance"].startswith("mean")
     assert 0 < metrics["camera_correction_deg"] < 1.0
