@@ -61,6 +61,19 @@ def quat_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
                         aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw), -1)
 
 
+def correct_rays(origins: torch.Tensor, directions: torch.Tensor, adj: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rays ``(B, 3)`` and their cameras' corrections ``adj (B, 6)`` -> ``(o + tau, exp(omega) d)``."""
+    d = (so3_exp(adj[:, :3]).to(directions) @ directions[:, :, None])[:, :, 0]
+    return origins + adj[:, 3:].to(origins), d / d.norm(dim=-1, keepdim=True)
+
+
+def correct_c2w(c2w: torch.Tensor, adj: torch.Tensor, scale: float) -> torch.Tensor:
+    """Poses ``(m, 3, 4)`` and corrections ``(m, 6)`` -> ``R' = exp(omega) R``, ``t' = t + scale tau``."""
+    adj = adj.to(c2w)
+    return torch.cat((so3_exp(adj[:, :3]) @ c2w[:, :, :3], c2w[:, :, 3:] + scale * adj[:, 3:, None]), -1)
+
+
 class CameraOptimizer(nn.Module):
     """``n_cameras`` SO3xR3 corrections: ``pose_adjustment (n, 6)`` = (rotation vector, translation).
 
@@ -95,10 +108,7 @@ class CameraOptimizer(nn.Module):
     def apply(self, origins: torch.Tensor, directions: torch.Tensor, cameras: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """Rays ``(B, 3)`` of cameras ``(B,)`` -> corrected origins and unit directions ``(B, 3)``."""
-        adj = self.corrections()[cameras.to(self.pose_adjustment.device)]
-        rotation = so3_exp(adj[:, :3]).to(directions)
-        d = (rotation @ directions[:, :, None])[:, :, 0]
-        return origins + adj[:, 3:].to(origins), d / d.norm(dim=-1, keepdim=True)
+        return correct_rays(origins, directions, self.corrections()[cameras.to(self.pose_adjustment.device)])
 
     def corrected_c2w(self, c2w: torch.Tensor, scale: float, index: Optional[torch.Tensor] = None) -> torch.Tensor:
         """World poses ``(m, 3, 4)`` of cameras ``index`` (default all) -> corrected poses ``(m, 3, 4)``:
@@ -107,9 +117,7 @@ class CameraOptimizer(nn.Module):
         adj = self.corrections()
         if index is not None:
             adj = adj[index.to(adj.device)]
-        adj = adj.to(c2w)
-        rotation = so3_exp(adj[:, :3]) @ c2w[:, :, :3]
-        return torch.cat((rotation, c2w[:, :, 3:] + scale * adj[:, 3:, None]), -1)
+        return correct_c2w(c2w, adj, scale)
 
     def penalty(self) -> torch.Tensor:
         adj = self.corrections()

@@ -69,6 +69,9 @@ class RadianceRender(ViewRenderConfig, CameraRefineSettings):
         description="with camera_opt: the share of the run over which the field's finer hash-grid levels fade in "
         "(BARF's coarse-to-fine: a smooth field first, so 1-degree pose errors get a consistent gradient); 0 off",
     )
+    eval_pose_align: int = Field(
+        0, ge=0, description="steps of test-time pose alignment before scoring the held-out views (BARF's protocol "
+        "for refined cameras, whose frame is not the given poses'): metrics gain psnr_aligned and ssim_aligned; 0 off")
     view_early_stop_eps: float = Field(
         0.01,
         ge=0,

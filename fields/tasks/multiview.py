@@ -9,6 +9,7 @@ field, ``render_rays`` and the loss.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -30,6 +31,7 @@ from fields.render.cameras import Cameras, generate_rays, image_rays
 from fields.render.rays import Rays, SceneTransform
 from fields.render.volume_rendering import RenderOutput
 from fields.tasks.base import FieldTask
+from fields.tasks.held_out_align import aligned_cameras, align_views
 from fields.tasks.view_exports import export_cameras, export_rendered_points, export_tsdf_mesh
 
 if TYPE_CHECKING:
@@ -171,18 +173,29 @@ class MultiViewTask(FieldTask):
     def evaluate(self) -> dict[str, float]:
         """PSNR and SSIM over the test views, each rendered once: the renders of the first
         ``render.save_test_views`` are kept for ``write_outputs`` (until the field changes)."""
-        psnrs, ssims, kept = [], [], {}
+        scores, kept = {"psnr": [], "ssim": []}, {}
         keep = set(self.views.test[: self.scene.render.save_test_views])
+        metrics: dict[str, float] = {}
+        passes = [("", self.cameras)]
+        align_steps = getattr(self.scene.render, "eval_pose_align", 0)
+        if align_steps and self.views.test:  # BARF's protocol (held_out_align.py); the given poses are scored too
+            corrections = align_views(self, self.views.test, align_steps,
+                                      progress=lambda steps: self._progress(steps, "aligning test views' poses"))
+            passes.append(("_aligned", aligned_cameras(self, self.views.test, corrections)))
+            scores.update(psnr_aligned=[], ssim_aligned=[])
+            metrics["test_pose_alignment_deg"] = float(corrections[:, :3].norm(dim=-1).mean()) * 180 / math.pi
         for index in self._progress(self.views.test, "evaluating test views"):
-            out = self.render_view(self.cameras, index)
-            target = self.test_target(index)
-            p, t = out["rgb"].permute(2, 0, 1)[None], target.permute(2, 0, 1)[None]
-            psnrs.append(float(peak_signal_noise_ratio(p, t, data_range=1.0)))
-            ssims.append(float(structural_similarity_index_measure(p, t, data_range=1.0)))
-            if index in keep:
-                kept[index] = out
+            target = self.test_target(index).permute(2, 0, 1)[None]
+            for suffix, cameras in passes:
+                out = self.render_view(cameras, index)
+                p = out["rgb"].permute(2, 0, 1)[None]
+                scores["psnr" + suffix].append(float(peak_signal_noise_ratio(p, target, data_range=1.0)))
+                scores["ssim" + suffix].append(float(structural_similarity_index_measure(p, target, data_range=1.0)))
+                if index in keep and not suffix:
+                    kept[index] = out
         self._kept_renders = (self._field_state(), kept)
-        return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "test_views": len(psnrs)}
+        metrics.update({key: float(np.mean(values)) for key, values in scores.items()}, test_views=len(self.views.test))
+        return metrics
 
     def _field_state(self) -> tuple:
         """Changes whenever training changes the parameters (in-place updates bump a tensor's version)."""

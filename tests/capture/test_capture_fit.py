@@ -16,7 +16,8 @@ from fields.engine.run import fit
 pytestmark = pytest.mark.skipif(shutil.which("povray") is None, reason="needs POV-Ray (apt-get install povray)")
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "radiance" / "capture.yaml"
 SMALL = ["train.batch_size=256", "train.progress=false", "model.encoder.log2_hashmap_size=15",
-         "model.encoder.max_resolution=512", "render.proposal_samples=[64, 32]", "render.n_samples=24"]
+         "model.encoder.max_resolution=512", "render.proposal_samples=[64, 32]", "render.n_samples=24",
+         "render.eval_pose_align=3"]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def test_capture_recipe_runs_every_part(capture, tmp_path):
     run_dir, metrics = fit(scene, scene_name="capture")
     assert metrics["steps"] == 6 and metrics["test_appearance"].startswith("mean")
     assert 0 < metrics["camera_correction_deg"] < 1.0
+    assert 0 < metrics["test_pose_alignment_deg"] < 1.0 and 5 < metrics["psnr_aligned"] < 60  # BARF's protocol ran
     assert json.loads((run_dir / "metrics.json").read_text())["test_appearance"] == metrics["test_appearance"]
 
 

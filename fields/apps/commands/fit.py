@@ -69,6 +69,8 @@ def fit(
         run_dir, metrics = fit_scene(cfg, run_dir, scene_name=name, resume=resume is not None, callbacks=callbacks)
         out.print(metrics_table(metrics, f"{cfg.task} fit"))
         summary = f"PSNR {metrics['psnr']:.2f} dB, " if "psnr" in metrics else ""
+        summary += (f"{metrics['psnr_aligned']:.2f} dB with the test poses aligned, "
+                    if "psnr_aligned" in metrics else "")
         summary += f"IoU {metrics['iou']:.4f}, " if "iou" in metrics else ""
         out.print(f"{summary}outputs in {run_dir}", highlight=False)
         if viewer is not None:
