@@ -23,7 +23,9 @@ def render_transmittance_from_density(t_starts: torch.Tensor, t_ends: torch.Tens
     fast = _triton_weights(t_starts, t_ends, sigmas, ray_indices)
     if fast is not None:
         return fast[1], fast[2]
-    sigma_delta = sigmas * (t_ends - t_starts)
+    # capped: a density overflowing to inf made cumsum(x) - x give inf - inf = NaN (a 20-minute capture fit
+    # diverged so); past ~104 exp(-x) is 0 in float32 and so is its gradient, so the cap changes no value
+    sigma_delta = (sigmas * (t_ends - t_starts)).clamp(max=1e4)
     transmittance = torch.exp(-exclusive_sum(sigma_delta, ray_indices))
     return transmittance, 1.0 - torch.exp(-sigma_delta)
 

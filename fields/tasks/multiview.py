@@ -51,6 +51,7 @@ class MultiViewTask(FieldTask):
         self.camera_opt: Optional[CameraOptimizer] = None
         self.camera_scale = 1.0
         self._pose_gradients = PoseGradientAverage()  # render.camera_opt_accumulate
+        self.skipped_steps = 0  # optimiser steps dropped for non-finite gradients (on_before_optimizer_step)
         self.views = load_views(scene.data)
         self.cameras: Cameras = self.views.cameras
         self.transform = SceneTransform.from_aabb(self.views.aabb)
@@ -79,6 +80,16 @@ class MultiViewTask(FieldTask):
         return min(progress, 1.0)
 
     def on_before_optimizer_step(self, optimizer) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if grads and not bool(torch.isfinite(torch.stack([g.sum() for g in grads])).all()):
+            # one bad batch must not poison the parameters: drop the step (Adam skips parameters without .grad)
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    p.grad = None
+            self.skipped_steps += 1
+            log.warning("step %d: loss or gradients not finite; step skipped (%d so far)", int(self.global_step),
+                        self.skipped_steps)
+            return
         if self.camera_opt is not None:
             self._pose_gradients(self.camera_opt.parameters(), int(self.global_step),
                                  getattr(self.scene.render, "camera_opt_accumulate", 1))
@@ -171,7 +182,8 @@ class MultiViewTask(FieldTask):
         )
 
     def evaluate(self) -> dict[str, float]:
-        """PSNR and SSIM over the test views, each rendered once: the renders of the first
+        """PSNR and SSIM over the test views, each rendered once (twice with ``render.eval_pose_align``: at the
+        given and at the aligned poses): the renders of the first
         ``render.save_test_views`` are kept for ``write_outputs`` (until the field changes)."""
         scores, kept = {"psnr": [], "ssim": []}, {}
         keep = set(self.views.test[: self.scene.render.save_test_views])
@@ -195,6 +207,8 @@ class MultiViewTask(FieldTask):
                     kept[index] = out
         self._kept_renders = (self._field_state(), kept)
         metrics.update({key: float(np.mean(values)) for key, values in scores.items()}, test_views=len(self.views.test))
+        if self.skipped_steps:
+            metrics["skipped_steps"] = self.skipped_steps
         return metrics
 
     def _field_state(self) -> tuple:

@@ -139,3 +139,15 @@ def test_proposal_fields_train_on_nerfacto_schedule_and_only_propose_in_between(
     for update in (True, False):
         _, rounds = sampler.sampling([lambda t0, t1: weight * (t0 + t1)], near, far, update=update)
         assert rounds[0][1].requires_grad == update
+
+
+def test_an_overflowing_density_gives_an_opaque_sample_not_nan():
+    """A density of inf (trunc-exp overflow) made ``cumsum(x) - x`` give ``inf - inf``: NaN weights and loss."""
+    sigmas = torch.tensor([[0.5, float("inf"), 2.0, 1.0], [0.1, 0.2, 0.3, 0.4]], requires_grad=True)
+    t = torch.linspace(0.0, 4.0, 5).expand(2, 5)
+    weights, transmittance, _ = render_weights_from_density(t[:, :-1], t[:, 1:], sigmas)
+    assert torch.isfinite(weights).all() and torch.isfinite(transmittance).all()
+    assert torch.allclose(weights[0, 1], torch.exp(torch.tensor(-0.5)))  # it takes all the light left
+    assert weights[0, 2:].abs().max() == 0
+    weights.sum().backward()
+    assert torch.isfinite(sigmas.grad[1]).all()

@@ -127,3 +127,20 @@ def test_neus_recovers_the_sphere(sphere_scene, tmp_path):
     # within 4% of the sphere's radius (the scene box is 3 units wide: about 2 voxels of the mesh grid)
     assert abs(np.median(radius) - SPHERE_RADIUS) < 0.04 * SPHERE_RADIUS * 3, np.median(radius)
     assert np.percentile(np.abs(radius - SPHERE_RADIUS), 90) < 0.1
+
+
+def test_a_step_with_non_finite_gradients_is_skipped(objects_scene, tmp_path, monkeypatch):
+    """One poisoned batch (a NaN loss) must not turn the parameters into NaN: the step is dropped and counted."""
+    from fields.tasks.radiance import RadianceTask
+
+    original = RadianceTask.training_step
+
+    def poisoned(self, batch, batch_idx):
+        loss = original(self, batch, batch_idx)
+        return loss * float("nan") if int(self.global_step) == 5 else loss
+
+    monkeypatch.setattr(RadianceTask, "training_step", poisoned)
+    config = radiance_scene(objects_scene, tmp_path, mesh_resolution=0, save_test_views=0)
+    config["train"]["steps"] = 12
+    _, metrics = fit(scene_from_dict(config), tmp_path / "nan")
+    assert metrics["skipped_steps"] == 1 and np.isfinite(metrics["psnr"])
