@@ -32,6 +32,7 @@ from fields.render.rays import Rays, SceneTransform
 from fields.render.volume_rendering import RenderOutput
 from fields.tasks.base import FieldTask
 from fields.tasks.held_out_align import aligned_cameras, align_views
+from fields.tasks.step_guard import NonFiniteStepGuard
 from fields.tasks.view_exports import export_cameras, export_rendered_points, export_tsdf_mesh
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class MultiViewTask(FieldTask):
         self.camera_opt: Optional[CameraOptimizer] = None
         self.camera_scale = 1.0
         self._pose_gradients = PoseGradientAverage()  # render.camera_opt_accumulate
-        self.skipped_steps = 0  # optimiser steps dropped for non-finite gradients (on_before_optimizer_step)
+        self._step_guard = NonFiniteStepGuard()
         self.views = load_views(scene.data)
         self.cameras: Cameras = self.views.cameras
         self.transform = SceneTransform.from_aabb(self.views.aabb)
@@ -80,15 +81,7 @@ class MultiViewTask(FieldTask):
         return min(progress, 1.0)
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if grads and not bool(torch.isfinite(torch.stack([g.sum() for g in grads])).all()):
-            # one bad batch must not poison the parameters: drop the step (Adam skips parameters without .grad)
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    p.grad = None
-            self.skipped_steps += 1
-            log.warning("step %d: loss or gradients not finite; step skipped (%d so far)", int(self.global_step),
-                        self.skipped_steps)
+        if self._step_guard(optimizer, int(self.global_step)):  # non-finite gradients: step dropped
             return
         if self.camera_opt is not None:
             self._pose_gradients(self.camera_opt.parameters(), int(self.global_step),
@@ -207,8 +200,8 @@ class MultiViewTask(FieldTask):
                     kept[index] = out
         self._kept_renders = (self._field_state(), kept)
         metrics.update({key: float(np.mean(values)) for key, values in scores.items()}, test_views=len(self.views.test))
-        if self.skipped_steps:
-            metrics["skipped_steps"] = self.skipped_steps
+        if self._step_guard.skipped:
+            metrics["skipped_steps"] = self._step_guard.skipped
         return metrics
 
     def _field_state(self) -> tuple:

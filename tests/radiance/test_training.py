@@ -144,3 +144,18 @@ def test_a_step_with_non_finite_gradients_is_skipped(objects_scene, tmp_path, mo
     config["train"]["steps"] = 12
     _, metrics = fit(scene_from_dict(config), tmp_path / "nan")
     assert metrics["skipped_steps"] == 1 and np.isfinite(metrics["psnr"])
+
+
+def test_a_run_whose_steps_stay_non_finite_stops_with_one_line(objects_scene, tmp_path, monkeypatch):
+    from fields.tasks.radiance import RadianceTask
+
+    original = RadianceTask.training_step
+
+    def poisoned(self, batch, batch_idx):
+        return original(self, batch, batch_idx) * (float("nan") if self.global_step >= 3 else 1.0)
+
+    monkeypatch.setattr(RadianceTask, "training_step", poisoned)
+    config = radiance_scene(objects_scene, tmp_path, mesh_resolution=0, save_test_views=0)
+    config["train"]["steps"] = 200
+    with pytest.raises(UserError, match="50 steps in a row"):
+        fit(scene_from_dict(config), tmp_path / "diverged")
