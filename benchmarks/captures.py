@@ -15,8 +15,10 @@ a fraction of the extent of the true camera centres), reprojection error, second
 the SfM poses with the L-infinity contraction, with the bounded box (``render.contraction=none``) and as
 splats from the SfM points (``configs/splat/colmap.yaml``); on the true poses without and with pose
 refinement (its drift), and on poses perturbed by ``--perturb-deg`` degrees and ``--perturb-extent`` of the
-extent (training views only) without and with it; refined runs report their training cameras' errors
-against the truth before and after. CPU timings move with the machine's load: report it too.
+extent (training views only) without and with it, and (``perturbed-ba``) on those perturbed poses after
+``fields process poses`` (feature tracks and bundle adjustment from the given poses), with the recipe's
+refinement; refined runs report their training cameras' errors against the truth before and after.
+CPU timings move with the machine's load: report it too.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ SPLAT = ROOT / "configs" / "splat" / "colmap.yaml"
 # --quick: a small field and batch, so that every row runs in a minute or two on a busy 2-core CPU
 QUICK_RADIANCE = ["train.batch_size=512", "model.encoder.log2_hashmap_size=16", "model.encoder.max_resolution=1024",
                   "render.proposal_samples=[96, 48]", "render.n_samples=32", "render.camera_opt_delay=20"]
-FITS = ("sfm-contracted", "sfm-bounded", "sfm-splat", "true-poses", "true-refined", "perturbed", "perturbed-refined")
+FITS = ("sfm-contracted", "sfm-bounded", "sfm-splat", "true-poses", "true-refined", "perturbed", "perturbed-refined",
+        "perturbed-ba")
 QUICK_SPLAT = ["render.strategy.refine_start=100", "render.strategy.refine_every=50",
                "render.strategy.reset_every=3000", "model.sh_increase_every=200"]
 
@@ -138,6 +141,12 @@ def scene_fits(scene: str, folder: Path, work: Path, sfm_ok: bool, args) -> list
     noisy = perturb_transforms(folder, work / scene / "perturbed", args.perturb_deg, args.perturb_extent)
     add("perturbed", noisy, [*quick, "render.camera_opt=off"], budget, runs)
     add("perturbed-refined", noisy, quick, budget, runs, truth=truth)
+    if "perturbed-ba" in args.fits:
+        from fields.datasets.capture.process import process_posed
+
+        adjusted = process_posed(noisy, work / scene / "perturbed-ba", overwrite=True)
+        print({"scene": scene, "process poses": adjusted.poses, "seconds": adjusted.seconds}, flush=True)
+        add("perturbed-ba", work / scene / "perturbed-ba", quick, budget, runs, truth=truth)
     return rows
 
 

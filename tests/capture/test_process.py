@@ -80,7 +80,7 @@ def test_every_stage_reports_progress_and_one_camera_is_shared(capture, tmp_path
     import pycolmap
 
     from fields.datasets.capture.process import process_capture
-    from fields.datasets.capture.sfm import sequential_pairs
+    from fields.datasets.capture.matching import sequential_pairs
 
     photos = tmp_path / "photos"
     photos.mkdir()

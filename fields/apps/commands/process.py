@@ -11,7 +11,8 @@ from fields.apps.commands.common import console, guard, out
 from fields.errors import UserError
 
 process_app = typer.Typer(no_args_is_help=True,
-                          help="Reconstruct cameras from photos or a video (structure from motion).")
+                          help="Reconstruct cameras from photos or a video (structure from motion), "
+                               "or refine the poses of a posed capture.")
 _FRAMES = typer.Option(150, "--frames", min=2, help="Video: frames to keep (the sharpest of each even neighbourhood).")
 _MAX_SIZE = typer.Option(None, "--max-size", min=16, help="Downscale frames so the longer side is at most this.")
 _MATCHING = typer.Option("auto", "--matching", help="auto, sequential (videos) or exhaustive (small photo sets).")
@@ -51,3 +52,15 @@ def process_video(
 ) -> None:
     """A video -> the sharpest frames, undistorted, with a COLMAP model and transforms.json."""
     _process("video", video, output, frames, max_size, matching, overwrite)
+
+
+@process_app.command("poses")
+def process_poses(
+    data: Path = typer.Argument(..., help="A capture with poses: a folder with transforms.json, a COLMAP model "
+                                          "or poses_bounds.npy (one pinhole camera)."),
+    output: Path = typer.Argument(..., help="Output folder (images, sparse/0, transforms.json)."),
+    max_size: Optional[int] = _MAX_SIZE, matching: str = _MATCHING, overwrite: bool = _OVERWRITE,
+) -> None:
+    """Given poses (a phone's tracking, a rig) -> the same views with the poses refined by feature tracks and
+    bundle adjustment, in the frame and scale of the given ones."""
+    _process("poses", data, output, 0, max_size, matching, overwrite)

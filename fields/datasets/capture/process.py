@@ -8,6 +8,9 @@ failed or interrupted run never leaves a half-written result under the output na
     OUT/transforms.json  the same cameras in the nerfstudio / instant-ngp layout
     OUT/sparse_pc.ply    the sparse points
     OUT/capture.json     the processing summary
+
+``process_posed`` starts from a capture that has poses (transforms.json, COLMAP or LLFF) and refines them
+by feature tracks and bundle adjustment (``pose_refine``); its output has the same layout.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
+import numpy as np
+
 from fields.datasets.capture.frames import copy_images, extract_video_frames, list_images
+from fields.datasets.capture.pose_refine import refine_poses
 from fields.datasets.capture.sfm import Matching, SfmResult, import_pycolmap, run_sfm
 from fields.datasets.capture.writers import write_points_ply, write_transforms
 from fields.errors import UserError
@@ -38,6 +44,7 @@ class CaptureSummary:
     n_points: int
     mean_reprojection_error: float
     seconds: dict[str, float]
+    poses: Optional[dict] = None  # process_posed: rounds, and the change from the given poses
 
     @classmethod
     def of(cls, source: str, sfm: SfmResult, seconds: dict[str, float]) -> "CaptureSummary":
@@ -60,6 +67,20 @@ def _publish(built: Path, out: Path) -> None:
     built.rename(out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _finish(model, result: Path, out: Path, summary: CaptureSummary,
+            stage: Optional[Callable[[str], None]]) -> CaptureSummary:
+    """Write ``transforms.json``, the points and the summary of ``model`` into ``result``; publish it as ``out``."""
+    start = time.perf_counter()
+    if stage:
+        stage("writing")
+    write_transforms(model, result / "transforms.json")
+    write_points_ply(model, result / "sparse_pc.ply")
+    summary.seconds["writing"] = time.perf_counter() - start
+    atomic_write_text(result / SUMMARY_NAME, json.dumps(asdict(summary), indent=1))
+    _publish(result, out)
+    return summary
 
 
 def process_capture(kind: Literal["images", "video"], source: Path, out: Path, frames: int = 150,
@@ -93,19 +114,76 @@ def process_capture(kind: Literal["images", "video"], source: Path, out: Path, f
         except UserError as err:
             raise UserError(f"{source}: {err}") from None
         seconds.update(sfm.seconds)
-        start = time.perf_counter()
-        if stage:
-            stage("writing")
         import pycolmap
 
         model = pycolmap.Reconstruction(result / "sparse" / "0")
-        write_transforms(model, result / "transforms.json")
-        write_points_ply(model, result / "sparse_pc.ply")
-        seconds["writing"] = time.perf_counter() - start
-        summary = CaptureSummary.of(str(source), sfm, seconds)
-        atomic_write_text(result / SUMMARY_NAME, json.dumps(asdict(summary), indent=1))
-        _publish(result, out)
-        return summary
+        return _finish(model, result, out, CaptureSummary.of(str(source), sfm, seconds), stage)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp)
+
+
+def _posed_views(source: Path, max_size: Optional[int]):
+    """The views of a posed capture (any format ``fields fit`` reads), downscaled to ``max_size``; one
+    undistorted pinhole camera is required."""
+    import torch
+
+    from fields.datasets.scene_data import PosedViewsData
+    from fields.datasets.views import load_views
+
+    views = load_views(PosedViewsData(path=str(source)))
+    cameras = views.cameras
+    if max_size and max(cameras.width, cameras.height) > max_size:
+        views = views.downscaled(max(cameras.width, cameras.height) / max_size)
+        cameras = views.cameras
+    intrinsics = torch.stack([cameras.fx, cameras.fy, cameras.cx, cameras.cy], 1).double()
+    if not torch.allclose(intrinsics, intrinsics[:1].expand_as(intrinsics), rtol=1e-6, atol=1e-6):
+        raise UserError(f"{source}: the views have different intrinsics; `fields process poses` needs one camera")
+    if cameras.distortion is not None and bool(cameras.distortion.abs().max() > 0):
+        raise UserError(f"{source}: the camera has lens distortion; undistort the images first "
+                        "(or reconstruct them with `fields process images`)")
+    return views, tuple(float(v) for v in intrinsics[0])
+
+
+def process_posed(source: Path, out: Path, max_size: Optional[int] = None, matching: Matching = "auto",
+                  overwrite: bool = False, stage: Optional[Callable[[str], None]] = None,
+                  progress: Optional[Callable[[int, int], None]] = None) -> CaptureSummary:
+    """A capture with poses -> the same views with the poses refined (``pose_refine``); -> the summary."""
+    import imageio.v3 as iio
+
+    source, out = Path(source), Path(out)
+    _check_output(out, overwrite)
+    import_pycolmap()
+    if stage:
+        stage("frames")
+    start = time.perf_counter()
+    views, intrinsics = _posed_views(source, max_size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+    try:
+        result = tmp / "result"
+        (result / "images").mkdir(parents=True)
+        names = [f"frame_{i:05d}.png" for i in range(len(views.images))]  # the given order sorts the same
+        for i, name in enumerate(names):
+            iio.imwrite(result / "images" / name, views.images[i].numpy())
+            if progress:
+                progress(i + 1, len(names))
+        seconds = {"frames": time.perf_counter() - start}
+        c2w = views.cameras.to_opencv().c2w.double().numpy()
+        c2w = np.concatenate([c2w, np.tile([[[0.0, 0.0, 0.0, 1.0]]], (len(c2w), 1, 1))], 1)
+        try:
+            model, refined = refine_poses(result / "images", names, c2w, intrinsics, tmp / "work", matching,
+                                          stage=stage, progress=progress)
+        except UserError as err:
+            raise UserError(f"{source}: {err}") from None
+        seconds.update(refined.seconds)
+        (result / "sparse" / "0").mkdir(parents=True)
+        model.write(result / "sparse" / "0")
+        poses = {"rounds": refined.rounds, "rotation_change_deg": refined.rotation_change_deg,
+                 "position_change_of_extent": refined.position_change}
+        summary = CaptureSummary(str(source), refined.n_images, refined.n_refined, refined.n_points,
+                                 refined.mean_reprojection_error, seconds, poses)
+        return _finish(model, result, out, summary, stage)
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)

@@ -1,10 +1,8 @@
 """Structure from motion with pycolmap: SIFT features, matching, incremental mapping, bundle adjustment and
 undistortion to pinhole images.
 
-Matching: ``sequential`` (each frame against its ``overlap`` successors plus a quadratic tail; videos),
-``exhaustive`` (every pair; small photo sets), or ``auto`` (exhaustive up to 100 images). The pairs are
-listed here and matched in chunks (``match_image_pairs``), and features are extracted in chunks, so the
-display advances per chunk; mapping reports each registered frame through pycolmap's callbacks. One shared
+Features and matching (``matching``: sequential for videos, exhaustive for small photo sets) advance the
+display per chunk; mapping reports each registered frame through pycolmap's callbacks. One shared
 camera (a video, or a photo set from one camera setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's
 extra parameters made initial pairs diverge on the generated captures), refined during
 mapping and removed by the undistortion that ends the pipeline. The pixel thresholds of matching and mapping
@@ -22,14 +20,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Literal, Optional
+from typing import Callable, Optional
 
-from fields.datasets.capture.sfm_options import SfmTolerance, extraction_options, mapper_options, matching_options
+from fields.datasets.capture.matching import Matching, extract_features, match_pairs  # noqa: F401 (Matching)
+from fields.datasets.capture.matching import threads as n_threads
+from fields.datasets.capture.sfm_options import mapper_options
 from fields.errors import UserError
 
 log = logging.getLogger("fields")
-Matching = Literal["auto", "sequential", "exhaustive"]
-EXHAUSTIVE_MAX = 100
 _LOGGED: list[bool] = []
 
 
@@ -74,10 +72,6 @@ def native_log(path: Path):
         os.close(saved)
 
 
-def _threads() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
 def run_sfm(images: Path, work: Path, out: Path, matching: Matching = "auto", max_features: int = 4096,
             stage: Optional[Callable[[str], None]] = None,
             progress: Optional[Callable[[int, int], None]] = None) -> SfmResult:
@@ -93,34 +87,13 @@ def run_sfm(images: Path, work: Path, out: Path, matching: Matching = "auto", ma
         return _run_sfm(pycolmap, images, work, out, matching, max_features, stage, progress)
 
 
-def sequential_pairs(names: list[str], overlap: int = 10) -> list[tuple[str, str]]:
-    """COLMAP's sequential pairing: each image with its ``overlap`` successors and those ``2**k`` after it."""
-    pairs: dict[tuple[str, str], None] = {}
-    for i in range(len(names)):
-        for j in [i + k + 1 for k in range(overlap)] + [i + 2**k for k in range(overlap)]:
-            if j < len(names):
-                pairs[(names[i], names[j])] = None
-    return list(pairs)
-
-
-def exhaustive_pairs(names: list[str]) -> list[tuple[str, str]]:
-    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-
-
-def _chunks(items: list, updates: int = 40) -> Iterator[tuple[int, list]]:
-    """``items`` in about ``updates`` consecutive chunks -> (items done after the chunk, chunk)."""
-    size = max(1, -(-len(items) // updates))
-    for start in range(0, len(items), size):
-        yield min(start + size, len(items)), items[start:start + size]
-
-
 def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, max_features: int,
              stage: Optional[Callable[[str], None]], progress: Optional[Callable[[int, int], None]]) -> SfmResult:
     names = sorted(p.name for p in images.iterdir() if p.is_file())
     n, seconds = len(names), {}
     database, sparse = work / "database.db", work / "sparse"
     sparse.mkdir(parents=True, exist_ok=True)
-    threads = _threads()
+    threads = n_threads()
 
     def begin(name: str) -> float:
         if stage:
@@ -130,34 +103,11 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     t = begin("features")
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = "SIMPLE_RADIAL"
-    # the images (and their one shared camera) first, then SIFT in chunks: a progress step per chunk
-    with pycolmap.Database.open(database):  # import_images needs the file
-        pass
-    pycolmap.import_images(database, images, camera_mode=pycolmap.CameraMode.SINGLE, image_names=names,
-                           options=reader)
-    with pycolmap.Database.open(database) as db:
-        camera = db.read_all_cameras()[0]  # one shared camera
-    tolerance = SfmTolerance.for_size(camera.width, camera.height)
-    extraction = extraction_options(pycolmap, tolerance, threads, max_features)
-    for done, chunk in _chunks(names):
-        pycolmap.extract_features(database, images, image_names=chunk, camera_mode=pycolmap.CameraMode.SINGLE,
-                                  reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
-        if progress:
-            progress(done, n)
+    tolerance = extract_features(pycolmap, images, names, database, reader, max_features, progress)
     seconds["features"] = time.perf_counter() - t
 
     t = begin("matching")
-    options, verification = matching_options(pycolmap, tolerance, threads)
-    sequential = matching == "sequential" or (matching == "auto" and n > EXHAUSTIVE_MAX)
-    pairs = sequential_pairs(names) if sequential else exhaustive_pairs(names)
-    pairing = pycolmap.ImportedPairingOptions()
-    pairing.match_list_path = work / "pairs.txt"
-    for done, chunk in _chunks(pairs):
-        (work / "pairs.txt").write_text("".join(f"{a} {b}\n" for a, b in chunk))
-        pycolmap.match_image_pairs(database, matching_options=options, pairing_options=pairing,
-                                   verification_options=verification, device=pycolmap.Device.cpu)
-        if progress:
-            progress(done, len(pairs))
+    match_pairs(pycolmap, names, database, work, tolerance, matching, progress)
     seconds["matching"] = time.perf_counter() - t
 
     t = begin("mapping")
