@@ -35,10 +35,10 @@ from typing import Callable, Optional
 import numpy as np
 
 from fields.datasets.capture.align import umeyama
-from fields.datasets.capture.matching import Matching, extract_features, match_pairs
+from fields.datasets.capture.matching import Matching, extract_features, match_pairs, threads
 from fields.datasets.capture.sfm import import_pycolmap, native_log
 from fields.datasets.capture.sfm_options import mapper_options
-from fields.datasets.capture.matching import threads
+from fields.datasets.capture.writers import camera_to_world
 from fields.errors import UserError
 
 log = logging.getLogger("fields")
@@ -66,10 +66,7 @@ class PoseRefineResult:
 
 def _c2w(model, names: list[str]) -> np.ndarray:
     """``(n, 4, 4)`` OpenCV camera-to-world of ``names``' images in a pycolmap reconstruction."""
-    out = np.tile(np.eye(4), (len(names), 1, 1))
-    for i, name in enumerate(names):
-        out[i, :3] = model.find_image_with_name(name).cam_from_world().inverse().matrix()
-    return out
+    return np.stack([camera_to_world(model.find_image_with_name(name)) for name in names])
 
 
 def pose_change(before: np.ndarray, after: np.ndarray, extent: float) -> tuple[np.ndarray, np.ndarray]:
@@ -146,18 +143,19 @@ def _refine(pycolmap, images, names, c2w, intrinsics, work, matching, rounds, ma
     t = time.perf_counter()
     stage("bundle adjustment")
     extent = float(np.linalg.norm(c2w[:, :3, 3].max(0) - c2w[:, :3, 3].min(0))) or 1.0
-    model, done = _model(pycolmap, database, names, c2w), 0
+    model, done, current = _model(pycolmap, database, names, c2w), 0, c2w
     for done in range(1, rounds + 1):
         px = tolerance.verification * max(1.0, FIRST_TOLERANCE / 2 ** (done - 1))
         options = mapper_options(pycolmap, replace(tolerance, verification=px), threads())
-        before = _c2w(model, names)
+        before = current
         round_dir = work / f"round{done}"
         round_dir.mkdir(exist_ok=True)
         model = pycolmap.triangulate_points(model, database, images, round_dir, clear_points=True, options=options)
         _adjust(pycolmap, model, px)
         if progress:
             progress(done, rounds)
-        turn, move = pose_change(before, _c2w(model, names), extent)
+        current = _c2w(model, names)
+        turn, move = pose_change(before, current, extent)
         log.debug("pose refinement round %d: largest change %.4f degrees, %.5f of the extent", done, turn.max(),
                   move.max())
         if px == tolerance.verification and turn.max() < STOP_DEG and move.max() < STOP_FRACTION:
@@ -166,8 +164,7 @@ def _refine(pycolmap, images, names, c2w, intrinsics, work, matching, rounds, ma
     if len(refined) < (n + 1) // 2:
         raise UserError(f"only {len(refined)} of {n} frames have feature tracks from the given poses; the "
                         "poses may be far off (more than a few degrees): try `fields process images` on the frames")
-    after = _c2w(model, names)
-    gauge = umeyama(after[:, :3, 3], c2w[:, :3, 3])
+    gauge = umeyama(current[:, :3, 3], c2w[:, :3, 3])
     model.transform(pycolmap.Sim3d(gauge.scale, pycolmap.Rotation3d(gauge.rotation), gauge.translation))
     turn, move = pose_change(c2w, _c2w(model, names), extent)
     worst = int(np.argmax(turn / MAX_TURN_DEG + move / MAX_MOVE))

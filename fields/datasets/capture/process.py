@@ -28,7 +28,8 @@ import numpy as np
 
 from fields.datasets.capture.frames import copy_images, extract_video_frames, list_images
 from fields.datasets.capture.pose_refine import refine_poses
-from fields.datasets.capture.sfm import Matching, SfmResult, import_pycolmap, run_sfm
+from fields.datasets.capture.matching import Matching
+from fields.datasets.capture.sfm import SfmResult, import_pycolmap, run_sfm
 from fields.datasets.capture.writers import write_points_ply, write_transforms
 from fields.errors import UserError
 from fields.io.atomic import atomic_write_text

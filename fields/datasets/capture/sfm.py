@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from fields.datasets.capture.matching import Matching, extract_features, match_pairs  # noqa: F401 (Matching)
+from fields.datasets.capture.matching import Matching, extract_features, match_pairs
 from fields.datasets.capture.matching import threads as n_threads
 from fields.datasets.capture.sfm_options import mapper_options
 from fields.errors import UserError
