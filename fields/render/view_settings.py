@@ -62,12 +62,13 @@ class RadianceRender(ViewRenderConfig, CameraRefineSettings):
     ema_decay: float = Field(0.95, gt=0, lt=1)
     alpha_thre: float = Field(0.0, ge=0)
     early_stop_eps: float = Field(1e-4, ge=0)
-    camera_opt_coarse_to_fine: float = Field(
+    coarse_to_fine: float = Field(
         0.0,
         ge=0,
         le=1,
-        description="with camera_opt: the share of the run over which the field's finer hash-grid levels fade in "
-        "(BARF's coarse-to-fine: a smooth field first, so 1-degree pose errors get a consistent gradient); 0 off",
+        description="the share of the run over which the field's finer hash-grid levels fade in (BARF's "
+        "coarse-to-fine: a smooth field first, which pose refinement needs and high-contrast captures train "
+        "faster with); 0 off",
     )
     eval_pose_align: int = Field(
         0, ge=0, description="steps of test-time pose alignment before scoring the held-out views (BARF's protocol "

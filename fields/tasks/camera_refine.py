@@ -9,9 +9,9 @@ poses), ramp up over as many steps again, and decay to ``camera_opt_lr_final`` b
 the walk stays bounded while a real error (1 degree) is still corrected in the first few hundred steps.
 The L2 penalties are a weak pull towards the given poses; the gauge is projected out (``CameraOptimizer``).
 
-``coarse_to_fine_weights`` is BARF's coarse-to-fine for hash grids (the radiance task's
-``render.camera_opt_coarse_to_fine``): with only the coarse levels in, the field is smooth and a pose error
-of a degree gives every ray of the camera a gradient of the same sign, instead of the noise of fine detail.
+BARF's coarse-to-fine for hash grids (``render.coarse_to_fine``, ``fields.tasks.coarse_to_fine``) goes
+with it: with only the coarse levels in, the field is smooth and a pose error of a degree gives every ray
+of the camera a gradient of the same sign, instead of the noise of fine detail.
 
 ``PoseGradientAverage`` (``render.camera_opt_accumulate`` K): the corrections' gradients are summed over K
 steps and applied as one averaged update, the field still updating every step. A camera's gradient then
@@ -50,20 +50,6 @@ def camera_lr_factor(settings: CameraRefineSettings, progress: Callable[[int], f
         return ramp * math.exp(ratio * min(max(progress(step), 0.0), 1.0))
 
     return factor
-
-
-def coarse_to_fine_weights(n_levels: int, progress: float, fraction: float, start: int = 4) -> Optional[torch.Tensor]:
-    """BARF's coarse-to-fine window over a hash grid's levels ``(n_levels,)``, or ``None`` once every level
-    is in (or with ``fraction`` 0). The first ``start`` levels are always in (a hash grid has no identity
-    input to fall back on); ``alpha`` then grows linearly from ``start`` to ``n_levels`` over the first
-    ``fraction`` of the run, and level ``l`` comes in as ``(1 - cos(pi * clamp(alpha - l, 0, 1))) / 2``."""
-    if fraction <= 0 or progress >= fraction or n_levels <= start:
-        return None
-    alpha = start + (n_levels - start) * max(progress, 0.0) / fraction
-    x = (alpha - torch.arange(n_levels, dtype=torch.float32)).clamp(0.0, 1.0)
-    weights = (1.0 - torch.cos(math.pi * x)) / 2.0
-    weights[:start] = 1.0
-    return weights
 
 
 def with_camera_schedule(setup: dict[str, Any], settings: CameraRefineSettings,

@@ -30,7 +30,8 @@ from fields.render.rays import Rays, ray_aabb
 from fields.render.samplers import uniform_bins
 from fields.render.spacing import lindisp_piecewise_bins, normalized_spacing
 from fields.render.volume_rendering import RenderOutput, distortion_loss, render
-from fields.tasks.camera_refine import build_camera_optimizer, coarse_to_fine_weights, with_camera_schedule
+from fields.tasks.camera_refine import build_camera_optimizer, with_camera_schedule
+from fields.tasks.coarse_to_fine import coarse_to_fine_weights
 from fields.tasks.losses import regression_loss
 from fields.tasks.radiance_outputs import RadianceOutputs
 from fields.tasks.registry import TASKS
@@ -204,10 +205,10 @@ class RadianceTask(RadianceOutputs):
                 generator,
             )
         encoder = self.field.encoder
-        if self.camera_opt is not None and cfg.camera_opt_coarse_to_fine > 0 and hasattr(encoder, "level_weights"):
+        if cfg.coarse_to_fine > 0 and hasattr(encoder, "level_weights"):
             progress = self.schedule_progress(int(self.global_step))
             encoder.level_weights = coarse_to_fine_weights(encoder.config.n_levels, progress,
-                                                           cfg.camera_opt_coarse_to_fine)
+                                                           cfg.coarse_to_fine)
         rays, target, background, _ = self.random_batch(int(self.next_rays), generator)
         out = self.render_rays(rays, background, training=True, generator=generator)
         loss = regression_loss(self.scene.train.loss, out.rgb, target)

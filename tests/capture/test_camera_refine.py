@@ -120,7 +120,7 @@ def test_pose_gradients_averaged_over_k_steps_move_the_poses_once():
 
 
 def test_coarse_to_fine_window_fades_levels_in_and_ends():
-    from fields.tasks.camera_refine import coarse_to_fine_weights
+    from fields.tasks.coarse_to_fine import coarse_to_fine_weights
 
     assert coarse_to_fine_weights(16, 0.1, 0.0) is None  # off
     assert coarse_to_fine_weights(16, 0.3, 0.3) is None and coarse_to_fine_weights(16, 0.9, 0.3) is None

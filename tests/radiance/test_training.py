@@ -159,3 +159,30 @@ def test_a_run_whose_steps_stay_non_finite_stops_with_one_line(objects_scene, tm
     config["train"]["steps"] = 200
     with pytest.raises(UserError, match="50 steps in a row"):
         fit(scene_from_dict(config), tmp_path / "diverged")
+
+
+def test_coarse_to_fine_window_trains_without_pose_refinement(objects_scene, tmp_path, monkeypatch):
+    """``render.coarse_to_fine`` fades the field's finer levels in whether or not poses are refined; evaluation
+    sees every level."""
+    from fields.encoders.hashgrid import HashGrid
+
+    seen = []
+    forward = HashGrid.forward
+
+    def recording(self, x):
+        if self.config.n_levels == TINY_MODEL["encoder"]["n_levels"]:  # the field's grid, not a proposal grid
+            seen.append(None if self.level_weights is None else self.level_weights.clone())
+        return forward(self, x)
+
+    monkeypatch.setattr(HashGrid, "forward", recording)
+    config = radiance_scene(objects_scene, tmp_path, coarse_to_fine=0.5, camera_opt="off", save_test_views=0,
+                            mesh_resolution=8)
+    config["train"]["steps"] = 20
+    _, metrics = fit(scene_from_dict(config), tmp_path / "c2f")
+    windowed = [w for w in seen if w is not None]
+    assert windowed and windowed[0][4:].abs().max() == 0 and windowed[0][:4].min() == 1  # coarse levels only
+    assert seen[-1] is None and np.isfinite(metrics["psnr"])  # the last calls (evaluation): every level
+    seen.clear()
+    config["render"]["coarse_to_fine"] = 0.0
+    fit(scene_from_dict(config), tmp_path / "full")
+    assert seen and all(w is None for w in seen)
