@@ -1,6 +1,7 @@
 """configs/radiance/capture.yaml on a small generated unbounded capture (POV-Ray: textured ground to the
 horizon, sky, objects), with the true cameras: the contracted proposal recipe with appearance codes and
-pose refinement trains to a PSNR a broken pipeline does not reach."""
+pose refinement (turned on here: the recipe leaves bundle-adjusted poses alone) trains to a PSNR a broken
+pipeline does not reach."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def capture(tmp_path_factory) -> Path:
 def test_capture_recipe_runs_every_part(capture, tmp_path):
     """A few steps: contraction, proposal rounds, appearance codes and pose corrections all take part."""
     scene = load_scene(str(CONFIG), [f"data.path={capture}", f"output.dir={tmp_path}", "train.steps=6",
-                                     "render.camera_opt_delay=2", "render.camera_opt_accumulate=2", *SMALL])
+                                     "render.camera_opt=SO3xR3", "render.camera_opt_delay=2",
+                                     "render.camera_opt_accumulate=2", *SMALL])
     run_dir, metrics = fit(scene, scene_name="capture")
     assert metrics["steps"] == 6 and metrics["test_appearance"].startswith("mean")
     assert 0 < metrics["camera_correction_deg"] < 1.0
@@ -55,7 +57,8 @@ def test_pose_gradients_averaged_in_a_fit(capture, tmp_path, monkeypatch):
 
     monkeypatch.setattr(PoseGradientAverage, "__call__", spy)
     scene = load_scene(str(CONFIG), [f"data.path={capture}", f"output.dir={tmp_path}", "train.steps=8",
-                                     "render.camera_opt_delay=0", "render.camera_opt_accumulate=4", *SMALL])
+                                     "render.camera_opt=SO3xR3", "render.camera_opt_delay=0",
+                                     "render.camera_opt_accumulate=4", *SMALL])
     _, metrics = fit(scene, scene_name="capture")
     assert due == [False, False, False, True] * 2
     assert 0 < metrics["camera_correction_deg"] < 1.0

@@ -58,7 +58,7 @@ def test_radiance_refinement_holds_true_poses_and_repairs_perturbed_ones(capture
     results = {}
     for name, data in (("true-poses", capture), ("noisy", noisy)):
         scene = load_scene(str(CAPTURE), [f"data.path={data}", f"output.dir={tmp_path}", f"output.name={name}",
-                                          "train.steps=500", *SMALL])
+                                          "train.steps=500", "render.camera_opt=SO3xR3", *SMALL])
         run_dir, _ = fit(scene, scene_name=name)
         results[name] = errors(load_run(run_dir)[1], true)
     given, refined = results["true-poses"]
