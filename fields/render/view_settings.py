@@ -70,6 +70,7 @@ class RadianceRender(ViewRenderConfig, CameraRefineSettings):
         "coarse-to-fine: a smooth field first, which pose refinement needs and high-contrast captures train "
         "faster with); 0 off",
     )
+
     eval_pose_align: int = Field(
         0, ge=0, description="steps of test-time pose alignment before scoring the held-out views (BARF's protocol "
         "for refined cameras, whose frame is not the given poses'): metrics gain psnr_aligned and ssim_aligned; 0 off")
@@ -107,6 +108,15 @@ class RadianceRender(ViewRenderConfig, CameraRefineSettings):
     distortion_weight: float = Field(0.0, ge=0)
     mesh_resolution: int = Field(128, ge=0, description="cells per axis of the exported mesh's grid; 0 skips it")
     mesh_density: float = Field(15.0, gt=0, description="density level of the exported mesh (unit frame)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        # camera_opt_coarse_to_fine, the window when it needed camera_opt: saved runs still load
+        if isinstance(data, dict) and "camera_opt_coarse_to_fine" in data:
+            data = {k: v for k, v in data.items() if k != "camera_opt_coarse_to_fine"} | {
+                "coarse_to_fine": data["camera_opt_coarse_to_fine"]}
+        return data
 
     @model_validator(mode="before")
     @classmethod

@@ -4,9 +4,9 @@ The radiance task's ``render.coarse_to_fine`` share of the run: the finer levels
 smooth first. Two reasons to want that. Pose refinement: a pose error of a degree then gives every ray of a
 camera a gradient of the same sign, instead of the noise of fine detail (BARF). And the optimisation of the
 field itself: on a capture of high-contrast texture reaching the horizon, fine hash levels trained from the
-first step fit each batch's detail into colliding table entries, and the field stays a blur; with the
-window the coarse levels first learn the layout and the fine ones then add detail (quarry walk, 5 minutes
-of 2 cores: 18.4 dB without, 22.3 with the window over 30% of the run; benchmarks/RESULTS.md).
+first step left the field a blur with half-transparent objects; with the window the coarse levels first
+learn the layout and the fine ones then add detail (quarry walk, 5 minutes of 2 cores: 18.4 dB without,
+22.3 with the window over 30% of the run; benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -134,6 +134,13 @@ def test_coarse_to_fine_window_fades_levels_in_and_ends():
     assert all(bool((b >= a).all()) for a, b in zip(weights, weights[1:]))  # levels only ever come in
 
 
+def test_the_window_key_of_saved_runs_still_loads():
+    from fields.render.view_settings import RadianceRender
+
+    assert RadianceRender(camera_opt_coarse_to_fine=0.3).coarse_to_fine == 0.3  # the key before it stood alone
+    assert RadianceRender(coarse_to_fine=0.2, camera_opt="off").coarse_to_fine == 0.2
+
+
 def test_a_hash_grid_under_a_window_hides_the_faded_levels_from_output_and_gradient():
     from fields.config.encoders import HashGridConfig
     from fields.encoders.hashgrid import HashGrid
