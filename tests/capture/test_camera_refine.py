@@ -186,3 +186,17 @@ def test_perturbed_transforms_move_only_training_views_by_the_asked_amount(tmp_p
         else:
             assert abs(angle - 1.0) < 1e-6 and abs(shift - 0.02) < 1e-9
     assert (out / "images").is_symlink()
+
+
+def test_perturbed_capture_inside_its_source_links_only_the_image_folder(tmp_path):
+    """The benchmark writes ``scene/perturbed`` inside ``scene``: linking every folder there made a link to
+    itself (``perturbed/perturbed/...``) and pulled in ``runs``."""
+    from fields.datasets.capture.perturb import perturb_transforms
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "runs").mkdir()
+    frames = [{"file_path": f"./images/{i}.png", "transform_matrix": np.eye(4).tolist()} for i in range(4)]
+    (tmp_path / "transforms.json").write_text(json.dumps({"frames": frames}))
+    out = perturb_transforms(tmp_path, tmp_path / "perturbed", 1.0, 0.02)
+    assert sorted(p.name for p in out.iterdir()) == ["images", "transforms.json"]
+    assert (out / "images").resolve() == (tmp_path / "images").resolve()

@@ -26,13 +26,18 @@ def perturb_transforms(folder: str | Path, out: str | Path, degrees: float, exte
     folder, out = Path(folder), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     split = (folder / "transforms_train.json").is_file()
-    for item in folder.iterdir():  # the images (folders), linked
-        if item.is_dir() and not (out / item.name).exists():
-            (out / item.name).symlink_to(item.resolve())
-    if split and (folder / "transforms_test.json").is_file():
-        (out / "transforms_test.json").write_text((folder / "transforms_test.json").read_text())
     name = "transforms_train.json" if split else "transforms.json"
     meta = json.loads((folder / name).read_text())
+    test_meta = folder / "transforms_test.json"
+    frames = meta["frames"] + (json.loads(test_meta.read_text())["frames"] if split and test_meta.is_file() else [])
+    # only the folders the frames name are linked: ``out`` may lie inside ``folder`` (a link to itself loops)
+    for top in sorted({Path(f["file_path"]).parts[0] for f in frames
+                      if len(Path(f["file_path"]).parts) > 1 and not Path(f["file_path"]).is_absolute()}):
+        item = folder / top
+        if item.is_dir() and item.resolve() != out.resolve() and not (out / top).exists():
+            (out / top).symlink_to(item.resolve())
+    if split and test_meta.is_file():
+        (out / "transforms_test.json").write_text(test_meta.read_text())
     centres = np.array([f["transform_matrix"] for f in meta["frames"]])[:, :3, 3]
     extent = float(np.linalg.norm(centres.max(0) - centres.min(0)))
     rng = np.random.default_rng(seed)
