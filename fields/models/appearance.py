@@ -28,6 +28,11 @@ class AppearanceEmbedding(nn.Module):
         """``(dim,)``: the mean code of the trained views (used for views without one)."""
         return self.embedding.weight[self.trained].mean(0)
 
+    def spread(self) -> torch.Tensor:
+        """``()``: mean squared distance of the trained views' codes from their mean."""
+        codes = self.embedding.weight[self.trained]
+        return ((codes - codes.mean(0)) ** 2).sum(-1).mean()
+
     def forward(self, indices: Optional[torch.Tensor], n: int) -> torch.Tensor:
         """``indices (n,)`` view numbers (or None) -> codes ``(n, dim)``; untrained views and None get the mean."""
         if indices is None:

@@ -101,6 +101,12 @@ class RadianceRender(ViewRenderConfig, CameraRefineSettings):
     far_plane: float = Field(1000.0, gt=1, description="with a contraction: ray length in scene-box half-sides")
     appearance_dim: int = Field(0, ge=0, description="per-image appearance code (GLO; nerfacto: 32); test views "
                                 "get the training mean; 0: none")
+    appearance_lr: Optional[float] = Field(None, gt=0, description="learning rate of the codes (None: a tenth of "
+                                           "the decoder's: a code sees ~1/n_views of a step's rays, and at the "
+                                           "decoder's rate its noise held training ~9 dB down)")
+    appearance_spread_weight: float = Field(0.0, ge=0, description="penalty on the codes' spread about their mean "
+                                            "(the code test views get): a code departs only for what the "
+                                            "field cannot explain for every view")
     proposal_weight: float = Field(1.0, ge=0)
     proposal_update_every: int = Field(5, ge=1, description="proposal fields train every k-th step once warmed up "
                                        "(nerfacto); in between they only propose, without gradients")

@@ -94,7 +94,7 @@ class RadianceTask(RadianceOutputs):
         if self.appearance is not None:
             optimizer = self.scene.train.optimizer
             groups.append({"name": "appearance", "params": list(self.appearance.parameters()),
-                           "lr": optimizer.decoder_lr or optimizer.lr})
+                           "lr": self.scene.render.appearance_lr or 0.1 * (optimizer.decoder_lr or optimizer.lr)})
         if self.camera_opt is not None:
             groups.append({"name": "camera_opt", "params": list(self.camera_opt.parameters()),
                            "lr": self.scene.render.camera_opt_lr})
@@ -222,6 +222,8 @@ class RadianceTask(RadianceOutputs):
             loss = loss + cfg.distortion_weight * distortion
         if self.proposal is not None and e["rounds"] is not None:
             loss = loss + cfg.proposal_weight * self.proposal_sampler.loss(e["bins"], out.weights, e["rounds"])
+        if self.appearance is not None and cfg.appearance_spread_weight > 0:
+            loss = loss + cfg.appearance_spread_weight * self.appearance.spread()
         if self.camera_opt is not None:
             loss = loss + self.camera_opt.penalty()
             self.log("train/camera_rotation_deg", self.camera_opt.errors()[0])

@@ -87,6 +87,20 @@ def test_appearance_codes_of_held_out_views_are_the_training_mean():
     assert torch.allclose(emb(None, 4), mean.expand(4, -1))
 
 
+def test_appearance_spread_pulls_codes_to_their_mean_and_leaves_the_mean_free():
+    emb = AppearanceEmbedding(6, 4, train_indices=[0, 1, 2, 4, 5])
+    with torch.no_grad():
+        emb.embedding.weight.copy_(torch.arange(24.0).reshape(6, 4) / 10)
+    mean = emb.mean().detach().clone()
+    codes = emb.embedding.weight.detach()[[0, 1, 2, 4, 5]]
+    assert torch.isclose(emb.spread(), ((codes - mean) ** 2).sum(-1).mean())
+    emb.spread().backward()
+    grad = emb.embedding.weight.grad
+    assert grad[3].abs().max() == 0  # the held-out view's code takes no part
+    assert torch.allclose(grad[[0, 1, 2, 4, 5]].sum(0), torch.zeros(4), atol=1e-6)  # the mean does not move
+    assert (grad[0] < 0).all() and (grad[5] > 0).all()  # the outer codes move inwards
+
+
 def test_contracted_grid_marches_to_the_far_plane_through_occupied_cells_only():
     from fields.render.contracted_grid import ContractedOccupancyGrid
 
