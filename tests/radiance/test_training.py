@@ -186,3 +186,16 @@ def test_coarse_to_fine_window_trains_without_pose_refinement(objects_scene, tmp
     config["render"]["coarse_to_fine"] = 0.0
     fit(scene_from_dict(config), tmp_path / "full")
     assert seen and all(w is None for w in seen)
+
+
+def test_appearance_codes_learn_at_their_own_rate(objects_scene, tmp_path):
+    """A code sees only its own view's rays: it trains at ``render.appearance_lr``, by default a tenth of the
+    decoder's lr (at the decoder's rate its noisy gradient held a capture's training ~9 dB down)."""
+    from fields.engine.run import build_task
+
+    def appearance_lr(**render) -> float:
+        task = build_task(scene_from_dict(radiance_scene(objects_scene, tmp_path, appearance_dim=8, **render)))
+        return next(g["lr"] for g in task.param_groups() if g["name"] == "appearance")
+
+    assert appearance_lr() == pytest.approx(0.1 * 1e-2)
+    assert appearance_lr(appearance_lr=3e-4) == pytest.approx(3e-4)
