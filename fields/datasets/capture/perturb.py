@@ -30,9 +30,9 @@ def perturb_transforms(folder: str | Path, out: str | Path, degrees: float, exte
     meta = json.loads((folder / name).read_text())
     test_meta = folder / "transforms_test.json"
     frames = meta["frames"] + (json.loads(test_meta.read_text())["frames"] if split and test_meta.is_file() else [])
+    paths = [Path(f["file_path"]) for f in frames]
     # only the folders the frames name are linked: ``out`` may lie inside ``folder`` (a link to itself loops)
-    for top in sorted({Path(f["file_path"]).parts[0] for f in frames
-                      if len(Path(f["file_path"]).parts) > 1 and not Path(f["file_path"]).is_absolute()}):
+    for top in sorted({p.parts[0] for p in paths if len(p.parts) > 1 and not p.is_absolute()}):
         item = folder / top
         if item.is_dir() and item.resolve() != out.resolve() and not (out / top).exists():
             (out / top).symlink_to(item.resolve())
