@@ -42,3 +42,13 @@ def test_repeated_texture_walk_registers_with_small_rotation_error(tmp_path):
     est[:, :, 1:3] *= -1  # OpenGL -> OpenCV camera axes, as the truth
     errors = pose_errors(est, np.stack([truth[Path(f["file_path"]).name] for f in frames]))
     assert errors.rotation_mean_deg < 1.0 and errors.rotation_max_deg < 1.5 and errors.position_max < 0.01, errors
+
+
+def test_structure_from_motion_keeps_far_points_and_pose_refinement_colmaps_angle():
+    pycolmap = pytest.importorskip("pycolmap")
+    from fields.datasets.capture.sfm_options import SFM_MIN_TRI_ANGLE, mapper_options
+
+    tolerance = SfmTolerance.for_size(320, 240)
+    sfm, refine = mapper_options(pycolmap, tolerance, 1, SFM_MIN_TRI_ANGLE), mapper_options(pycolmap, tolerance, 1)
+    assert sfm.mapper.filter_min_tri_angle == pytest.approx(0.2) == sfm.triangulation.min_angle
+    assert refine.mapper.filter_min_tri_angle == pytest.approx(1.5) == refine.triangulation.min_angle

@@ -24,7 +24,7 @@ from typing import Callable, Optional
 
 from fields.datasets.capture.matching import Matching, extract_features, match_pairs
 from fields.datasets.capture.matching import threads as n_threads
-from fields.datasets.capture.sfm_options import mapper_options
+from fields.datasets.capture.sfm_options import SFM_MIN_TRI_ANGLE, mapper_options
 from fields.errors import UserError
 
 log = logging.getLogger("fields")
@@ -111,7 +111,7 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     seconds["matching"] = time.perf_counter() - t
 
     t = begin("mapping")
-    mapper = mapper_options(pycolmap, tolerance, threads)
+    mapper = mapper_options(pycolmap, tolerance, threads, SFM_MIN_TRI_ANGLE)
     registered_now = [0]
 
     def on_registered(count: int) -> None:
