@@ -1,4 +1,5 @@
-"""The encoder benchmark runs end to end on tiny sizes (its figures are not asserted, only its shape)."""
+"""The encoder benchmark runs end to end on tiny sizes (its figures are not asserted, only its shape); the SfM
+variants benchmark changes one option and undoes it."""
 
 from __future__ import annotations
 

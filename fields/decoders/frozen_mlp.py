@@ -28,7 +28,7 @@ class FrozenMLP:
     def __init__(self, layers: list[tuple[torch.Tensor, Optional[torch.Tensor]]], dtype: torch.dtype):
         self.layers, self.dtype = layers, dtype
         # the oneDNN op takes W as (out, in)
-        self.fused = [(w.t().contiguous(), b) for w, b in layers] if _onednn_linear() else None
+        self.fused = [(w.t().contiguous(), b) for w, b in layers] if _onednn_linear(dtype) else None
 
     @classmethod
     def of(cls, mlp: nn.Module, dtype: torch.dtype = torch.float32) -> Optional["FrozenMLP"]:
@@ -112,19 +112,21 @@ def _rows(x: torch.Tensor, index: Optional[torch.Tensor], m: int, dtype: torch.d
     return out
 
 
-_ONEDNN: Optional[bool] = None
+_ONEDNN: dict[torch.dtype, bool] = {}
 
 
-def _onednn_linear() -> bool:
-    """Whether this torch build has oneDNN's fused linear on CPU and it agrees with ``addmm`` (decided once)."""
-    global _ONEDNN
-    if _ONEDNN is None:
-        _ONEDNN = False
+def _onednn_linear(dtype: torch.dtype = torch.float32) -> bool:
+    """Whether this torch build has oneDNN's fused linear on CPU in ``dtype`` and it agrees with ``addmm``
+    (decided once per dtype: oneDNN's bfloat16 linear needs AVX-512, and an AVX2 CPU cannot create it)."""
+    if dtype not in _ONEDNN:
+        _ONEDNN[dtype] = False
         if torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise"):
             try:
-                x, w, b = torch.randn(5, 3), torch.randn(4, 3), torch.randn(4)
+                x, w, b = (torch.randn(*shape).to(dtype) for shape in ((5, 3), (4, 3), (4,)))
                 y = torch.ops.mkldnn._linear_pointwise(x, w, b, "relu", [], "")
-                _ONEDNN = bool(torch.allclose(y, torch.addmm(b, x, w.t()).relu(), atol=1e-5))
+                ref = torch.addmm(b.float(), x.float(), w.float().t()).relu()
+                _ONEDNN[dtype] = bool(torch.allclose(y.float(), ref, atol=1e-5 if dtype == torch.float32 else 0.05,
+                                                     rtol=0 if dtype == torch.float32 else 0.02))
             except (RuntimeError, NotImplementedError):
                 pass
-    return _ONEDNN
+    return _ONEDNN[dtype]
