@@ -1,7 +1,7 @@
 """Structure from motion with one COLMAP option changed per row, on a generated walk's video.
 
     python -m benchmarks.captures --scenes plaza --no-fits --out DIR      # render a walk (DIR/captures-*/plaza)
-    python -m benchmarks.sfm_variants DIR/captures-*/plaza --variants none tri-0.2 cauchy --runs 2
+    python -m benchmarks.sfm_variants DIR/captures-*/plaza --variants none tri-0.2 ratio-0.8 --runs 2
 
 Each row runs ``run_sfm`` on the MP4's frames (``--frames``, extracted once) with the settings of
 ``sfm_options`` and one change (``VARIANTS``), and prints the rotation and position errors after the
