@@ -6,9 +6,9 @@ display per chunk; sequential matching is followed by flow-guided matching of ne
 (``local_matching``: the features that the ratio test drops on repeated texture); mapping reports each
 registered frame through pycolmap's callbacks. One shared camera (a video, or a photo set from one camera
 setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's extra parameters made initial pairs diverge on the
-generated captures), refined during mapping and removed by the undistortion that ends the pipeline. The pixel thresholds of matching and mapping
-follow the frame size (``sfm_options``). Of several models (frames that could not be joined) the largest is
-kept and the others are logged.
+generated captures), refined during mapping and removed by the undistortion that ends the pipeline. The pixel
+thresholds of matching and mapping follow the frame size (``sfm_options``). Of several models (frames that could
+not be joined) the largest is kept and the others are logged.
 """
 
 from __future__ import annotations
