@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fields.datasets.capture.local_matching import LocalMatching
-
 
 def _angle(degrees: float):
     def change(mapper):
@@ -54,11 +52,6 @@ VARIANTS = {
     "ratio-0.6": ("matching", _set("sift.max_ratio", 0.6)),
     "overlap-20": ("pairs", 20),
     "refinements-3": ("mapper", _set("ba_global_max_refinements", 3)),
-    "scales-4": ("extraction", _set("sift.octave_resolution", 4)),
-    "upright": ("extraction", _set("sift.upright", True)),
-    "features-8k": ("extraction", _set("sift.max_num_features", 8192)),
-    "no-neighbours": ("sfm", ("NEIGHBOUR_MATCHING", None)),
-    "neighbours-gap-2": ("sfm", ("NEIGHBOUR_MATCHING", LocalMatching(gap=2))),
 }
 
 
@@ -70,7 +63,6 @@ def patched(variant: str):
     kind, change = VARIANTS[variant]
     saved = (matching.extraction_options, matching.matching_options, sfm.mapper_options, matching.sequential_pairs)
     extraction, match, mapper, pairs = saved
-    neighbours = sfm.NEIGHBOUR_MATCHING
     if kind == "extraction":
         matching.extraction_options = lambda *a: _changed(extraction(*a), change)
     elif kind == "matching":
@@ -80,14 +72,11 @@ def patched(variant: str):
         matching.matching_options = changed_matching
     elif kind == "mapper":
         sfm.mapper_options = lambda *a: _changed(mapper(*a), change)
-    elif kind == "sfm":
-        setattr(sfm, *change)
     else:
         matching.sequential_pairs = lambda names, overlap=10: pairs(names, change)
 
     def undo():
         matching.extraction_options, matching.matching_options, sfm.mapper_options, matching.sequential_pairs = saved
-        sfm.NEIGHBOUR_MATCHING = neighbours
     return undo
 
 

@@ -66,9 +66,3 @@ def test_sfm_variants_patch_one_option_and_undo():
     finally:
         undo()
     assert ("0", "20") not in matching.sequential_pairs([str(i) for i in range(30)])
-    undo = patched("no-neighbours")
-    try:
-        assert sfm.NEIGHBOUR_MATCHING is None
-    finally:
-        undo()
-    assert sfm.NEIGHBOUR_MATCHING is not None and sfm.NEIGHBOUR_MATCHING.gap == 1

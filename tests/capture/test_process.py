@@ -72,8 +72,7 @@ def test_process_video_keeps_sharp_frames_and_registers_them(capture, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "capture.json").read_text())
     assert summary["n_frames"] == 20 and summary["n_registered"] >= 19
-    assert set(summary["seconds"]) >= {"frames", "features", "matching", "neighbour matching", "mapping",
-                                        "bundle adjustment", "undistortion"}
+    assert set(summary["seconds"]) >= {"frames", "features", "matching", "mapping", "bundle adjustment", "undistortion"}
 
 
 def test_every_stage_reports_progress_and_one_camera_is_shared(capture, tmp_path):
@@ -97,11 +96,10 @@ def test_every_stage_reports_progress_and_one_camera_is_shared(capture, tmp_path
 
     summary = process_capture("images", photos, tmp_path / "out", matching="sequential", stage=stage,
                               progress=progress)
-    assert stages[:5] == ["frames", "features", "matching", "neighbour matching", "mapping"]
+    assert stages[:4] == ["frames", "features", "matching", "mapping"]
     assert updates["features"][-1] == (16, 16) and len(updates["features"]) == 16
     pairs = len(sequential_pairs([f"{i}" for i in range(16)]))
     assert updates["matching"][-1] == (pairs, pairs) and len(updates["matching"]) > 10
-    assert updates["neighbour matching"][-1] == (16, 16)
     mapped = [done for done, _ in updates["mapping"]]
     assert mapped[0] == 2 and mapped[-1] == summary.n_registered == 16 and len(mapped) >= 10
     assert len(pycolmap.Reconstruction(tmp_path / "out" / "sparse" / "0").cameras) == 1

@@ -64,15 +64,12 @@ def extract_features(pycolmap, images: Path, names: list[str], database: Path, r
     return tolerance
 
 
-def is_sequential(matching: Matching, n_images: int) -> bool:
-    return matching == "sequential" or (matching == "auto" and n_images > EXHAUSTIVE_MAX)
-
-
 def match_pairs(pycolmap, names: list[str], database: Path, work: Path, tolerance: SfmTolerance,
                 matching: Matching, progress: Optional[Callable[[int, int], None]]) -> None:
     """Match and geometrically verify the pairs of ``names`` that ``matching`` lists (pair lists in ``work``)."""
     options, verification = matching_options(pycolmap, tolerance, threads())
-    pairs = sequential_pairs(names) if is_sequential(matching, len(names)) else exhaustive_pairs(names)
+    sequential = matching == "sequential" or (matching == "auto" and len(names) > EXHAUSTIVE_MAX)
+    pairs = sequential_pairs(names) if sequential else exhaustive_pairs(names)
     pairing = pycolmap.ImportedPairingOptions()
     pairing.match_list_path = work / "pairs.txt"
     for done, chunk in chunks(pairs):

@@ -2,13 +2,12 @@
 undistortion to pinhole images.
 
 Features and matching (``matching``: sequential for videos, exhaustive for small photo sets) advance the
-display per chunk; sequential matching is followed by flow-guided matching of neighbouring frames
-(``local_matching``: the features that the ratio test drops on repeated texture); mapping reports each
-registered frame through pycolmap's callbacks. One shared camera (a video, or a photo set from one camera
-setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's extra parameters made initial pairs diverge on the
-generated captures), refined during mapping and removed by the undistortion that ends the pipeline. The pixel
-thresholds of matching and mapping follow the frame size (``sfm_options``). Of several models (frames that could
-not be joined) the largest is kept and the others are logged.
+display per chunk; mapping reports each registered frame through pycolmap's callbacks. One shared
+camera (a video, or a photo set from one camera setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's
+extra parameters made initial pairs diverge on the generated captures), refined during
+mapping and removed by the undistortion that ends the pipeline. The pixel thresholds of matching and mapping
+follow the frame size (``sfm_options``). Of several models (frames that could not be joined) the largest is
+kept and the others are logged.
 """
 
 from __future__ import annotations
@@ -23,15 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from fields.datasets.capture.local_matching import LocalMatching, add_local_matches
-from fields.datasets.capture.matching import Matching, extract_features, is_sequential, match_pairs
+from fields.datasets.capture.matching import Matching, extract_features, match_pairs
 from fields.datasets.capture.matching import threads as n_threads
 from fields.datasets.capture.sfm_options import SFM_MIN_TRI_ANGLE, mapper_options
 from fields.errors import UserError
 
 log = logging.getLogger("fields")
 _LOGGED: list[bool] = []
-NEIGHBOUR_MATCHING: Optional[LocalMatching] = LocalMatching()  # None: COLMAP's matches only
 
 
 @dataclass
@@ -112,12 +109,6 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     t = begin("matching")
     match_pairs(pycolmap, names, database, work, tolerance, matching, progress)
     seconds["matching"] = time.perf_counter() - t
-    if NEIGHBOUR_MATCHING is not None and is_sequential(matching, n):
-        t = begin("neighbour matching")
-        before, after = add_local_matches(pycolmap, database, names, tolerance.verification, NEIGHBOUR_MATCHING,
-                                          progress)
-        log.info("structure from motion: neighbour matching %d -> %d verified matches", before, after)
-        seconds["neighbour matching"] = time.perf_counter() - t
 
     t = begin("mapping")
     mapper = mapper_options(pycolmap, tolerance, threads, SFM_MIN_TRI_ANGLE)
