@@ -52,6 +52,9 @@ VARIANTS = {
     "ratio-0.6": ("matching", _set("sift.max_ratio", 0.6)),
     "overlap-20": ("pairs", 20),
     "refinements-3": ("mapper", _set("ba_global_max_refinements", 3)),
+    "scales-4": ("extraction", _set("sift.octave_resolution", 4)),
+    "upright": ("extraction", _set("sift.upright", True)),
+    "features-8k": ("extraction", _set("sift.max_num_features", 8192)),
 }
 
 
