@@ -54,7 +54,6 @@ VARIANTS = {
     "refinements-3": ("mapper", _set("ba_global_max_refinements", 3)),
     "scales-4": ("extraction", _set("sift.octave_resolution", 4)),
     "upright": ("extraction", _set("sift.upright", True)),
-    "features-8k": ("extraction", _set("sift.max_num_features", 8192)),
 }
 
 
