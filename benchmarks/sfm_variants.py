@@ -1,13 +1,13 @@
 """Structure from motion with one COLMAP option changed per row, on a generated walk's video.
 
     python -m benchmarks.captures --scenes plaza --no-fits --out DIR      # render a walk (DIR/captures-*/plaza)
-    python -m benchmarks.sfm_variants DIR/captures-*/plaza --variants none tri-0.2 ratio-0.8 --runs 2
+    python -m benchmarks.sfm_variants DIR/captures-*/plaza --variants none tri-1.5 ratio-0.8 --runs 2
 
 Each row runs ``run_sfm`` on the MP4's frames (``--frames``, extracted once) with the settings of
 ``sfm_options`` and one change (``VARIANTS``), and prints the rotation and position errors after the
 similarity alignment to ``truth.json``, as ``benchmarks.captures`` does. COLMAP's threads make runs
-differ: give each variant two or more ``--runs``. ``none`` is COLMAP's 1.5-degree triangulation angle (the
-settings before the structure-from-motion default became 0.2, ``tri-0.2``).
+differ: give each variant two or more ``--runs``. ``none`` changes nothing (the current settings, with a
+0.2-degree triangulation angle); ``tri-1.5`` is COLMAP's angle, the settings before that.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _set(path: str, value):
 
 # name -> (which options: extraction, matching, mapper or pairs, the change)
 VARIANTS = {
-    "none": ("mapper", _angle(1.5)),
+    "none": ("mapper", lambda mapper: None),
+    "tri-1.5": ("mapper", _angle(1.5)),
     "tri-0.5": ("mapper", _angle(0.5)),
     "tri-0.2": ("mapper", _angle(0.2)),
     "tri-0.1": ("mapper", _angle(0.1)),
@@ -104,7 +105,7 @@ def errors(model_dir: Path, truth: dict) -> tuple:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("capture", type=Path, help="a folder of benchmarks.captures: capture.mp4, truth.json")
-    parser.add_argument("--variants", nargs="+", default=["none", "tri-0.2"], choices=sorted(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=["none", "tri-1.5"], choices=sorted(VARIANTS))
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--frames", type=int, default=150)
     args = parser.parse_args()

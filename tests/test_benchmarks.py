@@ -47,6 +47,11 @@ def test_sfm_variants_patch_one_option_and_undo():
     from fields.datasets.capture.sfm_options import SfmTolerance
 
     tolerance = SfmTolerance.for_size(320, 240)
+    undo = patched("none")
+    try:
+        assert sfm.mapper_options(pycolmap, tolerance, 1, 0.2).mapper.filter_min_tri_angle == pytest.approx(0.2)
+    finally:
+        undo()
     undo = patched("tri-0.5")
     try:
         assert sfm.mapper_options(pycolmap, tolerance, 1, 0.2).mapper.filter_min_tri_angle == pytest.approx(0.5)
