@@ -26,11 +26,19 @@ class Video:
     frame_indices: list[int]  # indices of the kept frames in the file
 
 
-def _ffmpeg_reader(path: Path):
+def _ffmpeg_reader(path: Path, passthrough: bool = False):
+    """imageio's ffmpeg reader. By default ffmpeg outputs at the stream's nominal rate, repeating frames of a
+    variable-frame-rate video (a phone's); ``passthrough`` asks for each decoded frame once (ffmpeg 5.1+;
+    an older ffmpeg falls back to the default)."""
     try:
         import imageio_ffmpeg  # noqa: F401  (the plugin needs it; say so clearly if missing)
     except ImportError:
         raise UserError("reading video needs imageio-ffmpeg: pip install 'fields-toolkit[video]'") from None
+    if passthrough:
+        try:
+            return iio2.get_reader(str(path), format="FFMPEG", output_params=["-fps_mode", "passthrough"])
+        except Exception:  # an ffmpeg without -fps_mode; a file it cannot read fails again below
+            pass
     try:
         return iio2.get_reader(str(path), format="FFMPEG")
     except Exception as err:

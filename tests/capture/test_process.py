@@ -152,11 +152,16 @@ def _bad_inputs(tmp_path: Path, capture: Path) -> dict[str, list[str]]:
     with iio2.get_writer(tmp_path / "still.mp4", fps=10, codec="libx264") as writer:
         for _ in range(12):
             writer.append_data(still)
+    rng = np.random.default_rng(0)  # a camera on a tripod: the frames change (sensor noise), the view does not
+    with iio2.get_writer(tmp_path / "tripod.mp4", fps=10, codec="libx264", quality=10) as writer:
+        for _ in range(12):
+            writer.append_data((still + rng.normal(0, 4, still.shape)).clip(0, 255).astype(np.uint8))
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not a video")
     return {"no images": ["images", str(tmp_path / "empty")], "one image": ["images", str(tmp_path / "single")],
             "different sizes": ["images", str(tmp_path / "sizes")], "corrupt": ["images", str(tmp_path / "corrupt")],
             "registered": ["images", str(tmp_path / "unrelated")],
             "do not change": ["video", str(tmp_path / "still.mp4")],
+            "does not move": ["video", str(tmp_path / "tripod.mp4")],
             "cannot read video": ["video", str(tmp_path / "broken.mp4")]}
 
 

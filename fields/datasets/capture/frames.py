@@ -96,33 +96,42 @@ def count_frames(path: Path) -> int:
 
 def extract_video_frames(path: Path, out: Path, target: int = 150, max_size: Optional[int] = None,
                          progress: Optional[Progress] = None) -> list[str]:
-    """Keep the sharpest frame of each of ``target`` even neighbourhoods of ``path``; write PNGs to ``out``."""
+    """Keep the sharpest frame of each of ``target`` even neighbourhoods of ``path``; write PNGs to ``out``.
+
+    Neighbourhoods are of the frames the file holds (its packets): a frame identical to the one before
+    (ffmpeg repeats frames to fill a variable frame rate when it cannot pass them through) is skipped, so
+    a phone video's neighbourhoods still span the whole video."""
     if not path.is_file():
         raise UserError(f"{path}: video file not found")
     total = count_frames(path)
     n_bins = min(target, total)
-    bin_of = np.minimum((np.arange(total) * n_bins) // total, n_bins - 1)
     best: dict[int, tuple[float, np.ndarray]] = {}
-    reader = _ffmpeg_reader(path)
+    reader = _ffmpeg_reader(path, passthrough=True)
+    i, decoded, previous = 0, 0, None
     try:
-        for i, frame in enumerate(reader):
-            if i >= total:
-                break
-            frame = downscale(np.asarray(frame)[..., :3], max_size)
-            b, score = int(bin_of[i]), laplacian_variance(frame)
+        for raw in reader:
+            raw = np.asarray(raw)
+            decoded += 1
+            if previous is not None and np.array_equal(raw, previous):
+                continue
+            previous = raw
+            frame = downscale(raw[..., :3], max_size)
+            b, score = min(i * n_bins // total, n_bins - 1), laplacian_variance(frame)
             if b not in best or score > best[b][0]:
                 best[b] = (score, frame)
+            i += 1
             if progress:
-                progress(i + 1, total)
+                progress(min(i, total), total)
     except Exception as err:  # ffmpeg failing halfway through a corrupt file
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: cannot decode video ({reason})") from None
     finally:
         reader.close()
     frames = [best[b][1] for b in sorted(best)]
-    if len(frames) < 2:
+    if decoded < 2:
         raise UserError(f"{path}: fewer than two frames could be decoded")
-    change = max(float(np.abs(a.astype(np.float32) - b).mean()) for a, b in zip(frames[:-1], frames[1:], strict=True))
+    change = max((float(np.abs(a.astype(np.float32) - b).mean()) for a, b in zip(frames[:-1], frames[1:], strict=True)),
+                 default=0.0)
     if change < 0.5:
         raise UserError(f"{path}: the frames do not change (a still camera?); structure from motion needs a "
                         "moving camera")

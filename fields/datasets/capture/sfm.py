@@ -5,7 +5,8 @@ Features and matching (``matching``: sequential for videos, exhaustive for small
 display per chunk; mapping reports each registered frame through pycolmap's callbacks. One shared
 camera (a video, or a photo set from one camera setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's
 extra parameters made initial pairs diverge on the generated captures), refined during
-mapping and removed by the undistortion that ends the pipeline. The pixel thresholds of matching and mapping
+mapping and removed by the undistortion that ends the pipeline. A camera that does not move (``motion``) is
+an error before mapping. The pixel thresholds of matching and mapping
 follow the frame size (``sfm_options``). Of several models (frames that could not be joined) the largest is
 kept and the others are logged.
 """
@@ -24,6 +25,7 @@ from typing import Callable, Optional
 
 from fields.datasets.capture.matching import Matching, extract_features, match_pairs
 from fields.datasets.capture.matching import threads as n_threads
+from fields.datasets.capture.motion import require_motion
 from fields.datasets.capture.sfm_options import SFM_MIN_TRI_ANGLE, mapper_options
 from fields.errors import UserError
 
@@ -109,6 +111,7 @@ def _run_sfm(pycolmap, images: Path, work: Path, out: Path, matching: Matching, 
     t = begin("matching")
     match_pairs(pycolmap, names, database, work, tolerance, matching, progress)
     seconds["matching"] = time.perf_counter() - t
+    require_motion(pycolmap, database, tolerance.verification)
 
     t = begin("mapping")
     mapper = mapper_options(pycolmap, tolerance, threads, SFM_MIN_TRI_ANGLE)
