@@ -45,8 +45,8 @@ def vfr_video(tmp_path_factory) -> Path:
 
 def test_the_default_reader_repeats_frames_of_this_video(vfr_video):
     """The case the extraction guards against: ffmpeg's nominal-rate output holds more frames than the file."""
-    reader = iio2.get_reader(str(vfr_video), format="FFMPEG")
-    n_output = sum(1 for _ in reader)
+    with iio2.get_reader(str(vfr_video), format="FFMPEG") as reader:
+        n_output = sum(1 for _ in reader)
     assert n_output > 2 * count_frames(vfr_video)
 
 

@@ -6,9 +6,9 @@ display per chunk; mapping reports each registered frame through pycolmap's call
 camera (a video, or a photo set from one camera setting), SIMPLE_RADIAL model (COLMAP's default; OPENCV's
 extra parameters made initial pairs diverge on the generated captures), refined during
 mapping and removed by the undistortion that ends the pipeline. A camera that does not move (``motion``) is
-an error before mapping. The pixel thresholds of matching and mapping
-follow the frame size (``sfm_options``). Of several models (frames that could not be joined) the largest is
-kept and the others are logged.
+an error before mapping. The pixel thresholds of matching and mapping follow the frame size
+(``sfm_options``). Of several models (frames that could not be joined) the largest is kept and the others
+are logged.
 """
 
 from __future__ import annotations
